@@ -1,0 +1,1 @@
+pub mod handshake; pub mod chunk; pub mod message;
