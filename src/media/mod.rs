@@ -38,7 +38,7 @@ impl PacketKind {
 }
 
 /// One media message: an FLV tag body with its timestamp (milliseconds).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
     pub kind: PacketKind,
     pub timestamp: u32,
@@ -66,5 +66,29 @@ impl Packet {
             PacketKind::Audio => codec::audio_is_sequence_header(&self.body),
             PacketKind::Data => false,
         }
+    }
+}
+
+/// `a - b` on RTMP's 32-bit millisecond clock, which wraps at 2^32: the signed distance, so a
+/// timestamp just past the wrap still counts as "after" one just before it.
+pub fn ts_diff(a: u32, b: u32) -> i32 {
+    a.wrapping_sub(b) as i32
+}
+
+/// Whether `a` is strictly later than `b` on the wrapping clock.
+pub fn ts_after(a: u32, b: u32) -> bool {
+    ts_diff(a, b) > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_compare_across_the_wrap() {
+        assert_eq!(ts_diff(5, u32::MAX - 4), 10);
+        assert!(ts_after(5, u32::MAX - 4));
+        assert!(!ts_after(u32::MAX - 4, 5));
+        assert_eq!(ts_diff(1000, 1040), -40);
     }
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run the whole test suite: unit tests and the end-to-end tests (real binary + real ffmpeg).
+# Installs ffmpeg/ffprobe with apt-get when they are missing.
+# Extra arguments go to the test binaries (a name filter, --nocapture, ...):
+#   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  echo "test.sh: ffmpeg/ffprobe not found; installing ffmpeg with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      SUDO=(sudo -E)
+    else
+      echo "test.sh: not root and no sudo: cannot install ffmpeg" >&2
+      exit 1
+    fi
+  fi
+  ${SUDO[@]+"${SUDO[@]}"} apt-get update
+  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y ffmpeg
+fi
+
+cargo build --all-targets
+cargo test --all-targets -- --test-threads=4 "$@"

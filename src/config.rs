@@ -1,0 +1,469 @@
+//! Command-line flags -> `Config`.
+//!
+//! Flags are Go-style as users type them today (`-rtmp=:1935`); `--rtmp=:1935` and `--rtmp :1935` work
+//! too. Arguments are normalised to the double-dash form and then read with pico-args.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where a listener binds. `:PORT` means every interface (IPv6 and IPv4 where the host has both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    AllInterfaces(u16),
+    Specific(SocketAddr),
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::AllInterfaces(port) => write!(f, ":{port}"),
+            ListenAddr::Specific(addr) => write!(f, "{addr}"),
+        }
+    }
+}
+
+impl ListenAddr {
+    pub fn parse(text: &str) -> Result<ListenAddr, String> {
+        if let Some(port) = text.strip_prefix(':') {
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("bad port in {text:?}"))?;
+            return Ok(ListenAddr::AllInterfaces(port));
+        }
+        if !text.contains(':') {
+            return Err(format!("{text:?} is not HOST:PORT or :PORT"));
+        }
+        let mut addrs = text
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {text:?}: {e}"))?;
+        addrs
+            .next()
+            .map(ListenAddr::Specific)
+            .ok_or_else(|| format!("{text:?} resolves to no address"))
+    }
+
+    /// Bind a blocking listener. For `:PORT`, try the dual-stack IPv6 wildcard first, then IPv4.
+    pub fn bind(&self) -> std::io::Result<std::net::TcpListener> {
+        match self {
+            ListenAddr::AllInterfaces(port) => {
+                std::net::TcpListener::bind(("::", *port)).or_else(|v6_err| {
+                    std::net::TcpListener::bind(("0.0.0.0", *port)).map_err(|v4_err| {
+                        // Report the IPv4 error unless IPv6 failed for the same reason.
+                        if v4_err.kind() == std::io::ErrorKind::AddrInUse {
+                            v4_err
+                        } else {
+                            v6_err
+                        }
+                    })
+                })
+            }
+            ListenAddr::Specific(addr) => std::net::TcpListener::bind(addr),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    pub fn to_filter(self) -> log::LevelFilter {
+        match self {
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+        }
+    }
+}
+
+/// Everything the server needs to start. Defaults match the seed's command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub rtmp: ListenAddr,
+    pub http: ListenAddr,
+    pub httpapi: ListenAddr,
+    pub httpcallback: Option<String>,
+    pub rtmp_check_params: bool,
+    pub check_timeout: Duration,
+    pub api_token: Option<String>,
+    pub log_level: LogLevel,
+    pub buffer_size: usize,
+    pub buffer_duration: Option<Duration>,
+    pub buffer_gop_count: usize,
+    pub publisher_grace: Duration,
+    pub merge_write: Duration,
+    pub origin: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            rtmp: ListenAddr::AllInterfaces(1935),
+            http: ListenAddr::AllInterfaces(8081),
+            httpapi: ListenAddr::AllInterfaces(8080),
+            httpcallback: None,
+            rtmp_check_params: false,
+            check_timeout: Duration::from_secs(10),
+            api_token: None,
+            log_level: LogLevel::Info,
+            buffer_size: 16 * 1024 * 1024,
+            buffer_duration: None,
+            buffer_gop_count: 1,
+            publisher_grace: Duration::from_secs(10),
+            merge_write: Duration::ZERO,
+            origin: None,
+        }
+    }
+}
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Box<Config>),
+    Help,
+    Version,
+}
+
+/// A command-line mistake: the message names the flag; the caller prints it with the usage, exit 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One row of the flag table: name, default, meaning. `-h` prints these; the README mirrors them.
+pub const FLAGS: &[(&str, &str, &str)] = &[
+    (
+        "-rtmp=ADDR",
+        ":1935",
+        "RTMP listen address (:PORT = all interfaces)",
+    ),
+    (
+        "-http=ADDR",
+        ":8081",
+        "HTTP-FLV listen address (GET /PATH.flv)",
+    ),
+    ("-httpapi=ADDR", ":8080", "REST API listen address"),
+    (
+        "-httpcallback=URL",
+        "(none)",
+        "base URL for event callbacks (POST URL/event/NAME)",
+    ),
+    (
+        "-rtmpcheckparams",
+        "false",
+        "hold RTMP publish/play in checkingParams until accepted",
+    ),
+    (
+        "-checktimeout=DUR",
+        "10s",
+        "reject a stream still in checkingParams after this long",
+    ),
+    (
+        "-apitoken=SECRET",
+        "(none)",
+        "require 'Authorization: Bearer SECRET' on the API",
+    ),
+    (
+        "-buffersize=BYTES",
+        "16777216",
+        "channel buffer bound in bytes (auto-created channels)",
+    ),
+    (
+        "-bufferduration=DUR",
+        "(none)",
+        "channel buffer bound in media time, e.g. 30s",
+    ),
+    (
+        "-buffergopcount=N",
+        "1",
+        "channel buffer bound in GOPs, counting the one in progress",
+    ),
+    (
+        "-publishergrace=DUR",
+        "10s",
+        "how long a channel waits for its publisher to come back",
+    ),
+    (
+        "-mergewrite=DUR",
+        "0",
+        "merge subscriber writes over this window (0 = per message)",
+    ),
+    (
+        "-origin=URL",
+        "(none)",
+        "pull unknown channels from this RTMP origin (edge mode)",
+    ),
+    ("-loglevel=LEVEL", "info", "error | warn | info | debug"),
+    ("-h, --help", "", "print this help"),
+    ("--version", "", "print the version"),
+];
+
+pub fn usage() -> String {
+    let mut text = String::from(
+        "usage: joy4 [-rtmp=:1935] [-http=:8081] [-httpapi=:8080] [flags]\n\nflags (also --flag=value or --flag value):\n",
+    );
+    for (name, default, meaning) in FLAGS {
+        let default = if default.is_empty() {
+            String::new()
+        } else {
+            format!(" (default {default})")
+        };
+        text.push_str(&format!("  {name:<22} {meaning}{default}\n"));
+    }
+    text
+}
+
+/// Parse a duration as users write it: `120s`, `1.5s`, `500ms`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000.0)
+    } else if let Some(n) = text.strip_suffix('h') {
+        (n, 3_600_000.0)
+    } else {
+        (text, 1000.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 10s, 1.5s, 500ms or 2m"))?;
+    if !value.is_finite() || value < 0.0 || value * unit_ms > 1e12 {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(Duration::from_micros(
+        (value * unit_ms * 1000.0).round() as u64
+    ))
+}
+
+/// Boolean flags may appear bare (`-rtmpcheckparams`) or with a value (`-rtmpcheckparams=false`).
+const BOOL_FLAGS: &[&str] = &["rtmpcheckparams"];
+
+/// Turn `-name` / `-name=value` into `--name` / `--name=value`, and fold `--bool=true|false`.
+fn normalise(args: Vec<String>) -> Result<Vec<std::ffi::OsString>, UsageError> {
+    let mut out = Vec::new();
+    for arg in args {
+        let long = if arg == "-h" || arg == "--" || !arg.starts_with('-') || arg.starts_with("--") {
+            arg
+        } else {
+            format!("-{arg}")
+        };
+        if let Some(body) = long.strip_prefix("--") {
+            let (name, value) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (body, None),
+            };
+            if BOOL_FLAGS.contains(&name) {
+                match value {
+                    None | Some("true") | Some("1") => out.push(format!("--{name}").into()),
+                    Some("false") | Some("0") => {}
+                    Some(other) => {
+                        return Err(UsageError(format!(
+                            "flag -{name}: {other:?} is not true or false"
+                        )))
+                    }
+                }
+                continue;
+            }
+        }
+        out.push(long.into());
+    }
+    Ok(out)
+}
+
+fn value<T>(
+    args: &mut pico_args::Arguments,
+    name: &'static str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, UsageError> {
+    let flag = format!("-{}", &name[2..]);
+    let raw: Option<String> = args
+        .opt_value_from_str(name)
+        .map_err(|e| UsageError(format!("flag {flag}: {e}")))?;
+    match raw {
+        None => Ok(None),
+        Some(text) => parse(&text)
+            .map(Some)
+            .map_err(|e| UsageError(format!("flag {flag}: {e}"))),
+    }
+}
+
+/// Parse the arguments after the program name.
+pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
+    let mut args = pico_args::Arguments::from_vec(normalise(args)?);
+    if args.contains(["-h", "--help"]) {
+        return Ok(Command::Help);
+    }
+    if args.contains("--version") {
+        return Ok(Command::Version);
+    }
+    let mut config = Config::default();
+    let addr = |s: &str| ListenAddr::parse(s);
+    if let Some(a) = value(&mut args, "--rtmp", addr)? {
+        config.rtmp = a;
+    }
+    if let Some(a) = value(&mut args, "--http", addr)? {
+        config.http = a;
+    }
+    if let Some(a) = value(&mut args, "--httpapi", addr)? {
+        config.httpapi = a;
+    }
+    config.httpcallback = value(&mut args, "--httpcallback", |s| {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            Ok(s.trim_end_matches('/').to_string())
+        } else {
+            Err(format!("{s:?} is not an http:// URL"))
+        }
+    })?;
+    config.rtmp_check_params = args.contains("--rtmpcheckparams");
+    if let Some(d) = value(&mut args, "--checktimeout", parse_duration)? {
+        config.check_timeout = d;
+    }
+    config.api_token = value(&mut args, "--apitoken", |s| Ok(s.to_string()))?;
+    if let Some(level) = value(&mut args, "--loglevel", |s| match s {
+        "error" => Ok(LogLevel::Error),
+        "warn" => Ok(LogLevel::Warn),
+        "info" => Ok(LogLevel::Info),
+        "debug" => Ok(LogLevel::Debug),
+        other => Err(format!("{other:?} is not error, warn, info or debug")),
+    })? {
+        config.log_level = level;
+    }
+    if let Some(n) = value(&mut args, "--buffersize", |s| {
+        s.parse::<usize>()
+            .map_err(|_| format!("{s:?} is not a byte count"))
+    })? {
+        config.buffer_size = n;
+    }
+    config.buffer_duration = value(&mut args, "--bufferduration", parse_duration)?;
+    if let Some(n) = value(&mut args, "--buffergopcount", |s| {
+        match s.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!("{s:?} is not a GOP count of 1 or more")),
+        }
+    })? {
+        config.buffer_gop_count = n;
+    }
+    if let Some(d) = value(&mut args, "--publishergrace", parse_duration)? {
+        config.publisher_grace = d;
+    }
+    if let Some(d) = value(&mut args, "--mergewrite", parse_duration)? {
+        config.merge_write = d;
+    }
+    config.origin = value(&mut args, "--origin", |s| {
+        if s.starts_with("rtmp://") {
+            Ok(s.to_string())
+        } else {
+            Err(format!("{s:?} is not an rtmp:// URL"))
+        }
+    })?;
+    let rest = args.finish();
+    if let Some(first) = rest.first() {
+        let text = first.to_string_lossy();
+        return Err(UsageError(if text.starts_with('-') {
+            format!(
+                "unknown flag {}",
+                text.trim_start_matches('-')
+                    .split('=')
+                    .next()
+                    .map(|n| format!("-{n}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            format!("unexpected argument {text:?}")
+        }));
+    }
+    Ok(Command::Run(Box::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Config, UsageError> {
+        match parse_args(args.iter().map(|s| s.to_string()).collect())? {
+            Command::Run(c) => Ok(*c),
+            other => panic!("expected Run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn seed_command_line_parses_go_style() {
+        let c = run(&["-httpapi=:8080", "-http=:8081", "-rtmp=:1935"]).unwrap();
+        assert_eq!(c.httpapi, ListenAddr::AllInterfaces(8080));
+        assert_eq!(c.http, ListenAddr::AllInterfaces(8081));
+        assert_eq!(c.rtmp, ListenAddr::AllInterfaces(1935));
+    }
+
+    #[test]
+    fn double_dash_and_space_separated_forms_work() {
+        let c = run(&["--rtmp", "127.0.0.1:1999", "--http=127.0.0.1:0"]).unwrap();
+        assert_eq!(
+            c.rtmp,
+            ListenAddr::Specific("127.0.0.1:1999".parse().unwrap())
+        );
+        assert_eq!(c.http, ListenAddr::Specific("127.0.0.1:0".parse().unwrap()));
+    }
+
+    #[test]
+    fn boolean_flag_accepts_bare_and_valued_forms() {
+        assert!(run(&["-rtmpcheckparams"]).unwrap().rtmp_check_params);
+        assert!(run(&["-rtmpcheckparams=true"]).unwrap().rtmp_check_params);
+        assert!(!run(&["-rtmpcheckparams=false"]).unwrap().rtmp_check_params);
+        assert!(!run(&[]).unwrap().rtmp_check_params);
+    }
+
+    #[test]
+    fn unknown_flag_is_named_in_the_error() {
+        let err = run(&["-rtmp=:1935", "-bogus=1"]).unwrap_err();
+        assert_eq!(err.0, "unknown flag -bogus");
+    }
+
+    #[test]
+    fn bad_address_is_named_in_the_error() {
+        let err = run(&["-rtmp=nonsense"]).unwrap_err();
+        assert!(err.0.starts_with("flag -rtmp:"), "{}", err.0);
+        assert!(run(&["-http=:99999"]).is_err());
+    }
+
+    #[test]
+    fn durations_parse_in_the_units_users_write() {
+        assert_eq!(parse_duration("120s").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn help_and_version_are_commands() {
+        assert!(matches!(
+            parse_args(vec!["-h".into()]).unwrap(),
+            Command::Help
+        ));
+        assert!(matches!(
+            parse_args(vec!["--version".into()]).unwrap(),
+            Command::Version
+        ));
+        for (name, _, _) in FLAGS {
+            assert!(usage().contains(name));
+        }
+    }
+}

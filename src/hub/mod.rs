@@ -1,0 +1,11 @@
+//! Streams, channels and the fan-out between them. Knows nothing of sockets: connections call in
+//! with packets and read frames out of their queues.
+pub mod buffer;
+pub mod channel;
+pub mod registry;
+pub mod stream;
+
+pub use buffer::{BufferLimits, Cursor, Frame};
+pub use channel::{Channel, PlayQueue, QueueEnd};
+pub use registry::{EventSink, Hub, HubError, HubSettings, NoEvents};
+pub use stream::{CloseReason, Role, Stream, StreamState, StreamType};

@@ -1,0 +1,599 @@
+//! The registry: every stream and channel, the wiring between them, and the events it reports.
+//!
+//! Lock order: the registry lock, then a channel's lock. Events are emitted after the registry
+//! lock is released.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::{json, Map, Value};
+
+use super::buffer::{BufferLimits, Cursor};
+use super::channel::{subscriber_queue, Channel, PlayQueue};
+use super::stream::{CloseReason, Decision, Role, Stream, StreamState, StreamType};
+
+/// Where events go (the HTTP callback sender, or nowhere). Must not block.
+pub trait EventSink: Send + Sync {
+    /// `stream_key` orders events of one stream; `name` is the callback's event name.
+    fn emit(&self, stream_key: Option<u64>, name: &'static str, body: Value);
+}
+
+/// Drops every event (no `-httpcallback`).
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn emit(&self, _: Option<u64>, _: &'static str, _: Value) {}
+}
+
+/// Registry settings taken from the command line.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Buffer bounds of auto-created channels (and the default for `/channel/create`).
+    pub limits: BufferLimits,
+    pub check_params: bool,
+    pub check_timeout: Duration,
+    /// Media a subscriber may have queued before it skips to the next keyframe.
+    pub max_lag: Duration,
+}
+
+impl Default for HubSettings {
+    fn default() -> HubSettings {
+        HubSettings {
+            limits: BufferLimits::default(),
+            check_params: false,
+            check_timeout: Duration::from_secs(10),
+            max_lag: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The named errors of the API and of publish/play, as the seed spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubError {
+    StreamNotExists,
+    StreamExists,
+    ChannelNotExists,
+    ChannelExists,
+    ChannelAlreadyHasPublisher,
+    StreamStateInvalid,
+    BadCursor,
+}
+
+impl HubError {
+    pub fn name(self) -> &'static str {
+        match self {
+            HubError::StreamNotExists => "StreamNotExists",
+            HubError::StreamExists => "StreamExists",
+            HubError::ChannelNotExists => "ChannelNotExists",
+            HubError::ChannelExists => "ChannelExists",
+            HubError::ChannelAlreadyHasPublisher => "ChannelAlreadyHasPublisher",
+            HubError::StreamStateInvalid => "StreamStateInvalid",
+            HubError::BadCursor => "BadCursor",
+        }
+    }
+
+    pub fn detail(self) -> &'static str {
+        match self {
+            HubError::StreamNotExists => "no stream has that id",
+            HubError::StreamExists => "a stream with that id already exists",
+            HubError::ChannelNotExists => "no channel has that id",
+            HubError::ChannelExists => "a channel with that id already exists",
+            HubError::ChannelAlreadyHasPublisher => "the channel already has a publisher",
+            HubError::StreamStateInvalid => "the stream is not in a state that allows this",
+            HubError::BadCursor => "cursor must be latest, oldest, next or a duration like 5s",
+        }
+    }
+}
+
+impl fmt::Display for HubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name(), self.detail())
+    }
+}
+
+impl std::error::Error for HubError {}
+
+#[derive(Default)]
+struct Registry {
+    streams: HashMap<String, Arc<Stream>>,
+    channels: HashMap<String, Arc<Channel>>,
+}
+
+pub struct Hub {
+    registry: Mutex<Registry>,
+    next_stream: AtomicU64,
+    pub settings: HubSettings,
+    events: Arc<dyn EventSink>,
+}
+
+impl Hub {
+    pub fn new(settings: HubSettings, events: Arc<dyn EventSink>) -> Arc<Hub> {
+        Arc::new(Hub {
+            registry: Mutex::new(Registry::default()),
+            next_stream: AtomicU64::new(1),
+            settings,
+            events,
+        })
+    }
+
+    /// A new connection. Its id is the next free decimal number (ids are never reused, and one
+    /// taken by `/stream/changeid` is skipped).
+    pub fn new_stream(&self, stream_type: StreamType, remote_addr: String) -> Arc<Stream> {
+        let mut reg = self.registry.lock();
+        loop {
+            let key = self.next_stream.fetch_add(1, Ordering::Relaxed);
+            let id = key.to_string();
+            if reg.streams.contains_key(&id) {
+                continue;
+            }
+            let stream = Arc::new(Stream::new(key, id.clone(), stream_type, remote_addr));
+            reg.streams.insert(id, stream.clone());
+            return stream;
+        }
+    }
+
+    pub fn stream(&self, id: &str) -> Option<Arc<Stream>> {
+        self.registry.lock().streams.get(id).cloned()
+    }
+
+    pub fn channel(&self, id: &str) -> Option<Arc<Channel>> {
+        self.registry.lock().channels.get(id).cloned()
+    }
+
+    fn new_channel(&self, id: &str, limits: BufferLimits, auto_created: bool) -> Arc<Channel> {
+        let max_lag = self.settings.max_lag.as_millis().min(i32::MAX as u128) as u32;
+        Arc::new(Channel::new(id.to_string(), limits, auto_created, max_lag))
+    }
+
+    /// With `-rtmpcheckparams`: hold the stream in `checkingParams`, post `streamCheckParams`, and
+    /// wait for accept/reject or the timeout. Without the flag, accept at once.
+    pub fn check_params(&self, stream: &Arc<Stream>) -> Result<(), CloseReason> {
+        if !self.settings.check_params {
+            return Ok(());
+        }
+        stream.set_state(StreamState::CheckingParams);
+        let body = json!({
+            "id": stream.id(),
+            "type": stream.stream_type.as_str(),
+            "remoteAddr": stream.remote_addr,
+            "rtmp": stream.rtmp_info().map(|r| r.to_json()),
+        });
+        self.events
+            .emit(Some(stream.key), "streamCheckParams", body);
+        match stream.wait_decision(self.settings.check_timeout) {
+            Some(Decision::Accept) => Ok(()),
+            Some(Decision::Reject) => {
+                Err(stream.close_requested().unwrap_or(CloseReason::Rejected))
+            }
+            None => Err(CloseReason::Timeout),
+        }
+    }
+
+    fn emit_connected(&self, stream: &Stream) {
+        self.events
+            .emit(Some(stream.key), "streamConnected", stream.stat_json());
+    }
+
+    /// Make `stream` the publisher of channel `path`, creating the channel. A stream the controller
+    /// already wired (setPublisher during checkingParams) keeps its channel.
+    pub fn start_publish(
+        &self,
+        stream: &Arc<Stream>,
+        path: &str,
+    ) -> Result<Arc<Channel>, HubError> {
+        let channel = {
+            let mut reg = self.registry.lock();
+            stream.set_role(Role::Publisher);
+            if let Some(ch) = stream.channel() {
+                ch
+            } else {
+                let channel = match reg.channels.get(path) {
+                    Some(ch) if ch.publisher().is_some() => {
+                        return Err(HubError::ChannelAlreadyHasPublisher)
+                    }
+                    Some(ch) => ch.clone(),
+                    None => {
+                        let ch = self.new_channel(path, self.settings.limits, true);
+                        reg.channels.insert(path.to_string(), ch.clone());
+                        ch
+                    }
+                };
+                channel.set_publisher(stream);
+                stream.set_channel(Some(channel.clone()));
+                channel
+            }
+        };
+        stream.set_state(StreamState::Publishing);
+        self.emit_connected(stream);
+        Ok(channel)
+    }
+
+    /// Subscribe `stream` to channel `path` from `cursor`. A stream the controller already wired
+    /// (addSubscriber during checkingParams) keeps its queue.
+    pub fn start_play(
+        &self,
+        stream: &Arc<Stream>,
+        path: &str,
+        cursor: Cursor,
+    ) -> Result<PlayQueue, HubError> {
+        let queue = {
+            let reg = self.registry.lock();
+            stream.set_role(Role::Player);
+            let (tx, rx) = subscriber_queue();
+            let channel = match stream.channel() {
+                Some(ch) => ch,
+                None => reg
+                    .channels
+                    .get(path)
+                    .cloned()
+                    .ok_or(HubError::ChannelNotExists)?,
+            };
+            *stream.queue.lock() = Some(tx.clone());
+            channel
+                .add_subscriber(stream, tx, cursor)
+                .map_err(|_| HubError::ChannelNotExists)?;
+            stream.set_channel(Some(channel));
+            PlayQueue::new(rx, stream.clone())
+        };
+        stream.set_state(StreamState::Subscribing);
+        self.emit_connected(stream);
+        Ok(queue)
+    }
+
+    /// The stream's connection has ended: unwire it, forget it, and post its one streamClose.
+    /// A publisher leaving an auto-created channel closes that channel.
+    pub fn finish_stream(&self, stream: &Arc<Stream>, seen: CloseReason) {
+        if stream.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let reason = stream.close_requested().unwrap_or(seen);
+        let mut closed_channel = None;
+        {
+            let mut reg = self.registry.lock();
+            let id = stream.id();
+            if reg.streams.get(&id).is_some_and(|s| s.key == stream.key) {
+                reg.streams.remove(&id);
+            }
+            if let Some(channel) = stream.channel() {
+                match stream.role() {
+                    Some(Role::Publisher) => {
+                        if channel.clear_publisher(stream) && channel.auto_created {
+                            reg.channels.remove(&channel.id);
+                            closed_channel = Some(channel);
+                        }
+                    }
+                    _ => {
+                        channel.remove_subscriber(stream);
+                    }
+                }
+            }
+            stream.set_channel(None);
+            *stream.queue.lock() = None;
+        }
+        stream.clear_closer();
+        self.events.emit(
+            Some(stream.key),
+            "streamClose",
+            json!({
+                "id": stream.id(),
+                "reason": reason.as_str(),
+                "bytes": stream.bytes_in.load(Ordering::Relaxed) + stream.bytes_out.load(Ordering::Relaxed),
+                "elapsed": stream.started.elapsed().as_secs_f64(),
+            }),
+        );
+        if let Some(channel) = closed_channel {
+            self.end_channel(&channel);
+        }
+    }
+
+    /// After a channel left the registry: end its subscribers and publisher, post channelClose.
+    fn end_channel(&self, channel: &Arc<Channel>) {
+        let (publisher, subscribers) = channel.close();
+        for s in subscribers {
+            // The player writes its goodbye (UnpublishNotify / end of body) and then ends.
+            s.note_close_reason(CloseReason::ChannelClosed);
+        }
+        if let Some(p) = publisher {
+            p.request_close(CloseReason::ChannelClosed);
+        }
+        log::info!("channel {} closed", channel.id);
+        self.events
+            .emit(None, "channelClose", json!({ "id": channel.id }));
+    }
+
+    // ---- the REST API's operations ----
+
+    pub fn streams_json(&self) -> Value {
+        let streams: Vec<Arc<Stream>> = self.registry.lock().streams.values().cloned().collect();
+        let mut map = Map::new();
+        for s in streams {
+            map.insert(s.id(), s.stat_json());
+        }
+        Value::Object(map)
+    }
+
+    pub fn channels_json(&self) -> Value {
+        let channels: Vec<Arc<Channel>> = self.registry.lock().channels.values().cloned().collect();
+        let mut map = Map::new();
+        for c in channels {
+            map.insert(c.id.clone(), c.stat_json());
+        }
+        Value::Object(map)
+    }
+
+    pub fn create_channel(&self, id: &str, limits: BufferLimits) -> Result<(), HubError> {
+        let mut reg = self.registry.lock();
+        if reg.channels.contains_key(id) {
+            return Err(HubError::ChannelExists);
+        }
+        let channel = self.new_channel(id, limits, false);
+        reg.channels.insert(id.to_string(), channel);
+        log::info!("channel {id} created by the API");
+        Ok(())
+    }
+
+    pub fn close_channel(&self, id: &str) -> Result<(), HubError> {
+        let channel = self
+            .registry
+            .lock()
+            .channels
+            .remove(id)
+            .ok_or(HubError::ChannelNotExists)?;
+        self.end_channel(&channel);
+        Ok(())
+    }
+
+    pub fn close_stream(&self, id: &str) -> Result<(), HubError> {
+        let stream = self.stream(id).ok_or(HubError::StreamNotExists)?;
+        stream.request_close(CloseReason::ApiClose);
+        Ok(())
+    }
+
+    fn decide(&self, id: &str, decision: Decision) -> Result<(), HubError> {
+        let stream = self.stream(id).ok_or(HubError::StreamNotExists)?;
+        if stream.state() != StreamState::CheckingParams {
+            return Err(HubError::StreamStateInvalid);
+        }
+        if decision == Decision::Reject {
+            stream.note_close_reason(CloseReason::Rejected);
+        } else {
+            stream.set_state(StreamState::Connected);
+        }
+        stream.decide(decision);
+        Ok(())
+    }
+
+    pub fn accept_stream(&self, id: &str) -> Result<(), HubError> {
+        self.decide(id, Decision::Accept)
+    }
+
+    pub fn reject_stream(&self, id: &str) -> Result<(), HubError> {
+        self.decide(id, Decision::Reject)
+    }
+
+    pub fn change_stream_id(&self, id: &str, new_id: &str) -> Result<(), HubError> {
+        let mut reg = self.registry.lock();
+        if reg.streams.contains_key(new_id) {
+            return Err(HubError::StreamExists);
+        }
+        let stream = reg.streams.remove(id).ok_or(HubError::StreamNotExists)?;
+        stream.set_id(new_id.to_string());
+        reg.streams.insert(new_id.to_string(), stream);
+        Ok(())
+    }
+
+    /// Switch channel `id`'s source to stream `stream_id`; the previous publisher stays connected.
+    pub fn set_publisher(&self, id: &str, stream_id: &str, replace: bool) -> Result<(), HubError> {
+        let reg = self.registry.lock();
+        let stream = reg
+            .streams
+            .get(stream_id)
+            .cloned()
+            .ok_or(HubError::StreamNotExists)?;
+        let channel = reg
+            .channels
+            .get(id)
+            .cloned()
+            .ok_or(HubError::ChannelNotExists)?;
+        if stream.role() == Some(Role::Player) {
+            return Err(HubError::StreamStateInvalid);
+        }
+        if let Some(current) = channel.publisher() {
+            if current.key == stream.key {
+                return Ok(());
+            }
+            if !replace {
+                return Err(HubError::ChannelAlreadyHasPublisher);
+            }
+        }
+        // Leave the channel it published to before, if any.
+        if let Some(old) = stream.channel() {
+            old.clear_publisher(&stream);
+        }
+        stream.set_role(Role::Publisher);
+        if let Some(previous) = channel.set_publisher(&stream) {
+            previous.set_channel(None);
+            if previous.state() == StreamState::Publishing {
+                previous.set_state(StreamState::Connected);
+            }
+        }
+        stream.set_channel(Some(channel));
+        if matches!(stream.state(), StreamState::Connected) {
+            stream.set_state(StreamState::Publishing);
+        }
+        Ok(())
+    }
+
+    /// Move a playing stream to channel `id`, starting at `cursor`.
+    pub fn add_subscriber(&self, id: &str, stream_id: &str, cursor: &str) -> Result<(), HubError> {
+        let cursor = Cursor::parse(cursor).ok_or(HubError::BadCursor)?;
+        let reg = self.registry.lock();
+        let stream = reg
+            .streams
+            .get(stream_id)
+            .cloned()
+            .ok_or(HubError::StreamNotExists)?;
+        let channel = reg
+            .channels
+            .get(id)
+            .cloned()
+            .ok_or(HubError::ChannelNotExists)?;
+        if stream.role() == Some(Role::Publisher) {
+            return Err(HubError::StreamStateInvalid);
+        }
+        let tx = stream.queue.lock().clone();
+        let Some(tx) = tx else {
+            // A player still in checkingParams has no queue yet: wire it for when it is accepted.
+            if stream.state() == StreamState::CheckingParams {
+                stream.set_role(Role::Player);
+                stream.set_channel(Some(channel));
+                return Ok(());
+            }
+            return Err(HubError::StreamStateInvalid);
+        };
+        if let Some(old) = stream.channel() {
+            if Arc::ptr_eq(&old, &channel) {
+                return Ok(());
+            }
+            old.remove_subscriber(&stream);
+        }
+        channel
+            .add_subscriber(&stream, tx, cursor)
+            .map_err(|_| HubError::ChannelNotExists)?;
+        stream.set_channel(Some(channel));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::{Packet, PacketKind};
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(&'static str, Value)>>);
+
+    impl EventSink for Recorder {
+        fn emit(&self, _: Option<u64>, name: &'static str, body: Value) {
+            self.0.lock().push((name, body));
+        }
+    }
+
+    fn hub() -> (Arc<Hub>, Arc<Recorder>) {
+        let rec = Arc::new(Recorder::default());
+        (Hub::new(HubSettings::default(), rec.clone()), rec)
+    }
+
+    #[test]
+    fn ids_are_decimal_counters_that_skip_taken_names() {
+        let (hub, _) = hub();
+        let a = hub.new_stream(StreamType::Rtmp, "x".into());
+        assert_eq!(a.id(), "1");
+        hub.change_stream_id("1", "3").unwrap();
+        let b = hub.new_stream(StreamType::Rtmp, "x".into());
+        assert_eq!(b.id(), "2");
+        let c = hub.new_stream(StreamType::Rtmp, "x".into());
+        assert_eq!(c.id(), "4");
+        assert_eq!(hub.change_stream_id("2", "3"), Err(HubError::StreamExists));
+        assert_eq!(
+            hub.change_stream_id("9", "10"),
+            Err(HubError::StreamNotExists)
+        );
+    }
+
+    #[test]
+    fn a_second_publisher_on_a_path_is_refused() {
+        let (hub, _) = hub();
+        let a = hub.new_stream(StreamType::Rtmp, "x".into());
+        let b = hub.new_stream(StreamType::Rtmp, "x".into());
+        hub.start_publish(&a, "live/a").unwrap();
+        assert_eq!(
+            hub.start_publish(&b, "live/a").unwrap_err(),
+            HubError::ChannelAlreadyHasPublisher
+        );
+    }
+
+    #[test]
+    fn publisher_leaving_closes_its_channel_and_ends_players_with_one_event_each() {
+        let (hub, rec) = hub();
+        let publisher = hub.new_stream(StreamType::Rtmp, "x".into());
+        let ch = hub.start_publish(&publisher, "1").unwrap();
+        ch.push(
+            &publisher,
+            Packet::new(PacketKind::Video, 0, vec![0x17, 1, 0, 0, 0]),
+        );
+        let player = hub.new_stream(StreamType::HttpFlv, "y".into());
+        let queue = hub.start_play(&player, "1", Cursor::Latest).unwrap();
+        hub.finish_stream(&publisher, CloseReason::PeerClosed);
+        hub.finish_stream(&publisher, CloseReason::PeerClosed);
+        assert!(hub.channel("1").is_none());
+        let mut frames = Vec::new();
+        let end = loop {
+            match queue.next_batch(Duration::from_millis(50), &mut frames) {
+                Err(e) => break e,
+                Ok(_) => frames.clear(),
+            }
+        };
+        assert_eq!(
+            end,
+            super::super::channel::QueueEnd::Ended(CloseReason::ChannelClosed)
+        );
+        hub.finish_stream(&player, CloseReason::PeerClosed);
+        let events = rec.0.lock();
+        let names: Vec<&str> = events.iter().map(|e| e.0).collect();
+        assert_eq!(
+            names,
+            vec![
+                "streamConnected",
+                "streamConnected",
+                "streamClose",
+                "channelClose",
+                "streamClose"
+            ]
+        );
+        assert_eq!(events[4].1["reason"], "channelClosed");
+        assert_eq!(events[2].1["reason"], "peerClosed");
+    }
+
+    #[test]
+    fn play_of_an_unknown_channel_is_not_found() {
+        let (hub, _) = hub();
+        let player = hub.new_stream(StreamType::Rtmp, "y".into());
+        assert_eq!(
+            hub.start_play(&player, "nope", Cursor::Latest).err(),
+            Some(HubError::ChannelNotExists)
+        );
+    }
+
+    #[test]
+    fn check_params_times_out_and_can_be_accepted() {
+        let rec = Arc::new(Recorder::default());
+        let hub = Hub::new(
+            HubSettings {
+                check_params: true,
+                check_timeout: Duration::from_millis(50),
+                ..HubSettings::default()
+            },
+            rec.clone(),
+        );
+        let s = hub.new_stream(StreamType::Rtmp, "x".into());
+        assert_eq!(hub.check_params(&s), Err(CloseReason::Timeout));
+        let t = hub.new_stream(StreamType::Rtmp, "x".into());
+        let (h2, t2) = (hub.clone(), t.clone());
+        let waiter = std::thread::spawn(move || h2.check_params(&t2));
+        while t.state() != StreamState::CheckingParams {
+            std::thread::yield_now();
+        }
+        hub.accept_stream(&t.id()).unwrap();
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        assert_eq!(
+            hub.accept_stream(&t.id()),
+            Err(HubError::StreamStateInvalid)
+        );
+        assert_eq!(rec.0.lock()[0].0, "streamCheckParams");
+    }
+}

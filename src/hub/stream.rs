@@ -1,0 +1,572 @@
+//! A stream: one connection (RTMP publish/play, HTTP-FLV play, later proxies) as the registry sees it.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use serde_json::{json, Map, Value};
+
+use super::channel::{Channel, Delivery, Headers};
+use crate::media::codec;
+use crate::media::{Packet, PacketKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamState {
+    Connecting,
+    CheckingParams,
+    Connected,
+    Subscribing,
+    Publishing,
+}
+
+impl StreamState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamState::Connecting => "connecting",
+            StreamState::CheckingParams => "checkingParams",
+            StreamState::Connected => "connected",
+            StreamState::Subscribing => "subscribing",
+            StreamState::Publishing => "publishing",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamType {
+    Rtmp,
+    HttpFlv,
+}
+
+impl StreamType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamType::Rtmp => "rtmp",
+            StreamType::HttpFlv => "http-flv",
+        }
+    }
+}
+
+/// What a stream does with its channel: the output format decides which serialisation it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Publisher,
+    Player,
+}
+
+/// Why a stream ended; reported in the streamClose event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    PeerClosed,
+    ApiClose,
+    Rejected,
+    Timeout,
+    Error,
+    ChannelClosed,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::PeerClosed => "peerClosed",
+            CloseReason::ApiClose => "apiClose",
+            CloseReason::Rejected => "rejected",
+            CloseReason::Timeout => "timeout",
+            CloseReason::Error => "error",
+            CloseReason::ChannelClosed => "channelClosed",
+        }
+    }
+}
+
+/// The accept/reject answer for a stream in `checkingParams`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Accept,
+    Reject,
+}
+
+/// RTMP facts of a stream, shown in stats and callbacks.
+#[derive(Debug, Clone, Default)]
+pub struct RtmpInfo {
+    pub command: String,
+    pub connect_params: Value,
+    pub stream_name: String,
+    pub params: Map<String, Value>,
+}
+
+impl RtmpInfo {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "command": self.command,
+            "connectParams": self.connect_params,
+            "streamName": self.stream_name,
+            "params": self.params,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MediaInfo {
+    pub video_codec: Option<&'static str>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub audio_codec: Option<&'static str>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u8>,
+}
+
+impl MediaInfo {
+    /// Learn codec facts from a packet (sequence headers give the exact size and audio parameters).
+    pub fn observe(&mut self, packet: &Packet) {
+        match packet.kind {
+            PacketKind::Video => {
+                if let Some(c) = codec::video_codec(&packet.body) {
+                    self.video_codec = Some(c.name());
+                }
+                if codec::video_is_sequence_header(&packet.body) {
+                    if let Ok(Some(size)) = codec::video_size_from_sequence_header(&packet.body) {
+                        self.width = Some(size.width);
+                        self.height = Some(size.height);
+                    }
+                }
+            }
+            PacketKind::Audio => {
+                if let Some(c) = codec::audio_codec(&packet.body) {
+                    self.audio_codec = Some(c.name());
+                }
+                if let Some(p) = codec::audio_params(&packet.body) {
+                    self.sample_rate = Some(p.sample_rate);
+                    self.channels = Some(p.channels);
+                }
+            }
+            PacketKind::Data => {
+                // onMetaData fills what sequence headers cannot (e.g. Sorenson H.263 sizes).
+                if let Ok(values) = crate::amf0::decode_all(&packet.body) {
+                    if let Some(meta) = values.iter().find(|v| v.get("width").is_some()) {
+                        let num = |k| meta.get(k).and_then(|v| v.as_number());
+                        if self.width.is_none() {
+                            self.width = num("width").map(|w| w as u32);
+                        }
+                        if self.height.is_none() {
+                            self.height = num("height").map(|h| h as u32);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn audio_json(&self) -> Value {
+        match self.audio_codec {
+            None => Value::Null,
+            Some(t) => {
+                json!({"type": t, "samplerate": self.sample_rate, "channelCount": self.channels})
+            }
+        }
+    }
+
+    pub fn video_json(&self) -> Value {
+        match self.video_codec {
+            None => Value::Null,
+            Some(t) => json!({"type": t, "width": self.width, "height": self.height}),
+        }
+    }
+}
+
+/// Bytes per second over the last few seconds, from one-second buckets.
+#[derive(Debug)]
+pub struct RateMeter {
+    buckets: [u64; RATE_WINDOW_SECS + 1],
+    current_second: u64,
+}
+
+const RATE_WINDOW_SECS: usize = 5;
+
+impl RateMeter {
+    fn new() -> RateMeter {
+        RateMeter {
+            buckets: [0; RATE_WINDOW_SECS + 1],
+            current_second: 0,
+        }
+    }
+
+    fn roll_to(&mut self, second: u64) {
+        if second <= self.current_second {
+            return;
+        }
+        let gap = (second - self.current_second).min(self.buckets.len() as u64);
+        for i in 1..=gap {
+            let idx = ((self.current_second + i) % self.buckets.len() as u64) as usize;
+            self.buckets[idx] = 0;
+        }
+        self.current_second = second;
+    }
+
+    pub fn add(&mut self, second: u64, bytes: u64) {
+        self.roll_to(second);
+        let idx = (second % self.buckets.len() as u64) as usize;
+        self.buckets[idx] += bytes;
+    }
+
+    /// Bits per second over the complete seconds of the window (the current one is partial).
+    pub fn bits_per_second(&mut self, second: u64, elapsed_secs: u64) -> u64 {
+        self.roll_to(second);
+        let full = (elapsed_secs as usize).min(RATE_WINDOW_SECS);
+        if full == 0 {
+            return 0;
+        }
+        let len = self.buckets.len() as u64;
+        let sum: u64 = (1..=full as u64)
+            .map(|back| self.buckets[((second + len - back) % len) as usize])
+            .sum();
+        sum * 8 / full as u64
+    }
+}
+
+/// One connection as the registry knows it. The connection's own thread holds an `Arc<Stream>`.
+pub struct Stream {
+    /// Internal identity: never changes, unlike the user-visible id (see `/stream/changeid`).
+    pub key: u64,
+    id: Mutex<String>,
+    pub stream_type: StreamType,
+    pub remote_addr: String,
+    pub created_at: SystemTime,
+    pub started: Instant,
+    state: Mutex<StreamState>,
+    role: Mutex<Option<Role>>,
+    rtmp: Mutex<Option<RtmpInfo>>,
+    media: Mutex<MediaInfo>,
+    channel: Mutex<Option<Arc<Channel>>>,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub dropped_packets: AtomicU64,
+    /// Last media timestamp seen or sent (ms), and the first, for `time`.
+    media_ts: AtomicU32,
+    first_media_ts: Mutex<Option<u32>>,
+    rate: Mutex<RateMeter>,
+    decisions: (Sender<Decision>, Receiver<Decision>),
+    /// Shuts the connection's socket down, so a thread blocked in a read wakes up (set by the server).
+    closer: Mutex<Option<Box<dyn Fn() + Send>>>,
+    close_requested: Mutex<Option<CloseReason>>,
+    pub(crate) closed: AtomicBool,
+    /// A player's queue sender, kept so the player can be moved between channels.
+    pub(crate) queue: Mutex<Option<Sender<Delivery>>>,
+    /// Timestamp of the last frame a player took off its queue: the channel measures its lag.
+    pub(crate) dequeued_ts: AtomicU32,
+    /// An end that arrived while a player still had frames to write.
+    pub(crate) pending_end: Mutex<Option<CloseReason>>,
+    /// A publisher's latest metadata and sequence headers, for a channel that switches to it.
+    headers: Mutex<Headers>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("id", &*self.id.lock())
+            .field("type", &self.stream_type)
+            .field("state", &*self.state.lock())
+            .finish()
+    }
+}
+
+impl Stream {
+    pub(crate) fn new(
+        key: u64,
+        id: String,
+        stream_type: StreamType,
+        remote_addr: String,
+    ) -> Stream {
+        Stream {
+            key,
+            id: Mutex::new(id),
+            stream_type,
+            remote_addr,
+            created_at: SystemTime::now(),
+            started: Instant::now(),
+            state: Mutex::new(StreamState::Connecting),
+            role: Mutex::new(None),
+            rtmp: Mutex::new(None),
+            media: Mutex::new(MediaInfo::default()),
+            channel: Mutex::new(None),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            dropped_packets: AtomicU64::new(0),
+            media_ts: AtomicU32::new(0),
+            first_media_ts: Mutex::new(None),
+            rate: Mutex::new(RateMeter::new()),
+            decisions: crossbeam_channel::bounded(4),
+            closer: Mutex::new(None),
+            close_requested: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            queue: Mutex::new(None),
+            dequeued_ts: AtomicU32::new(0),
+            pending_end: Mutex::new(None),
+            headers: Mutex::new(Headers::default()),
+        }
+    }
+
+    pub fn id(&self) -> String {
+        self.id.lock().clone()
+    }
+
+    pub(crate) fn set_id(&self, id: String) {
+        *self.id.lock() = id;
+    }
+
+    pub fn state(&self) -> StreamState {
+        *self.state.lock()
+    }
+
+    pub(crate) fn set_state(&self, state: StreamState) {
+        *self.state.lock() = state;
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        *self.role.lock()
+    }
+
+    pub fn set_role(&self, role: Role) {
+        *self.role.lock() = Some(role);
+    }
+
+    pub fn set_rtmp_info(&self, info: RtmpInfo) {
+        *self.rtmp.lock() = Some(info);
+    }
+
+    pub fn rtmp_info(&self) -> Option<RtmpInfo> {
+        self.rtmp.lock().clone()
+    }
+
+    pub fn media_info(&self) -> MediaInfo {
+        self.media.lock().clone()
+    }
+
+    /// The channel this stream publishes to or plays from.
+    pub fn channel(&self) -> Option<Arc<Channel>> {
+        self.channel.lock().clone()
+    }
+
+    pub(crate) fn set_channel(&self, channel: Option<Arc<Channel>>) {
+        *self.channel.lock() = channel;
+    }
+
+    /// Register how to wake the connection's thread when the stream is closed from outside.
+    pub fn set_closer(&self, closer: Box<dyn Fn() + Send>) {
+        *self.closer.lock() = Some(closer);
+    }
+
+    /// Drop the closer once the connection has ended (it holds the socket).
+    pub(crate) fn clear_closer(&self) {
+        *self.closer.lock() = None;
+    }
+
+    /// Ask the connection to end (API close, channel close, reject). The connection reports the
+    /// reason back when it finishes.
+    pub fn request_close(&self, reason: CloseReason) {
+        {
+            let mut requested = self.close_requested.lock();
+            if requested.is_none() {
+                *requested = Some(reason);
+            }
+        }
+        if let Some(queue) = self.queue.lock().as_ref() {
+            let _ = queue.try_send(Delivery::End(reason));
+        }
+        let _ = self.decisions.0.try_send(Decision::Reject);
+        if let Some(close) = self.closer.lock().as_ref() {
+            close();
+        }
+    }
+
+    /// The reason given to `request_close`, if any: it wins over what the connection saw.
+    pub fn close_requested(&self) -> Option<CloseReason> {
+        *self.close_requested.lock()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn decide(&self, decision: Decision) {
+        let _ = self.decisions.0.try_send(decision);
+    }
+
+    /// Wait for accept/reject; `None` when the timeout passes first.
+    pub(crate) fn wait_decision(&self, timeout: Duration) -> Option<Decision> {
+        self.decisions.1.recv_timeout(timeout).ok()
+    }
+
+    pub fn add_bytes_in(&self, n: u64) {
+        self.bytes_in.fetch_add(n, Ordering::Relaxed);
+        self.rate.lock().add(self.started.elapsed().as_secs(), n);
+    }
+
+    pub fn add_bytes_out(&self, n: u64) {
+        self.bytes_out.fetch_add(n, Ordering::Relaxed);
+        self.rate.lock().add(self.started.elapsed().as_secs(), n);
+    }
+
+    /// Remember a publisher's header packet (metadata or sequence header).
+    pub fn cache_header(&self, packet: &Packet) -> bool {
+        self.headers.lock().observe(packet)
+    }
+
+    pub fn cached_headers(&self) -> Vec<Packet> {
+        let h = self.headers.lock();
+        [&h.metadata, &h.video, &h.audio]
+            .into_iter()
+            .filter_map(|p| p.clone())
+            .collect()
+    }
+
+    /// Record why the stream is ending without waking its connection (a player ends by itself once
+    /// it has written its goodbye).
+    pub fn note_close_reason(&self, reason: CloseReason) {
+        let mut requested = self.close_requested.lock();
+        if requested.is_none() {
+            *requested = Some(reason);
+        }
+    }
+
+    /// A publisher's packet: media position, codec facts and header cache.
+    pub fn observe_packet(&self, packet: &Packet) {
+        self.cache_header(packet);
+        if packet.kind != PacketKind::Data {
+            self.note_media_ts(packet.timestamp);
+        }
+        if packet.kind == PacketKind::Data || packet.is_sequence_header() || {
+            let m = self.media.lock();
+            m.video_codec.is_none() && packet.kind == PacketKind::Video
+                || m.audio_codec.is_none() && packet.kind == PacketKind::Audio
+        } {
+            self.media.lock().observe(packet);
+        }
+    }
+
+    pub fn set_media_info(&self, info: MediaInfo) {
+        *self.media.lock() = info;
+    }
+
+    pub fn note_media_ts(&self, ts: u32) {
+        self.media_ts.store(ts, Ordering::Relaxed);
+        let mut first = self.first_media_ts.lock();
+        if first.is_none() {
+            *first = Some(ts);
+        }
+    }
+
+    /// Media position in seconds since the stream's first media timestamp.
+    pub fn media_time(&self) -> f64 {
+        let first = *self.first_media_ts.lock();
+        match first {
+            None => 0.0,
+            Some(first) => {
+                crate::media::ts_diff(self.media_ts.load(Ordering::Relaxed), first).max(0) as f64
+                    / 1000.0
+            }
+        }
+    }
+
+    pub fn bitrate(&self) -> u64 {
+        let elapsed = self.started.elapsed().as_secs();
+        self.rate.lock().bits_per_second(elapsed, elapsed)
+    }
+
+    /// The stat object of `/stat/stream/{id}` and of the streamConnected event.
+    pub fn stat_json(&self) -> Value {
+        let rtmp = self.rtmp.lock().as_ref().map(RtmpInfo::to_json);
+        let channel = self.channel();
+        // A player shows what it plays: its channel's media facts.
+        let media = match (self.role(), &channel) {
+            (Some(Role::Player), Some(ch)) => ch.media_info(),
+            _ => self.media_info(),
+        };
+        json!({
+            "id": self.id(),
+            "createdAt": rfc3339(self.created_at),
+            "elapsed": self.started.elapsed().as_secs_f64(),
+            "type": self.stream_type.as_str(),
+            "stat": self.state().as_str(),
+            "rtmp": rtmp,
+            "remoteAddr": self.remote_addr,
+            "audio": media.audio_json(),
+            "video": media.video_json(),
+            "bitrate": self.bitrate(),
+            "time": self.media_time(),
+            "bytes": self.bytes_in.load(Ordering::Relaxed) + self.bytes_out.load(Ordering::Relaxed),
+            "channel": channel.as_ref().map(|c| c.id.clone()),
+            "droppedPackets": self.dropped_packets.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// RFC 3339 in UTC with an explicit offset, e.g. `2026-11-24T06:19:27.123+00:00`.
+pub fn rfc3339(time: SystemTime) -> String {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000+00:00"
+        );
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_990_767_250);
+        assert_eq!(rfc3339(t), "2026-11-29T22:19:27.250+00:00");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000+00:00");
+    }
+
+    #[test]
+    fn rate_meter_averages_complete_seconds() {
+        let mut r = RateMeter::new();
+        for s in 0..10 {
+            r.add(s, 1000);
+        }
+        assert_eq!(r.bits_per_second(10, 10), 8000);
+        // Two idle seconds bring the average down, five clear it.
+        assert_eq!(r.bits_per_second(12, 12), 8000 * 3 / 5);
+        assert_eq!(r.bits_per_second(20, 20), 0);
+    }
+
+    #[test]
+    fn a_young_stream_reports_rate_over_the_seconds_it_has_lived() {
+        let mut r = RateMeter::new();
+        r.add(0, 500);
+        r.add(1, 500);
+        assert_eq!(r.bits_per_second(2, 2), 4000);
+        assert_eq!(r.bits_per_second(0, 0), 0);
+    }
+}

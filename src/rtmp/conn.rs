@@ -1,0 +1,359 @@
+//! The blocking RTMP server: one thread per connection drives handshake -> chunks -> session, and
+//! wires publish/play to the hub. A player gets a second, small writer thread that drains its queue.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::chunk::{ChunkError, ChunkReader};
+use super::handshake::{HandshakeError, HandshakeOutcome, ServerHandshake};
+use super::session::{self, ServerSession, SessionError, SessionEvent, StreamRequest};
+use crate::hub::stream::RtmpInfo;
+use crate::hub::{CloseReason, Cursor, Frame, Hub, HubError, PlayQueue, QueueEnd, Stream, StreamType};
+use crate::net::{self, SocketWriter};
+
+/// A publisher (or a connection that has not yet published or played) silent this long is closed.
+const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Accept RTMP connections forever, a thread each.
+pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
+    for conn in listener.incoming() {
+        match conn {
+            Ok(socket) => {
+                let peer = socket
+                    .peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                let hub = hub.clone();
+                let spawned = net::spawn(format!("rtmp-{peer}"), net::CONNECTION_STACK, move || {
+                    run_connection(socket, peer, hub)
+                });
+                if let Err(e) = spawned {
+                    log::warn!("rtmp: cannot start a thread for {peer}: {e}");
+                }
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                log::warn!("rtmp: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ConnError {
+    Io(io::Error),
+    Handshake(HandshakeError),
+    Chunk(ChunkError),
+    Session(SessionError),
+    SetupTimeout,
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::Io(e) => write!(f, "{e}"),
+            ConnError::Handshake(e) => write!(f, "bad handshake: {e}"),
+            ConnError::Chunk(e) => write!(f, "bad chunk stream: {e}"),
+            ConnError::Session(e) => write!(f, "{e}"),
+            ConnError::SetupTimeout => write!(f, "handshake and connect not done within 10 s"),
+        }
+    }
+}
+
+impl From<io::Error> for ConnError {
+    fn from(e: io::Error) -> ConnError {
+        ConnError::Io(e)
+    }
+}
+
+fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
+    let stream = hub.new_stream(StreamType::Rtmp, peer.to_string());
+    log::debug!("rtmp {peer}: connected as stream {}", stream.id());
+    let reason = match Connection::start(socket, stream.clone(), hub.clone()) {
+        Err(e) => {
+            log::warn!("rtmp {peer}: cannot set up the socket: {e}");
+            CloseReason::Error
+        }
+        Ok(mut conn) => {
+            let reason = match conn.run() {
+                Ok(reason) => reason,
+                Err(ConnError::Io(e)) => {
+                    if net::is_peer_gone(&e) {
+                        log::debug!("rtmp {peer}: {e}");
+                    } else if net::is_timeout(&e) {
+                        log::info!("rtmp {peer}: timed out: {e}");
+                    } else {
+                        log::warn!("rtmp {peer}: {e}");
+                    }
+                    net::close_reason(&e)
+                }
+                Err(ConnError::SetupTimeout) => {
+                    log::info!("rtmp {peer}: {}", ConnError::SetupTimeout);
+                    CloseReason::Timeout
+                }
+                Err(e) => {
+                    log::warn!("rtmp {peer}: closing: {e}");
+                    CloseReason::Error
+                }
+            };
+            conn.writer.shutdown();
+            reason
+        }
+    };
+    log::debug!("rtmp {peer}: stream {} closed ({})", stream.id(), reason.as_str());
+    hub.finish_stream(&stream, reason);
+}
+
+struct Connection {
+    socket: TcpStream,
+    writer: Arc<SocketWriter>,
+    stream: Arc<Stream>,
+    hub: Arc<Hub>,
+    session: ServerSession,
+    reader: ChunkReader,
+    playing: bool,
+}
+
+impl Connection {
+    fn start(socket: TcpStream, stream: Arc<Stream>, hub: Arc<Hub>) -> io::Result<Connection> {
+        socket.set_nodelay(true)?;
+        socket.set_write_timeout(Some(net::WRITE_TIMEOUT))?;
+        let writer = Arc::new(SocketWriter::new(socket.try_clone()?, stream.clone()));
+        let closer = writer.clone();
+        stream.set_closer(Box::new(move || closer.shutdown()));
+        Ok(Connection {
+            socket,
+            writer,
+            stream,
+            hub,
+            session: ServerSession::new(),
+            reader: ChunkReader::new(),
+            playing: false,
+        })
+    }
+
+    fn read_some(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, ConnError> {
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(ConnError::SetupTimeout);
+                }
+                Some(left)
+            }
+            None if self.playing => None,
+            None => Some(IDLE_READ_TIMEOUT),
+        };
+        self.socket.set_read_timeout(timeout)?;
+        match self.socket.read(buf) {
+            Ok(0) => Err(ConnError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => {
+                self.stream.add_bytes_in(n as u64);
+                Ok(n)
+            }
+            Err(e) if deadline.is_some() && net::is_timeout(&e) => Err(ConnError::SetupTimeout),
+            Err(e) => Err(ConnError::Io(e)),
+        }
+    }
+
+    fn flush_session(&mut self) -> Result<(), ConnError> {
+        let out = self.session.take_output();
+        self.writer.write_all(&out)?;
+        Ok(())
+    }
+
+    /// Drive the connection until it ends; returns why it ended.
+    fn run(&mut self) -> Result<CloseReason, ConnError> {
+        let setup_deadline = Instant::now() + net::SETUP_TIMEOUT;
+        let mut buf = vec![0u8; READ_BUFFER];
+
+        let mut handshake = ServerHandshake::new();
+        loop {
+            let n = self.read_some(&mut buf, Some(setup_deadline))?;
+            match handshake.process(&buf[..n]).map_err(ConnError::Handshake)? {
+                HandshakeOutcome::InProgress { response } => self.writer.write_all(&response)?,
+                HandshakeOutcome::Completed {
+                    response,
+                    remaining,
+                } => {
+                    self.writer.write_all(&response)?;
+                    self.reader.feed(&remaining);
+                    break;
+                }
+            }
+        }
+
+        loop {
+            while let Some(raw) = self.reader.next_message().map_err(ConnError::Chunk)? {
+                let events = self.session.handle(raw).map_err(ConnError::Session)?;
+                self.flush_session()?;
+                for event in events {
+                    if let Some(reason) = self.on_event(event)? {
+                        return Ok(reason);
+                    }
+                }
+            }
+            let deadline = (!self.session.is_connected()).then_some(setup_deadline);
+            let n = self.read_some(&mut buf, deadline)?;
+            self.session.bytes_received(n);
+            self.reader.feed(&buf[..n]);
+            self.flush_session()?;
+        }
+    }
+
+    /// Act on a session event; `Some(reason)` ends the connection.
+    fn on_event(&mut self, event: SessionEvent) -> Result<Option<CloseReason>, ConnError> {
+        match event {
+            SessionEvent::Connected { command_object } => {
+                self.stream.set_rtmp_info(RtmpInfo {
+                    connect_params: command_object.to_json(),
+                    ..RtmpInfo::default()
+                });
+                Ok(None)
+            }
+            SessionEvent::Media(packet) => {
+                self.stream.observe_packet(&packet);
+                if let Some(channel) = self.stream.channel() {
+                    channel.push(&self.stream, packet);
+                }
+                Ok(None)
+            }
+            SessionEvent::PublishRequested(request) => self.on_publish(request),
+            SessionEvent::PlayRequested(request) => self.on_play(request),
+            SessionEvent::PublishEnded | SessionEvent::PlayEnded => Ok(Some(CloseReason::PeerClosed)),
+        }
+    }
+
+    fn note_request(&self, command: &str, request: &StreamRequest) {
+        let mut info = self.stream.rtmp_info().unwrap_or_default();
+        info.command = command.to_string();
+        info.stream_name = request.name.clone();
+        info.params = session::query_params(&request.query);
+        self.stream.set_rtmp_info(info);
+    }
+
+    fn on_publish(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, ConnError> {
+        self.note_request("publish", &request);
+        let path = session::channel_path(&request.app, &request.name);
+        let peer = &self.stream.remote_addr;
+        if path.is_empty() {
+            self.session
+                .reject_publish("NetStream.Publish.BadName", "empty stream name");
+            self.flush_session()?;
+            return Ok(Some(CloseReason::Rejected));
+        }
+        if let Err(reason) = self.hub.check_params(&self.stream) {
+            log::info!("rtmp {peer}: publish of {path} rejected ({})", reason.as_str());
+            self.session
+                .reject_publish("NetStream.Publish.Rejected", "publish rejected by the controller");
+            self.flush_session()?;
+            return Ok(Some(reason));
+        }
+        match self.hub.start_publish(&self.stream, &path) {
+            Ok(channel) => {
+                log::info!("rtmp {peer}: stream {} publishes channel {}", self.stream.id(), channel.id);
+                self.session.accept_publish();
+                self.flush_session()?;
+                Ok(None)
+            }
+            Err(e) => {
+                log::info!("rtmp {peer}: publish of {path} refused: {}", e.name());
+                self.session.reject_publish("NetStream.Publish.BadName", e.name());
+                self.flush_session()?;
+                Ok(Some(CloseReason::Rejected))
+            }
+        }
+    }
+
+    fn on_play(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, ConnError> {
+        self.note_request("play", &request);
+        let path = session::channel_path(&request.app, &request.name);
+        let peer = self.stream.remote_addr.clone();
+        let params = session::query_params(&request.query);
+        let cursor_text = params.get("cursor").and_then(|v| v.as_str()).unwrap_or("latest");
+        let Some(cursor) = Cursor::parse(cursor_text) else {
+            self.session
+                .reject_play("NetStream.Play.Failed", "BadCursor: cursor must be latest, oldest, next or a duration");
+            self.flush_session()?;
+            return Ok(Some(CloseReason::Rejected));
+        };
+        if let Err(reason) = self.hub.check_params(&self.stream) {
+            log::info!("rtmp {peer}: play of {path} rejected ({})", reason.as_str());
+            self.session
+                .reject_play("NetStream.Play.Failed", "play rejected by the controller");
+            self.flush_session()?;
+            return Ok(Some(reason));
+        }
+        let queue = match self.hub.start_play(&self.stream, &path, cursor) {
+            Ok(queue) => queue,
+            Err(HubError::ChannelNotExists) => {
+                log::info!("rtmp {peer}: play of unknown channel {path}");
+                self.session
+                    .reject_play("NetStream.Play.StreamNotFound", &format!("no channel {path}"));
+                self.flush_session()?;
+                return Ok(Some(CloseReason::Rejected));
+            }
+            Err(e) => {
+                self.session.reject_play("NetStream.Play.Failed", e.name());
+                self.flush_session()?;
+                return Ok(Some(CloseReason::Rejected));
+            }
+        };
+        log::info!("rtmp {peer}: stream {} plays channel {path}", self.stream.id());
+        self.session.accept_play();
+        self.flush_session()?;
+        let stream_id = self.session.play_stream_id().unwrap_or(1);
+        if stream_id != crate::hub::buffer::RTMP_PLAY_STREAM_ID {
+            log::warn!("rtmp {peer}: plays on message stream {stream_id}; media is sent on stream 1");
+        }
+        self.playing = true;
+        let writer = self.writer.clone();
+        let stream = self.stream.clone();
+        let spawned = net::spawn(format!("rtmp-play-{peer}"), net::WRITER_STACK, move || {
+            play_writer(queue, writer, stream, stream_id)
+        });
+        if let Err(e) = spawned {
+            log::warn!("rtmp {peer}: cannot start a writer thread: {e}");
+            return Ok(Some(CloseReason::Error));
+        }
+        Ok(None)
+    }
+}
+
+/// Drain a player's queue onto its socket until the stream ends; then say goodbye and shut the
+/// socket down, which also ends the connection's reader.
+fn play_writer(queue: PlayQueue, writer: Arc<SocketWriter>, stream: Arc<Stream>, stream_id: u32) {
+    let mut frames: Vec<Arc<Frame>> = Vec::with_capacity(64);
+    let end = loop {
+        match queue.next_batch(Duration::from_secs(1), &mut frames) {
+            Ok(false) => {
+                if stream.is_closed() {
+                    break None;
+                }
+            }
+            Ok(true) => {
+                if let Err(e) = writer.write_frames(&frames, Frame::rtmp_bytes) {
+                    log::debug!("rtmp {}: write failed: {e}", stream.remote_addr);
+                    stream.note_close_reason(net::close_reason(&e));
+                    break None;
+                }
+                frames.clear();
+                if let Some(reason) = queue.pending_end() {
+                    break Some(reason);
+                }
+            }
+            Err(QueueEnd::Ended(reason)) => break Some(reason),
+            Err(QueueEnd::Disconnected) => break None,
+        }
+    };
+    if let Some(reason) = end {
+        stream.note_close_reason(reason);
+        if reason == CloseReason::ChannelClosed {
+            let _ = writer.write_all(&session::play_end_bytes(stream_id));
+        }
+    }
+    writer.shutdown();
+}
