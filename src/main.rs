@@ -60,10 +60,6 @@ fn run(config: Config) -> ExitCode {
     for (flag, active) in [
         ("-origin", config.origin.is_none()),
         ("-mergewrite", config.merge_write.is_zero()),
-        (
-            "-publishergrace",
-            config.publisher_grace == Config::default().publisher_grace,
-        ),
     ] {
         if !active {
             log::warn!("flag {flag} is accepted but not yet active in this version");
@@ -85,6 +81,7 @@ fn run(config: Config) -> ExitCode {
         },
         check_params: config.rtmp_check_params,
         check_timeout: config.check_timeout,
+        publisher_grace: config.publisher_grace,
         ..HubSettings::default()
     };
     let hub = Hub::new(settings, events);

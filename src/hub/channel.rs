@@ -69,6 +69,9 @@ impl PlayQueue {
         timeout: std::time::Duration,
         out: &mut Vec<Arc<Frame>>,
     ) -> Result<bool, QueueEnd> {
+        if let Some(reason) = self.stream.pending_end.lock().take() {
+            return Err(QueueEnd::Ended(reason));
+        }
         let first = match self.rx.recv_timeout(timeout) {
             Ok(d) => d,
             Err(RecvTimeoutError::Timeout) => return Ok(false),
@@ -119,6 +122,10 @@ impl PlayQueue {
         self.stream.pending_end.lock().take()
     }
 }
+
+/// The channel closed (or the subscriber's queue cannot take the join); the subscriber must go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelClosed;
 
 struct Slot {
     stream: Arc<Stream>,
@@ -186,6 +193,8 @@ struct State {
     /// A source took over after another had sent frames: rebase at its first keyframe.
     rebase_pending: bool,
     audio_while_waiting: u32,
+    /// When the publisher left (the channel waits for a new one for the grace period).
+    vacant_since: Option<Instant>,
     closed: bool,
 }
 
@@ -233,6 +242,7 @@ impl Channel {
                 last_ts_by_kind: [None; 3],
                 rebase_pending: false,
                 audio_while_waiting: 0,
+                vacant_since: None,
                 closed: false,
             }),
         }
@@ -240,6 +250,15 @@ impl Channel {
 
     pub fn publisher(&self) -> Option<Arc<Stream>> {
         self.state.lock().publisher.clone()
+    }
+
+    /// How long the channel has been without a publisher, if it lost one.
+    pub fn vacant_for(&self) -> Option<std::time::Duration> {
+        let st = self.state.lock();
+        match (&st.publisher, st.vacant_since) {
+            (None, Some(since)) => Some(since.elapsed()),
+            _ => None,
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -272,6 +291,7 @@ impl Channel {
     pub fn set_publisher(&self, stream: &Arc<Stream>) -> Option<Arc<Stream>> {
         let mut st = self.state.lock();
         let previous = st.publisher.replace(stream.clone());
+        st.vacant_since = None;
         if st.last_ts.is_some() {
             st.rebase_pending = true;
             st.audio_while_waiting = 0;
@@ -287,6 +307,7 @@ impl Channel {
         let mut st = self.state.lock();
         if st.publisher.as_ref().is_some_and(|p| p.key == stream.key) {
             st.publisher = None;
+            st.vacant_since = Some(Instant::now());
             true
         } else {
             false
@@ -296,7 +317,7 @@ impl Channel {
     /// A packet from `from`. Discarded (returns false) unless `from` is the current publisher.
     pub fn push(&self, from: &Stream, packet: Packet) -> bool {
         let mut st = self.state.lock();
-        if st.closed || !st.publisher.as_ref().is_some_and(|p| p.key == from.key) {
+        if st.closed || st.publisher.as_ref().is_none_or(|p| p.key != from.key) {
             return false;
         }
         if st.headers.slot_for(&packet).is_some() {
@@ -447,10 +468,10 @@ impl Channel {
         stream: &Arc<Stream>,
         tx: Sender<Delivery>,
         cursor: Cursor,
-    ) -> Result<(), ()> {
+    ) -> Result<(), ChannelClosed> {
         let mut st = self.state.lock();
         if st.closed {
-            return Err(());
+            return Err(ChannelClosed);
         }
         st.subscribers.retain(|s| s.stream.key != stream.key);
         let backlog = st.buffer.frames_from(cursor);
@@ -466,7 +487,8 @@ impl Channel {
         let live = join.last().map(|f| f.timestamp()).unwrap_or(start_ts);
         stream.dequeued_ts.store(live, Ordering::Relaxed);
         if !join.is_empty() && tx.try_send(Delivery::Frames(join)).is_err() {
-            return Err(());
+            // Only a queue that is still full from a previous channel gets here.
+            return Err(ChannelClosed);
         }
         st.subscribers.push(Slot {
             stream: stream.clone(),

@@ -38,6 +38,8 @@ pub struct HubSettings {
     pub check_timeout: Duration,
     /// Media a subscriber may have queued before it skips to the next keyframe.
     pub max_lag: Duration,
+    /// How long an auto-created channel waits for a new publisher after losing its own.
+    pub publisher_grace: Duration,
 }
 
 impl Default for HubSettings {
@@ -47,6 +49,7 @@ impl Default for HubSettings {
             check_params: false,
             check_timeout: Duration::from_secs(10),
             max_lag: Duration::from_secs(5),
+            publisher_grace: Duration::from_secs(10),
         }
     }
 }
@@ -104,6 +107,8 @@ struct Registry {
 }
 
 pub struct Hub {
+    /// Lets a grace timer reach the hub without keeping it alive.
+    this: std::sync::Weak<Hub>,
     registry: Mutex<Registry>,
     next_stream: AtomicU64,
     pub settings: HubSettings,
@@ -112,7 +117,8 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(settings: HubSettings, events: Arc<dyn EventSink>) -> Arc<Hub> {
-        Arc::new(Hub {
+        Arc::new_cyclic(|this| Hub {
+            this: this.clone(),
             registry: Mutex::new(Registry::default()),
             next_stream: AtomicU64::new(1),
             settings,
@@ -252,6 +258,7 @@ impl Hub {
         }
         let reason = stream.close_requested().unwrap_or(seen);
         let mut closed_channel = None;
+        let mut vacated = None;
         {
             let mut reg = self.registry.lock();
             let id = stream.id();
@@ -262,8 +269,12 @@ impl Hub {
                 match stream.role() {
                     Some(Role::Publisher) => {
                         if channel.clear_publisher(stream) && channel.auto_created {
-                            reg.channels.remove(&channel.id);
-                            closed_channel = Some(channel);
+                            if self.settings.publisher_grace.is_zero() {
+                                reg.channels.remove(&channel.id);
+                                closed_channel = Some(channel);
+                            } else {
+                                vacated = Some(channel);
+                            }
                         }
                     }
                     _ => {
@@ -287,6 +298,52 @@ impl Hub {
         );
         if let Some(channel) = closed_channel {
             self.end_channel(&channel);
+        }
+        if let Some(channel) = vacated {
+            self.start_grace_timer(channel);
+        }
+    }
+
+    /// Close `channel` if it is still without a publisher when the grace period is over.
+    fn start_grace_timer(&self, channel: Arc<Channel>) {
+        let grace = self.settings.publisher_grace;
+        let hub = self.this.clone();
+        log::info!(
+            "channel {} lost its publisher; waiting {:?} for a new one",
+            channel.id,
+            grace
+        );
+        let spawned = std::thread::Builder::new()
+            .name(format!("grace-{}", channel.id))
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                std::thread::sleep(grace);
+                if let Some(hub) = hub.upgrade() {
+                    hub.expire_if_vacant(&channel);
+                }
+            });
+        if let Err(e) = spawned {
+            // The channel then stays until a publisher returns or the API closes it.
+            log::warn!("cannot start a grace timer: {e}");
+        }
+    }
+
+    fn expire_if_vacant(&self, channel: &Arc<Channel>) {
+        let expired = {
+            let mut reg = self.registry.lock();
+            let current = reg.channels.get(&channel.id).is_some_and(|c| Arc::ptr_eq(c, channel));
+            let vacant_long_enough = channel
+                .vacant_for()
+                .is_some_and(|d| d >= self.settings.publisher_grace);
+            if current && vacant_long_enough {
+                reg.channels.remove(&channel.id);
+                true
+            } else {
+                false
+            }
+        };
+        if expired {
+            self.end_channel(channel);
         }
     }
 
@@ -483,9 +540,39 @@ mod tests {
         }
     }
 
-    fn hub() -> (Arc<Hub>, Arc<Recorder>) {
+    fn hub_with(settings: HubSettings) -> (Arc<Hub>, Arc<Recorder>) {
         let rec = Arc::new(Recorder::default());
-        (Hub::new(HubSettings::default(), rec.clone()), rec)
+        (Hub::new(settings, rec.clone()), rec)
+    }
+
+    fn hub() -> (Arc<Hub>, Arc<Recorder>) {
+        hub_with(HubSettings {
+            publisher_grace: Duration::ZERO,
+            ..HubSettings::default()
+        })
+    }
+
+    #[test]
+    fn a_vacant_channel_waits_out_the_grace_period_for_a_new_publisher() {
+        let (hub, rec) = hub_with(HubSettings {
+            publisher_grace: Duration::from_millis(200),
+            ..HubSettings::default()
+        });
+        let first = hub.new_stream(StreamType::Rtmp, "x".into());
+        hub.start_publish(&first, "live/a").unwrap();
+        let player = hub.new_stream(StreamType::HttpFlv, "y".into());
+        let _queue = hub.start_play(&player, "live/a", Cursor::Latest).unwrap();
+        hub.finish_stream(&first, CloseReason::PeerClosed);
+        assert!(hub.channel("live/a").is_some(), "kept during the grace period");
+        let second = hub.new_stream(StreamType::Rtmp, "x".into());
+        hub.start_publish(&second, "live/a").unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(hub.channel("live/a").is_some(), "the new publisher keeps it");
+        assert_eq!(hub.channel("live/a").unwrap().subscriber_count(), 1);
+        hub.finish_stream(&second, CloseReason::PeerClosed);
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(hub.channel("live/a").is_none(), "closed after the grace period");
+        assert!(rec.0.lock().iter().any(|(name, _)| *name == "channelClose"));
     }
 
     #[test]

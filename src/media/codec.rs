@@ -163,8 +163,7 @@ fn ex_header(
             *first_track.get(2)?,
             *first_track.get(3)?,
         ]);
-        let start: usize = 4;
-        first_track.get(start..start.checked_add(size as usize)?)?
+        first_track.get(4..4 + size as usize)?
     };
     Some(ExHeader {
         packet_type,

@@ -1,7 +1,8 @@
 //! Shared helpers for the end-to-end tests.
 //!
 //! * [`Server`] starts the real `joy4` binary on ephemeral loopback ports and parses its
-//!   `listening KIND ADDR` lines; its stderr goes to a log file whose tail is printed when a test fails.
+//!   `listening KIND ADDR` lines; its stderr goes to a log file under `target/tmp/logs` whose tail is
+//!   printed when a test fails (logs of passing tests are removed unless `JOY4_TEST_KEEP_LOGS` is set).
 //! * [`Proc`] guards every child process (server, ffmpeg): killed and reaped on drop, log tail printed on
 //!   failure, so a failing test never leaves ffmpeg running.
 //! * Test media is made at test time with ffmpeg's lavfi sources and cached under the cargo target tmp dir.
@@ -264,6 +265,8 @@ impl Drop for Proc {
         self.kill();
         if thread::panicking() {
             eprintln!("{}", self.describe());
+        } else if std::env::var_os("JOY4_TEST_KEEP_LOGS").is_none() {
+            let _ = fs::remove_file(&self.log);
         }
     }
 }
