@@ -43,7 +43,8 @@ fn run(config: Config) -> ExitCode {
         .set_target_level(log::LevelFilter::Off)
         .add_filter_ignore_str("tiny_http")
         .build();
-    let _ = simplelog::WriteLogger::init(config.log_level.to_filter(), log_config, std::io::stderr());
+    let _ =
+        simplelog::WriteLogger::init(config.log_level.to_filter(), log_config, std::io::stderr());
 
     let listeners = (|| {
         Ok::<_, ExitCode>((
@@ -92,7 +93,10 @@ fn run(config: Config) -> ExitCode {
     let api_server = match tiny_http::Server::from_listener(api, None) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("joy4: flag -httpapi: cannot serve on {}: {e}", config.httpapi);
+            eprintln!(
+                "joy4: flag -httpapi: cannot serve on {}: {e}",
+                config.httpapi
+            );
             return ExitCode::from(1);
         }
     };

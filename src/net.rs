@@ -44,7 +44,10 @@ pub fn is_peer_gone(e: &io::Error) -> bool {
 }
 
 pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// The close reason an I/O error stands for.
@@ -103,7 +106,8 @@ impl SocketWriter {
         frames: &[Arc<Frame>],
         serialised: impl Fn(&Frame) -> &[u8],
     ) -> io::Result<()> {
-        let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(serialised(f))).collect();
+        let mut slices: Vec<IoSlice<'_>> =
+            frames.iter().map(|f| IoSlice::new(serialised(f))).collect();
         let total: usize = slices.iter().map(|s| s.len()).sum();
         write_all_vectored(&mut *self.socket.lock(), &mut slices)?;
         self.stream.add_bytes_out(total as u64);
@@ -144,15 +148,27 @@ mod tests {
     fn vectored_writes_survive_partial_writes() {
         let parts: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; i as usize * 7]).collect();
         let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-        let mut w = Trickle { out: Vec::new(), step: 5 };
+        let mut w = Trickle {
+            out: Vec::new(),
+            step: 5,
+        };
         write_all_vectored(&mut w, &mut slices).unwrap();
         assert_eq!(w.out, parts.concat());
     }
 
     #[test]
     fn io_errors_map_to_close_reasons() {
-        assert_eq!(close_reason(&io::ErrorKind::BrokenPipe.into()), CloseReason::PeerClosed);
-        assert_eq!(close_reason(&io::ErrorKind::WouldBlock.into()), CloseReason::Timeout);
-        assert_eq!(close_reason(&io::ErrorKind::InvalidData.into()), CloseReason::Error);
+        assert_eq!(
+            close_reason(&io::ErrorKind::BrokenPipe.into()),
+            CloseReason::PeerClosed
+        );
+        assert_eq!(
+            close_reason(&io::ErrorKind::WouldBlock.into()),
+            CloseReason::Timeout
+        );
+        assert_eq!(
+            close_reason(&io::ErrorKind::InvalidData.into()),
+            CloseReason::Error
+        );
     }
 }

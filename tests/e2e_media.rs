@@ -382,11 +382,14 @@ fn second_publisher_is_refused_while_the_first_keeps_streaming() {
     server.assert_alive("after a refused publisher");
 }
 
-#[test]
-fn publisher_end_ends_rtmp_and_http_players_cleanly() {
+/// Publishes 5 s of media, records it over RTMP and HTTP-FLV until the stream ends, and checks that
+/// both players stay through the grace period `grace` and then exit cleanly within 5 s more, with an
+/// intact recording, and that the channel is gone (404) afterwards.
+fn publisher_end_case(grace: Duration) {
     let dir = TestDir::new();
     let clip = clip();
-    let mut server = Server::start(&[]);
+    let grace_flag = format!("-publishergrace={}ms", grace.as_millis());
+    let mut server = Server::start(&[&grace_flag]);
     let mut publisher = publish_with(
         &clip,
         &server.rtmp_url("live/short"),
@@ -408,15 +411,28 @@ fn publisher_end_ends_rtmp_and_http_players_cleanly() {
         publisher.describe()
     );
     let ended = Instant::now();
+    if !grace.is_zero() {
+        // Subscribers wait for a returning publisher during the grace period.
+        thread::sleep(grace.mul_f64(0.75));
+        for (p, what) in [(&mut rtmp, "RTMP"), (&mut http, "HTTP-FLV")] {
+            assert!(
+                p.is_running(),
+                "{what} player ended within the {grace:?} grace period\n{}\n{}",
+                p.describe(),
+                server.describe()
+            );
+        }
+    }
+    let limit = grace + Duration::from_secs(5);
     for (p, out, what) in [
         (&mut rtmp, &rtmp_out, "RTMP"),
         (&mut http, &http_out, "HTTP-FLV"),
     ] {
-        let left = Duration::from_secs(5).saturating_sub(ended.elapsed());
-        let st = match p.wait_timeout(left) {
+        let st = match p.wait_timeout(limit.saturating_sub(ended.elapsed())) {
             Some(st) => st,
             None => panic!(
-                "{what} player still running 5 s after the publisher ended\n{}\n{}",
+                "{what} player still running {limit:?} after the publisher ended \
+                 (grace {grace:?})\n{}\n{}",
                 p.describe(),
                 server.describe()
             ),
@@ -456,6 +472,18 @@ fn publisher_end_ends_rtmp_and_http_players_cleanly() {
         server.describe()
     );
     server.assert_alive("after a publisher ended");
+}
+
+/// Issue 2's behaviour (no grace period): the publisher's end ends its players at once.
+#[test]
+fn publisher_end_ends_rtmp_and_http_players_cleanly() {
+    publisher_end_case(Duration::ZERO);
+}
+
+/// With a grace period the players wait for a returning publisher, then end cleanly (issue 4).
+#[test]
+fn publisher_end_ends_players_cleanly_after_the_grace_period() {
+    publisher_end_case(Duration::from_secs(2));
 }
 
 #[test]
@@ -1118,13 +1146,13 @@ fn expect_closed_after_about_10s(
     Ok(after)
 }
 
-fn run_slow_cases(
-    server: &mut Server,
-    cases: Vec<(
-        &'static str,
-        Box<dyn FnOnce() -> Result<Duration, String> + Send>,
-    )>,
-) {
+/// A named slow client, run on its own thread; Ok(when it was closed).
+type SlowCase = (
+    &'static str,
+    Box<dyn FnOnce() -> Result<Duration, String> + Send>,
+);
+
+fn run_slow_cases(server: &mut Server, cases: Vec<SlowCase>) {
     let handles: Vec<_> = cases
         .into_iter()
         .map(|(name, f)| thread::spawn(move || (name, f())))
@@ -1150,10 +1178,7 @@ fn run_slow_cases(
 fn slowloris_http_request_head_is_closed_after_about_10s() {
     let mut server = Server::start(&[]);
     let a = server.http_addr;
-    let cases: Vec<(
-        &'static str,
-        Box<dyn FnOnce() -> Result<Duration, String> + Send>,
-    )> = vec![
+    let cases: Vec<SlowCase> = vec![
         (
             "HTTP: nothing sent",
             Box::new(move || {
@@ -1192,10 +1217,7 @@ fn slowloris_http_request_head_is_closed_after_about_10s() {
 fn slowloris_rtmp_handshake_and_connect_are_closed_after_about_10s() {
     let mut server = Server::start(&[]);
     let a = server.rtmp_addr;
-    let cases: Vec<(
-        &'static str,
-        Box<dyn FnOnce() -> Result<Duration, String> + Send>,
-    )> = vec![
+    let cases: Vec<SlowCase> = vec![
         (
             "RTMP: nothing sent",
             Box::new(move || {

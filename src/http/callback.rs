@@ -147,6 +147,13 @@ impl CallbackSender {
             })
             .collect();
         log::info!("callbacks go to {}/event/NAME", shared.base);
+        if !shared.base.starts_with("http://") {
+            // ureq is built without TLS (no extra crates): only plain http works.
+            log::warn!(
+                "callbacks to {} will fail: only http:// URLs are supported",
+                shared.base
+            );
+        }
         Arc::new(CallbackSender {
             shared,
             events,

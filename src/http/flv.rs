@@ -94,8 +94,11 @@ fn simple_response(socket: &mut TcpStream, status: u16, extra_headers: &str, bod
 pub fn channel_of_path(path: &str) -> Option<String> {
     let name = path.strip_prefix('/')?.strip_suffix(".flv")?;
     let name = name.trim_matches('/');
-    (!name.is_empty() && !name.split('/').any(|seg| seg.is_empty() || seg == ".." || seg == "."))
-        .then(|| name.to_string())
+    (!name.is_empty()
+        && !name
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == ".." || seg == "."))
+    .then(|| name.to_string())
 }
 
 fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
@@ -130,7 +133,12 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
         }
         "GET" | "HEAD" => {}
         _ => {
-            simple_response(&mut socket, 405, "Allow: GET, HEAD, OPTIONS\r\n", "method not allowed\n");
+            simple_response(
+                &mut socket,
+                405,
+                "Allow: GET, HEAD, OPTIONS\r\n",
+                "method not allowed\n",
+            );
             return;
         }
     }
@@ -139,14 +147,27 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
         return;
     };
     let params = crate::rtmp::session::query_params(query);
-    let cursor_text = params.get("cursor").and_then(|v| v.as_str()).unwrap_or("latest");
+    let cursor_text = params
+        .get("cursor")
+        .and_then(|v| v.as_str())
+        .unwrap_or("latest");
     let Some(cursor) = Cursor::parse(cursor_text) else {
-        simple_response(&mut socket, 400, "", "BadCursor: cursor must be latest, oldest, next or a duration like 5s\n");
+        simple_response(
+            &mut socket,
+            400,
+            "",
+            "BadCursor: cursor must be latest, oldest, next or a duration like 5s\n",
+        );
         return;
     };
     let Some(channel) = hub.channel(&channel_name) else {
         log::info!("http-flv {peer}: no channel {channel_name}");
-        simple_response(&mut socket, 404, "", &format!("channel {channel_name} not found\n"));
+        simple_response(
+            &mut socket,
+            404,
+            "",
+            &format!("channel {channel_name} not found\n"),
+        );
         return;
     };
     if head.method == "HEAD" {
@@ -154,8 +175,19 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
         return;
     }
     let stream = hub.new_stream(StreamType::HttpFlv, peer.to_string());
-    let reason = play(socket, &hub, &stream, &channel_name, cursor, channel.has_audio_video());
-    log::debug!("http-flv {peer}: stream {} closed ({})", stream.id(), reason.as_str());
+    let reason = play(
+        socket,
+        &hub,
+        &stream,
+        &channel_name,
+        cursor,
+        channel.has_audio_video(),
+    );
+    log::debug!(
+        "http-flv {peer}: stream {} closed ({})",
+        stream.id(),
+        reason.as_str()
+    );
     hub.finish_stream(&stream, reason);
 }
 
@@ -187,7 +219,11 @@ fn play(
             return CloseReason::Rejected;
         }
     };
-    log::info!("http-flv {}: stream {} plays channel {channel}", stream.remote_addr, stream.id());
+    log::info!(
+        "http-flv {}: stream {} plays channel {channel}",
+        stream.remote_addr,
+        stream.id()
+    );
     let mut head = RESPONSE_HEAD.as_bytes().to_vec();
     head.extend_from_slice(&crate::flv::file_header(has_audio, has_video));
     if let Err(e) = writer.write_all(&head) {
@@ -230,7 +266,10 @@ mod tests {
     #[test]
     fn flv_paths_name_channels() {
         assert_eq!(channel_of_path("/1.flv").as_deref(), Some("1"));
-        assert_eq!(channel_of_path("/live/abc.flv").as_deref(), Some("live/abc"));
+        assert_eq!(
+            channel_of_path("/live/abc.flv").as_deref(),
+            Some("live/abc")
+        );
         assert_eq!(channel_of_path("/live/abc"), None);
         assert_eq!(channel_of_path("/.flv"), None);
         assert_eq!(channel_of_path("/a//b.flv"), None);

@@ -28,7 +28,10 @@ impl RequestHead {
             Some((p, q)) => (p, q),
             None => (self.target.as_str(), ""),
         };
-        (crate::rtmp::session::percent_decode(&path.replace('+', "%2B")), query)
+        (
+            crate::rtmp::session::percent_decode(&path.replace('+', "%2B")),
+            query,
+        )
     }
 }
 
@@ -66,7 +69,9 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, HeadError>
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(HeadError::Malformed("request line is not METHOD TARGET VERSION"));
+        return Err(HeadError::Malformed(
+            "request line is not METHOD TARGET VERSION",
+        ));
     };
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(HeadError::Malformed("bad method"));
@@ -117,7 +122,8 @@ mod tests {
 
     #[test]
     fn a_complete_get_parses_with_headers_and_length() {
-        let raw = b"GET /live/abc.flv?cursor=5s HTTP/1.1\r\nHost: x\r\nOrigin:  http://a\r\n\r\nextra";
+        let raw =
+            b"GET /live/abc.flv?cursor=5s HTTP/1.1\r\nHost: x\r\nOrigin:  http://a\r\n\r\nextra";
         let (head, used) = parse_head(raw).unwrap().unwrap();
         assert_eq!(head.method, "GET");
         assert_eq!(head.header("host"), Some("x"));
@@ -130,7 +136,10 @@ mod tests {
 
     #[test]
     fn an_incomplete_head_asks_for_more() {
-        assert_eq!(parse_head(b"GET /1.flv HTTP/1.1\r\nHost: x\r\n").unwrap(), None);
+        assert_eq!(
+            parse_head(b"GET /1.flv HTTP/1.1\r\nHost: x\r\n").unwrap(),
+            None
+        );
         assert_eq!(parse_head(b"").unwrap(), None);
     }
 
@@ -151,13 +160,18 @@ mod tests {
             b"GET /x HTTP/1.1\r\nNoColon\r\n\r\n",
             b"\xff\xfe /x HTTP/1.1\r\n\r\n",
         ] {
-            assert!(matches!(parse_head(raw), Err(HeadError::Malformed(_))), "{raw:?}");
+            assert!(
+                matches!(parse_head(raw), Err(HeadError::Malformed(_))),
+                "{raw:?}"
+            );
         }
     }
 
     #[test]
     fn percent_encoded_paths_are_decoded_but_plus_is_kept() {
-        let (head, _) = parse_head(b"GET /live/a%20b+c.flv HTTP/1.0\n\n").unwrap().unwrap();
+        let (head, _) = parse_head(b"GET /live/a%20b+c.flv HTTP/1.0\n\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(head.path_and_query().0, "/live/a b+c.flv");
     }
 }

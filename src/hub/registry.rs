@@ -331,7 +331,10 @@ impl Hub {
     fn expire_if_vacant(&self, channel: &Arc<Channel>) {
         let expired = {
             let mut reg = self.registry.lock();
-            let current = reg.channels.get(&channel.id).is_some_and(|c| Arc::ptr_eq(c, channel));
+            let current = reg
+                .channels
+                .get(&channel.id)
+                .is_some_and(|c| Arc::ptr_eq(c, channel));
             let vacant_long_enough = channel
                 .vacant_for()
                 .is_some_and(|d| d >= self.settings.publisher_grace);
@@ -563,15 +566,24 @@ mod tests {
         let player = hub.new_stream(StreamType::HttpFlv, "y".into());
         let _queue = hub.start_play(&player, "live/a", Cursor::Latest).unwrap();
         hub.finish_stream(&first, CloseReason::PeerClosed);
-        assert!(hub.channel("live/a").is_some(), "kept during the grace period");
+        assert!(
+            hub.channel("live/a").is_some(),
+            "kept during the grace period"
+        );
         let second = hub.new_stream(StreamType::Rtmp, "x".into());
         hub.start_publish(&second, "live/a").unwrap();
         std::thread::sleep(Duration::from_millis(400));
-        assert!(hub.channel("live/a").is_some(), "the new publisher keeps it");
+        assert!(
+            hub.channel("live/a").is_some(),
+            "the new publisher keeps it"
+        );
         assert_eq!(hub.channel("live/a").unwrap().subscriber_count(), 1);
         hub.finish_stream(&second, CloseReason::PeerClosed);
         std::thread::sleep(Duration::from_millis(400));
-        assert!(hub.channel("live/a").is_none(), "closed after the grace period");
+        assert!(
+            hub.channel("live/a").is_none(),
+            "closed after the grace period"
+        );
         assert!(rec.0.lock().iter().any(|(name, _)| *name == "channelClose"));
     }
 

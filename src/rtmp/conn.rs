@@ -10,7 +10,9 @@ use super::chunk::{ChunkError, ChunkReader};
 use super::handshake::{HandshakeError, HandshakeOutcome, ServerHandshake};
 use super::session::{self, ServerSession, SessionError, SessionEvent, StreamRequest};
 use crate::hub::stream::RtmpInfo;
-use crate::hub::{CloseReason, Cursor, Frame, Hub, HubError, PlayQueue, QueueEnd, Stream, StreamType};
+use crate::hub::{
+    CloseReason, Cursor, Frame, Hub, HubError, PlayQueue, QueueEnd, Stream, StreamType,
+};
 use crate::net::{self, SocketWriter};
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
@@ -26,9 +28,10 @@ pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
                     .peer_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
                 let hub = hub.clone();
-                let spawned = net::spawn(format!("rtmp-{peer}"), net::CONNECTION_STACK, move || {
-                    run_connection(socket, peer, hub)
-                });
+                let spawned =
+                    net::spawn(format!("rtmp-{peer}"), net::CONNECTION_STACK, move || {
+                        run_connection(socket, peer, hub)
+                    });
                 if let Err(e) = spawned {
                     log::warn!("rtmp: cannot start a thread for {peer}: {e}");
                 }
@@ -103,7 +106,11 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
             reason
         }
     };
-    log::debug!("rtmp {peer}: stream {} closed ({})", stream.id(), reason.as_str());
+    log::debug!(
+        "rtmp {peer}: stream {} closed ({})",
+        stream.id(),
+        reason.as_str()
+    );
     hub.finish_stream(&stream, reason);
 }
 
@@ -223,7 +230,9 @@ impl Connection {
             }
             SessionEvent::PublishRequested(request) => self.on_publish(request),
             SessionEvent::PlayRequested(request) => self.on_play(request),
-            SessionEvent::PublishEnded | SessionEvent::PlayEnded => Ok(Some(CloseReason::PeerClosed)),
+            SessionEvent::PublishEnded | SessionEvent::PlayEnded => {
+                Ok(Some(CloseReason::PeerClosed))
+            }
         }
     }
 
@@ -246,22 +255,32 @@ impl Connection {
             return Ok(Some(CloseReason::Rejected));
         }
         if let Err(reason) = self.hub.check_params(&self.stream) {
-            log::info!("rtmp {peer}: publish of {path} rejected ({})", reason.as_str());
-            self.session
-                .reject_publish("NetStream.Publish.Rejected", "publish rejected by the controller");
+            log::info!(
+                "rtmp {peer}: publish of {path} rejected ({})",
+                reason.as_str()
+            );
+            self.session.reject_publish(
+                "NetStream.Publish.Rejected",
+                "publish rejected by the controller",
+            );
             self.flush_session()?;
             return Ok(Some(reason));
         }
         match self.hub.start_publish(&self.stream, &path) {
             Ok(channel) => {
-                log::info!("rtmp {peer}: stream {} publishes channel {}", self.stream.id(), channel.id);
+                log::info!(
+                    "rtmp {peer}: stream {} publishes channel {}",
+                    self.stream.id(),
+                    channel.id
+                );
                 self.session.accept_publish();
                 self.flush_session()?;
                 Ok(None)
             }
             Err(e) => {
                 log::info!("rtmp {peer}: publish of {path} refused: {}", e.name());
-                self.session.reject_publish("NetStream.Publish.BadName", e.name());
+                self.session
+                    .reject_publish("NetStream.Publish.BadName", e.name());
                 self.flush_session()?;
                 Ok(Some(CloseReason::Rejected))
             }
@@ -273,10 +292,15 @@ impl Connection {
         let path = session::channel_path(&request.app, &request.name);
         let peer = self.stream.remote_addr.clone();
         let params = session::query_params(&request.query);
-        let cursor_text = params.get("cursor").and_then(|v| v.as_str()).unwrap_or("latest");
+        let cursor_text = params
+            .get("cursor")
+            .and_then(|v| v.as_str())
+            .unwrap_or("latest");
         let Some(cursor) = Cursor::parse(cursor_text) else {
-            self.session
-                .reject_play("NetStream.Play.Failed", "BadCursor: cursor must be latest, oldest, next or a duration");
+            self.session.reject_play(
+                "NetStream.Play.Failed",
+                "BadCursor: cursor must be latest, oldest, next or a duration",
+            );
             self.flush_session()?;
             return Ok(Some(CloseReason::Rejected));
         };
@@ -291,8 +315,10 @@ impl Connection {
             Ok(queue) => queue,
             Err(HubError::ChannelNotExists) => {
                 log::info!("rtmp {peer}: play of unknown channel {path}");
-                self.session
-                    .reject_play("NetStream.Play.StreamNotFound", &format!("no channel {path}"));
+                self.session.reject_play(
+                    "NetStream.Play.StreamNotFound",
+                    &format!("no channel {path}"),
+                );
                 self.flush_session()?;
                 return Ok(Some(CloseReason::Rejected));
             }
@@ -302,12 +328,17 @@ impl Connection {
                 return Ok(Some(CloseReason::Rejected));
             }
         };
-        log::info!("rtmp {peer}: stream {} plays channel {path}", self.stream.id());
+        log::info!(
+            "rtmp {peer}: stream {} plays channel {path}",
+            self.stream.id()
+        );
         self.session.accept_play();
         self.flush_session()?;
         let stream_id = self.session.play_stream_id().unwrap_or(1);
         if stream_id != crate::hub::buffer::RTMP_PLAY_STREAM_ID {
-            log::warn!("rtmp {peer}: plays on message stream {stream_id}; media is sent on stream 1");
+            log::warn!(
+                "rtmp {peer}: plays on message stream {stream_id}; media is sent on stream 1"
+            );
         }
         self.playing = true;
         let writer = self.writer.clone();

@@ -37,7 +37,9 @@ pub struct StreamRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionEvent {
     /// `connect` was answered; `command_object` is the client's connect object (tcUrl, app, …).
-    Connected { command_object: Amf0Value },
+    Connected {
+        command_object: Amf0Value,
+    },
     PublishRequested(StreamRequest),
     PlayRequested(StreamRequest),
     Media(Packet),
@@ -167,7 +169,8 @@ impl ServerSession {
     /// Count bytes read off the socket; sends an Acknowledgement whenever the peer's window passes.
     pub fn bytes_received(&mut self, n: usize) {
         self.bytes_received += n as u64;
-        if self.peer_window > 0 && self.bytes_received - self.last_ack >= u64::from(self.peer_window)
+        if self.peer_window > 0
+            && self.bytes_received - self.last_ack >= u64::from(self.peer_window)
         {
             self.last_ack = self.bytes_received;
             let ack = Message::Acknowledgement {
@@ -189,7 +192,11 @@ impl ServerSession {
             Message::WindowAckSize(size) => self.peer_window = size,
             Message::SetPeerBandwidth { .. } => {}
             Message::UserControl(UserControl::PingRequest(t)) => {
-                self.send(CSID_CONTROL, 0, &Message::UserControl(UserControl::PingResponse(t)));
+                self.send(
+                    CSID_CONTROL,
+                    0,
+                    &Message::UserControl(UserControl::PingResponse(t)),
+                );
             }
             Message::UserControl(_) => {}
             Message::Audio(body) => self.media(PacketKind::Audio, timestamp, body, &mut events),
@@ -371,7 +378,11 @@ impl ServerSession {
     pub fn accept_publish(&mut self) {
         if let Phase::PublishPending(sid) = self.phase {
             self.phase = Phase::Publishing(sid);
-            self.send(CSID_CONTROL, 0, &Message::UserControl(UserControl::StreamBegin(sid)));
+            self.send(
+                CSID_CONTROL,
+                0,
+                &Message::UserControl(UserControl::StreamBegin(sid)),
+            );
             self.send_status(
                 sid,
                 status("status", "NetStream.Publish.Start", "Start publishing."),
@@ -392,8 +403,16 @@ impl ServerSession {
     pub fn accept_play(&mut self) {
         if let Phase::PlayPending(sid) = self.phase {
             self.phase = Phase::Playing(sid);
-            self.send(CSID_CONTROL, 0, &Message::UserControl(UserControl::StreamIsRecorded(sid)));
-            self.send(CSID_CONTROL, 0, &Message::UserControl(UserControl::StreamBegin(sid)));
+            self.send(
+                CSID_CONTROL,
+                0,
+                &Message::UserControl(UserControl::StreamIsRecorded(sid)),
+            );
+            self.send(
+                CSID_CONTROL,
+                0,
+                &Message::UserControl(UserControl::StreamBegin(sid)),
+            );
             self.send_status(
                 sid,
                 status("status", "NetStream.Play.Reset", "Playing and resetting."),
@@ -461,7 +480,10 @@ pub fn query_params(query: &str) -> serde_json::Map<String, serde_json::Value> {
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), serde_json::Value::String(percent_decode(v)))
+            (
+                percent_decode(k),
+                serde_json::Value::String(percent_decode(v)),
+            )
         })
         .collect()
 }
@@ -477,7 +499,10 @@ pub fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+                match (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) {
                     (Some(hi), Some(lo)) => {
                         out.push(hi << 4 | lo);
                         i += 2;
@@ -496,7 +521,11 @@ pub fn percent_decode(text: &str) -> String {
 pub fn is_media_type(t: u8) -> bool {
     matches!(
         t,
-        type_id::AUDIO | type_id::VIDEO | type_id::DATA_AMF0 | type_id::DATA_AMF3 | type_id::AGGREGATE
+        type_id::AUDIO
+            | type_id::VIDEO
+            | type_id::DATA_AMF0
+            | type_id::DATA_AMF3
+            | type_id::AGGREGATE
     )
 }
 
@@ -552,7 +581,10 @@ mod tests {
             1.0,
             Amf0Value::object([
                 ("app", Amf0Value::string(app)),
-                ("tcUrl", Amf0Value::string(format!("rtmp://localhost/{app}"))),
+                (
+                    "tcUrl",
+                    Amf0Value::string(format!("rtmp://localhost/{app}")),
+                ),
             ]),
             vec![],
         );
@@ -569,7 +601,12 @@ mod tests {
         assert!(matches!(msgs[1], Message::SetPeerBandwidth { .. }));
         assert_eq!(msgs[2], Message::SetChunkSize(OUT_CHUNK_SIZE));
         match &msgs[3] {
-            Message::Command { name, transaction_id, args, .. } => {
+            Message::Command {
+                name,
+                transaction_id,
+                args,
+                ..
+            } => {
                 assert_eq!(name, "_result");
                 assert_eq!(*transaction_id, 1.0);
                 assert_eq!(
@@ -585,16 +622,29 @@ mod tests {
     fn publish_flow_waits_for_the_application_before_publish_start() {
         let mut s = connected("live");
         sent(&mut s);
-        s.handle(raw(0, &cmd("releaseStream", 2.0, vec![Amf0Value::string("abc")])))
-            .unwrap();
-        s.handle(raw(0, &cmd("FCPublish", 3.0, vec![Amf0Value::string("abc")])))
-            .unwrap();
+        s.handle(raw(
+            0,
+            &cmd("releaseStream", 2.0, vec![Amf0Value::string("abc")]),
+        ))
+        .unwrap();
+        s.handle(raw(
+            0,
+            &cmd("FCPublish", 3.0, vec![Amf0Value::string("abc")]),
+        ))
+        .unwrap();
         s.handle(raw(0, &cmd("createStream", 4.0, vec![]))).unwrap();
         let msgs = sent(&mut s);
         assert!(matches!(&msgs[2], Message::Command { name, args, .. }
             if name == "_result" && args[0] == Amf0Value::Number(1.0)));
         let events = s
-            .handle(raw(1, &cmd("publish", 5.0, vec![Amf0Value::string("abc?token=x"), Amf0Value::string("live")])))
+            .handle(raw(
+                1,
+                &cmd(
+                    "publish",
+                    5.0,
+                    vec![Amf0Value::string("abc?token=x"), Amf0Value::string("live")],
+                ),
+            ))
             .unwrap();
         assert_eq!(
             events,
@@ -605,16 +655,31 @@ mod tests {
                 query: "token=x".into(),
             })]
         );
-        assert!(sent(&mut s).is_empty(), "nothing promised before the decision");
+        assert!(
+            sent(&mut s).is_empty(),
+            "nothing promised before the decision"
+        );
         // Media before acceptance is not forwarded.
         let early = s
-            .handle(RawMessage { csid: 6, timestamp: 0, type_id: 9, stream_id: 1, payload: vec![0x17, 0] })
+            .handle(RawMessage {
+                csid: 6,
+                timestamp: 0,
+                type_id: 9,
+                stream_id: 1,
+                payload: vec![0x17, 0],
+            })
             .unwrap();
         assert!(early.is_empty());
         s.accept_publish();
         assert_eq!(status_codes(&sent(&mut s)), vec!["NetStream.Publish.Start"]);
         let media = s
-            .handle(RawMessage { csid: 6, timestamp: 40, type_id: 9, stream_id: 1, payload: vec![0x27, 1] })
+            .handle(RawMessage {
+                csid: 6,
+                timestamp: 40,
+                type_id: 9,
+                stream_id: 1,
+                payload: vec![0x27, 1],
+            })
             .unwrap();
         assert!(matches!(&media[0], SessionEvent::Media(p) if p.timestamp == 40));
         let meta = message::data(vec![
@@ -642,19 +707,34 @@ mod tests {
             .unwrap();
         sent(&mut s);
         s.reject_publish("NetStream.Publish.BadName", "ChannelAlreadyHasPublisher");
-        assert_eq!(status_codes(&sent(&mut s)), vec!["NetStream.Publish.BadName"]);
+        assert_eq!(
+            status_codes(&sent(&mut s)),
+            vec!["NetStream.Publish.BadName"]
+        );
     }
 
     #[test]
     fn play_flow_sends_reset_start_and_sample_access_once_accepted() {
         let mut s = connected("1");
         s.handle(raw(0, &cmd("createStream", 2.0, vec![]))).unwrap();
-        s.handle(raw(0, &cmd("getStreamLength", 3.0, vec![Amf0Value::string("1")])))
-            .unwrap();
+        s.handle(raw(
+            0,
+            &cmd("getStreamLength", 3.0, vec![Amf0Value::string("1")]),
+        ))
+        .unwrap();
         let events = s
-            .handle(raw(1, &cmd("play", 4.0, vec![Amf0Value::string("1"), Amf0Value::Number(-2000.0)])))
+            .handle(raw(
+                1,
+                &cmd(
+                    "play",
+                    4.0,
+                    vec![Amf0Value::string("1"), Amf0Value::Number(-2000.0)],
+                ),
+            ))
             .unwrap();
-        assert!(matches!(&events[0], SessionEvent::PlayRequested(r) if r.name == "1" && r.app == "1"));
+        assert!(
+            matches!(&events[0], SessionEvent::PlayRequested(r) if r.name == "1" && r.app == "1")
+        );
         sent(&mut s);
         s.accept_play();
         let msgs = sent(&mut s);
@@ -666,7 +746,12 @@ mod tests {
             .iter()
             .any(|m| matches!(m, Message::Data { values, .. } if values[0] == Amf0Value::string("|RtmpSampleAccess"))));
         assert_eq!(s.play_stream_id(), Some(1));
-        let end = s.handle(raw(0, &cmd("deleteStream", 5.0, vec![Amf0Value::Number(1.0)]))).unwrap();
+        let end = s
+            .handle(raw(
+                0,
+                &cmd("deleteStream", 5.0, vec![Amf0Value::Number(1.0)]),
+            ))
+            .unwrap();
         assert_eq!(end, vec![SessionEvent::PlayEnded]);
     }
 
@@ -676,7 +761,9 @@ mod tests {
         sent(&mut s);
         s.handle(raw(0, &cmd("fancyCall", 7.0, vec![]))).unwrap();
         let msgs = sent(&mut s);
-        assert!(matches!(&msgs[0], Message::Command { name, transaction_id, .. } if name == "_error" && *transaction_id == 7.0));
+        assert!(
+            matches!(&msgs[0], Message::Command { name, transaction_id, .. } if name == "_error" && *transaction_id == 7.0)
+        );
         s.handle(raw(0, &cmd("createStream", 8.0, vec![]))).unwrap();
         assert_eq!(sent(&mut s).len(), 1);
     }
@@ -703,7 +790,9 @@ mod tests {
         s.bytes_received(2);
         assert_eq!(
             sent(&mut s),
-            vec![Message::Acknowledgement { sequence_number: 1001 }]
+            vec![Message::Acknowledgement {
+                sequence_number: 1001
+            }]
         );
     }
 

@@ -964,7 +964,7 @@ impl HttpHead {
     }
     pub fn is_chunked(&self) -> bool {
         self.header("transfer-encoding")
-            .map_or(false, |v| v.to_ascii_lowercase().contains("chunked"))
+            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     }
 }
 
@@ -1275,7 +1275,7 @@ impl FlvTag {
         self.tag_type == 18
     }
     pub fn is_video_keyframe(&self) -> bool {
-        self.is_video() && self.body.first().map_or(false, |b| b >> 4 == 1)
+        self.is_video() && self.body.first().is_some_and(|b| b >> 4 == 1)
     }
     pub fn is_avc_sequence_header(&self) -> bool {
         self.is_video() && self.body.len() >= 2 && self.body[0] & 0x0f == 7 && self.body[1] == 0
@@ -1288,7 +1288,7 @@ impl FlvTag {
         (self.is_audio() && !self.is_aac_sequence_header())
             || (self.is_video()
                 && !self.is_avc_sequence_header()
-                && self.body.first().map_or(false, |b| b >> 4 != 5))
+                && self.body.first().is_some_and(|b| b >> 4 != 5))
     }
     /// The name of a script tag (`onMetaData`), if the body starts with an AMF0 string.
     pub fn script_name(&self) -> Option<String> {
