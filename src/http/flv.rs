@@ -160,7 +160,7 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
         );
         return;
     };
-    let Some(channel) = hub.channel(&channel_name) else {
+    let Some(channel) = hub.channel_for_play(&channel_name) else {
         log::info!("http-flv {peer}: no channel {channel_name}");
         simple_response(
             &mut socket,

@@ -106,7 +106,12 @@ struct Registry {
     channels: HashMap<String, Arc<Channel>>,
 }
 
+/// Called when a player asks for a channel that does not exist (edge mode pulls it from an
+/// origin). Returns whether it created the channel; the play is then retried once.
+pub type MissingChannelHandler = Box<dyn Fn(&Arc<Hub>, &str) -> bool + Send + Sync>;
+
 pub struct Hub {
+    missing_channel: std::sync::OnceLock<MissingChannelHandler>,
     /// Lets a grace timer reach the hub without keeping it alive.
     this: std::sync::Weak<Hub>,
     registry: Mutex<Registry>,
@@ -118,6 +123,7 @@ pub struct Hub {
 impl Hub {
     pub fn new(settings: HubSettings, events: Arc<dyn EventSink>) -> Arc<Hub> {
         Arc::new_cyclic(|this| Hub {
+            missing_channel: std::sync::OnceLock::new(),
             this: this.clone(),
             registry: Mutex::new(Registry::default()),
             next_stream: AtomicU64::new(1),
@@ -139,6 +145,50 @@ impl Hub {
             let stream = Arc::new(Stream::new(key, id.clone(), stream_type, remote_addr));
             reg.streams.insert(id, stream.clone());
             return stream;
+        }
+    }
+
+    /// Install the handler for plays of unknown channels (once; later calls are ignored).
+    pub fn set_missing_channel_handler(&self, handler: MissingChannelHandler) {
+        let _ = self.missing_channel.set(handler);
+    }
+
+    /// Create an auto-created channel with no publisher yet (for a source that is still
+    /// connecting, such as an edge pull). Returns the existing one if there is one.
+    pub fn ensure_channel(&self, id: &str) -> Arc<Channel> {
+        let mut reg = self.registry.lock();
+        if let Some(ch) = reg.channels.get(id) {
+            return ch.clone();
+        }
+        let ch = self.new_channel(id, self.settings.limits, true);
+        reg.channels.insert(id.to_string(), ch.clone());
+        ch
+    }
+
+    /// A source that reconnected (a pull after its remote came back): its next frames continue
+    /// the channel's timeline from its first keyframe, as after a publisher switch.
+    pub fn restart_source(&self, stream: &Arc<Stream>) {
+        if let Some(channel) = stream.channel() {
+            if channel.publisher().is_some_and(|p| p.key == stream.key) {
+                channel.set_publisher(stream);
+            }
+        }
+    }
+
+    /// The channel a player asks for; an unknown one is offered to the missing-channel handler
+    /// (edge mode) first.
+    pub fn channel_for_play(&self, id: &str) -> Option<Arc<Channel>> {
+        if let Some(ch) = self.channel(id) {
+            return Some(ch);
+        }
+        let created = match (self.missing_channel.get(), self.this.upgrade()) {
+            (Some(handler), Some(hub)) => handler(&hub, id),
+            _ => false,
+        };
+        if created {
+            self.channel(id)
+        } else {
+            None
         }
     }
 
@@ -221,6 +271,27 @@ impl Hub {
     /// Subscribe `stream` to channel `path` from `cursor`. A stream the controller already wired
     /// (addSubscriber during checkingParams) keeps its queue.
     pub fn start_play(
+        &self,
+        stream: &Arc<Stream>,
+        path: &str,
+        cursor: Cursor,
+    ) -> Result<PlayQueue, HubError> {
+        match self.start_play_once(stream, path, cursor) {
+            Err(HubError::ChannelNotExists) if stream.channel().is_none() => {
+                let created = match (self.missing_channel.get(), self.this.upgrade()) {
+                    (Some(handler), Some(hub)) => handler(&hub, path),
+                    _ => false,
+                };
+                if !created {
+                    return Err(HubError::ChannelNotExists);
+                }
+                self.start_play_once(stream, path, cursor)
+            }
+            other => other,
+        }
+    }
+
+    fn start_play_once(
         &self,
         stream: &Arc<Stream>,
         path: &str,

@@ -318,7 +318,7 @@ impl Stream {
         *self.state.lock()
     }
 
-    pub(crate) fn set_state(&self, state: StreamState) {
+    pub fn set_state(&self, state: StreamState) {
         *self.state.lock() = state;
     }
 
@@ -441,6 +441,15 @@ impl Stream {
                 || m.audio_codec.is_none() && packet.kind == PacketKind::Audio
         } {
             self.media.lock().observe(packet);
+        }
+    }
+
+    /// A publishing connection's packet: note it, and hand it to the channel if this stream is
+    /// that channel's current source (otherwise it is discarded, e.g. after a switch).
+    pub fn publish_packet(&self, packet: Packet) {
+        self.observe_packet(&packet);
+        if let Some(channel) = self.channel() {
+            channel.push(self, packet);
         }
     }
 

@@ -222,10 +222,7 @@ impl Connection {
                 Ok(None)
             }
             SessionEvent::Media(packet) => {
-                self.stream.observe_packet(&packet);
-                if let Some(channel) = self.stream.channel() {
-                    channel.push(&self.stream, packet);
-                }
+                self.stream.publish_packet(packet);
                 Ok(None)
             }
             SessionEvent::PublishRequested(request) => self.on_publish(request),
