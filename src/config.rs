@@ -118,7 +118,7 @@ impl Default for Config {
             buffer_duration: None,
             buffer_gop_count: 1,
             publisher_grace: Duration::from_secs(10),
-            merge_write: Duration::ZERO,
+            merge_write: Duration::from_millis(100),
             origin: None,
         }
     }

@@ -46,6 +46,15 @@ fn run(config: Config) -> ExitCode {
     let _ =
         simplelog::WriteLogger::init(config.log_level.to_filter(), log_config, std::io::stderr());
 
+    // Every subscriber is a socket: take as many descriptors as the hard limit allows.
+    match joy4::net::raise_fd_limit() {
+        Ok(n) if n < 16_384 => log::warn!(
+            "open-file limit is {n} (hard limit); joy4 can serve about that many connections"
+        ),
+        Ok(n) => log::debug!("open-file limit {n}"),
+        Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
+    }
+
     let listeners = (|| {
         Ok::<_, ExitCode>((
             bind("rtmp", &config.rtmp)?,
@@ -58,10 +67,7 @@ fn run(config: Config) -> ExitCode {
         Err(code) => return code,
     };
 
-    for (flag, active) in [
-        ("-origin", config.origin.is_none()),
-        ("-mergewrite", config.merge_write.is_zero()),
-    ] {
+    for (flag, active) in [("-origin", config.origin.is_none())] {
         if !active {
             log::warn!("flag {flag} is accepted but not yet active in this version");
         }
@@ -83,6 +89,7 @@ fn run(config: Config) -> ExitCode {
         check_params: config.rtmp_check_params,
         check_timeout: config.check_timeout,
         publisher_grace: config.publisher_grace,
+        merge_window: config.merge_write,
         ..HubSettings::default()
     };
     let hub = Hub::new(settings, events);

@@ -3,12 +3,10 @@
 
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
-use crate::hub::{CloseReason, Frame, Stream};
+use crate::hub::{CloseReason, Wire};
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;
@@ -52,13 +50,7 @@ pub fn is_timeout(e: &io::Error) -> bool {
 
 /// The close reason an I/O error stands for.
 pub fn close_reason(e: &io::Error) -> CloseReason {
-    if is_timeout(e) {
-        CloseReason::Timeout
-    } else if is_peer_gone(e) {
-        CloseReason::PeerClosed
-    } else {
-        CloseReason::Error
-    }
+    crate::hub::stream::close_reason_of(e)
 }
 
 /// Write every byte of `bufs`, however the kernel splits it.
@@ -75,51 +67,87 @@ pub fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> i
     Ok(())
 }
 
-/// A connection's write side, shared by the threads that write to it (an RTMP player's reader
-/// answers pings while its writer sends media). Each call writes whole messages under the lock,
-/// so the two never interleave inside a message.
-pub struct SocketWriter {
-    socket: Mutex<TcpStream>,
-    stream: Arc<Stream>,
+/// A subscriber socket as the hub's `Wire`: non-blocking vectored writes for the channel's fast
+/// path (`sendmsg` with `MSG_DONTWAIT`, so the socket stays blocking for the threads that read and
+/// for the slow path), blocking writes with the socket's write timeout for the slow path.
+pub struct SocketWire {
+    socket: TcpStream,
 }
 
-impl SocketWriter {
-    pub fn new(socket: TcpStream, stream: Arc<Stream>) -> SocketWriter {
-        SocketWriter {
-            socket: Mutex::new(socket),
-            stream,
-        }
+/// At most this many slices go to one `sendmsg` (Linux's IOV_MAX); the rest is a partial write.
+const MAX_IOV: usize = 1024;
+
+impl SocketWire {
+    pub fn new(socket: TcpStream) -> SocketWire {
+        SocketWire { socket }
     }
 
+    /// A blocking write of connection bytes before the stream has a sink (handshake, status).
     pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
+        (&self.socket).write_all(bytes)
+    }
+}
+
+impl Wire for SocketWire {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if bufs.is_empty() {
+            return Ok(0);
         }
-        self.socket.lock().write_all(bytes)?;
-        self.stream.add_bytes_out(bytes.len() as u64);
-        Ok(())
+        // SAFETY: `msghdr` is plain data; zeroed is its empty value. `IoSlice` is guaranteed to be
+        // ABI-compatible with `iovec` on Unix, and `bufs` outlives the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = bufs.len().min(MAX_IOV) as _;
+        loop {
+            // SAFETY: a valid socket descriptor owned by `self.socket` and a valid `msghdr`.
+            let sent = unsafe {
+                libc::sendmsg(
+                    self.socket.as_raw_fd(),
+                    &msg,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if sent >= 0 {
+                return Ok(sent as usize);
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock => return Ok(0),
+                io::ErrorKind::Interrupted => continue,
+                _ => return Err(e),
+            }
+        }
     }
 
-    /// Write a batch of frames with one vectored write, picking each frame's serialisation.
-    pub fn write_frames(
-        &self,
-        frames: &[Arc<Frame>],
-        serialised: impl Fn(&Frame) -> &[u8],
-    ) -> io::Result<()> {
-        let mut slices: Vec<IoSlice<'_>> =
-            frames.iter().map(|f| IoSlice::new(serialised(f))).collect();
-        let total: usize = slices.iter().map(|s| s.len()).sum();
-        write_all_vectored(&mut *self.socket.lock(), &mut slices)?;
-        self.stream.add_bytes_out(total as u64);
-        if let Some(last) = frames.last() {
-            self.stream.note_media_ts(last.timestamp());
-        }
-        Ok(())
+    fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+        write_all_vectored(&mut &self.socket, bufs)
     }
 
-    /// Shut both directions down: wakes a thread blocked reading the same socket.
-    pub fn shutdown(&self) {
-        let _ = self.socket.lock().shutdown(Shutdown::Both);
+    fn shutdown(&self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+/// Raise the open-file limit to its hard maximum (every subscriber is a socket). Returns the
+/// soft limit now in force.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let wanted = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            limit.rlim_cur = limit.rlim_max;
+        }
+        Ok(limit.rlim_cur as u64)
     }
 }
 
@@ -154,6 +182,30 @@ mod tests {
         };
         write_all_vectored(&mut w, &mut slices).unwrap();
         assert_eq!(w.out, parts.concat());
+    }
+
+    #[test]
+    fn a_full_socket_takes_part_of_a_nonblocking_write_and_then_nothing() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server_side, _) = listener.accept().unwrap();
+        let wire = SocketWire::new(client);
+        let chunk = vec![7u8; 1 << 20];
+        let mut total = 0;
+        loop {
+            let n = wire.try_write_vectored(&[IoSlice::new(&chunk)]).unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n;
+            assert!(total < 256 << 20, "the socket never filled up");
+        }
+        assert!(total > 0);
+    }
+
+    #[test]
+    fn raising_the_fd_limit_reports_a_usable_limit() {
+        assert!(raise_fd_limit().unwrap() >= 64);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
-use crate::hub::{CloseReason, Cursor, Frame, Hub, PlayQueue, QueueEnd, Stream, StreamType};
-use crate::net::{self, SocketWriter};
+use crate::hub::{CloseReason, Cursor, Format, Hub, Sink, Stream, StreamType, Wire};
+use crate::net::{self, SocketWire};
 
 /// Accept HTTP-FLV connections forever, a thread each.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
@@ -202,61 +202,30 @@ fn play(
     (has_audio, has_video): (bool, bool),
 ) -> CloseReason {
     let _ = socket.set_nodelay(true);
-    let writer = match socket.try_clone() {
-        Ok(clone) => Arc::new(SocketWriter::new(clone, stream.clone())),
-        Err(e) => {
-            log::warn!("http-flv {}: {e}", stream.remote_addr);
-            return CloseReason::Error;
-        }
-    };
-    let closer = writer.clone();
+    let wire = Arc::new(SocketWire::new(socket));
+    let closer = wire.clone();
     stream.set_closer(Box::new(move || closer.shutdown()));
-    let queue = match hub.start_play(stream, channel, cursor) {
-        Ok(queue) => queue,
-        Err(e) => {
-            let mut socket = socket;
-            simple_response(&mut socket, 404, "", &format!("{}\n", e.detail()));
-            return CloseReason::Rejected;
-        }
-    };
+    let mut head = RESPONSE_HEAD.as_bytes().to_vec();
+    head.extend_from_slice(&crate::flv::file_header(has_audio, has_video));
+    if let Err(e) = wire.write_all(&head) {
+        return net::close_reason(&e);
+    }
+    stream.add_bytes_out(head.len() as u64);
+    let sink = Sink::new(stream.clone(), Format::Flv, wire.clone());
+    if let Err(e) = hub.start_play_with(stream, channel, cursor, sink.clone()) {
+        log::info!("http-flv {}: {}", stream.remote_addr, e.detail());
+        return CloseReason::ChannelClosed;
+    }
     log::info!(
         "http-flv {}: stream {} plays channel {channel}",
         stream.remote_addr,
         stream.id()
     );
-    let mut head = RESPONSE_HEAD.as_bytes().to_vec();
-    head.extend_from_slice(&crate::flv::file_header(has_audio, has_video));
-    if let Err(e) = writer.write_all(&head) {
-        return net::close_reason(&e);
-    }
-    let reason = write_body(&queue, &writer, stream);
-    writer.shutdown();
+    // While the socket keeps up the channel writes to it directly; this thread only takes over
+    // when it backs up, and returns when the stream ends.
+    let reason = sink.run_owner();
+    wire.shutdown();
     reason
-}
-
-fn write_body(queue: &PlayQueue, writer: &SocketWriter, stream: &Stream) -> CloseReason {
-    let mut frames: Vec<Arc<Frame>> = Vec::with_capacity(64);
-    loop {
-        match queue.next_batch(Duration::from_secs(1), &mut frames) {
-            Ok(false) => {
-                if let Some(reason) = stream.close_requested() {
-                    return reason;
-                }
-            }
-            Ok(true) => {
-                if let Err(e) = writer.write_frames(&frames, Frame::flv_bytes) {
-                    log::debug!("http-flv {}: write failed: {e}", stream.remote_addr);
-                    return net::close_reason(&e);
-                }
-                frames.clear();
-                if let Some(reason) = queue.pending_end() {
-                    return reason;
-                }
-            }
-            Err(QueueEnd::Ended(reason)) => return reason,
-            Err(QueueEnd::Disconnected) => return CloseReason::ChannelClosed,
-        }
-    }
 }
 
 #[cfg(test)]

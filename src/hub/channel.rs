@@ -1,142 +1,32 @@
 //! A channel: one publisher, N subscribers, a bounded buffer, and the fan-out between them.
 //!
-//! The publisher's thread calls `push`; under the channel lock the packet is put on the channel's
-//! timeline, buffered, and handed as one `Arc<Frame>` to every subscriber's bounded queue with a
-//! non-blocking `try_send`. A subscriber that falls behind (queue full, or more than `max_lag` of
-//! media queued) skips to the next keyframe, and every packet it misses is counted.
+//! The publisher's thread calls `push`: under the channel lock the packet is put on the channel's
+//! timeline, buffered, and appended to the pending batch. When the merge window has passed (or at
+//! once, with a window of 0) the batch is flushed: its frames are serialised once per output format
+//! and offered to every subscriber's `Sink`, which writes them straight to the socket when it can
+//! take them (see `sink.rs`). The flush runs outside the channel lock, under a flush lock that keeps
+//! batches in order.
 
-use std::sync::atomic::Ordering;
+use std::io::IoSlice;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::buffer::{BufferLimits, Cursor, Frame, GopBuffer};
+use super::sink::{Format, Offer, Sink};
 use super::stream::{rfc3339, CloseReason, MediaInfo, Stream};
-use crate::media::{ts_after, ts_diff, Packet, PacketKind};
+use crate::media::{ts_after, Packet, PacketKind};
 
-/// Media frames a subscriber queue holds before the subscriber is considered slow.
-pub const QUEUE_FRAMES: usize = 1024;
-/// Room above `QUEUE_FRAMES` kept for control items (end of stream), so they always fit.
-const QUEUE_CONTROL_SLACK: usize = 16;
 /// Gap inserted between the last frame of an old source and the first of a new one (one frame).
 const SWITCH_GAP_MS: u32 = 40;
 /// A new source that sends this many audio packets and no video is treated as audio-only.
 const AUDIO_ONLY_AFTER_PACKETS: u32 = 50;
 
-/// What a subscriber's queue carries.
-#[derive(Debug)]
-pub enum Delivery {
-    /// A run of frames to write in order (a joiner's headers and backlog, or a resync).
-    Frames(Vec<Arc<Frame>>),
-    Frame(Arc<Frame>),
-    /// The subscriber must end; the reason is reported in its streamClose.
-    End(CloseReason),
-}
-
-/// A new subscriber queue: the sender goes to the channel (and the stream, so the player can be
-/// moved), the receiver to the player's connection.
-pub fn subscriber_queue() -> (Sender<Delivery>, Receiver<Delivery>) {
-    crossbeam_channel::bounded(QUEUE_FRAMES + QUEUE_CONTROL_SLACK)
-}
-
-/// Why a player's queue stopped giving frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueEnd {
-    /// The channel, the API or the registry ended the stream.
-    Ended(CloseReason),
-    /// Every sender is gone (the stream was dropped from its channel without a reason).
-    Disconnected,
-}
-
-/// The player side of a subscriber queue.
-pub struct PlayQueue {
-    rx: Receiver<Delivery>,
-    stream: Arc<Stream>,
-}
-
-impl PlayQueue {
-    pub fn new(rx: Receiver<Delivery>, stream: Arc<Stream>) -> PlayQueue {
-        PlayQueue { rx, stream }
-    }
-
-    /// Block up to `timeout` for at least one frame, then take everything queued without waiting.
-    /// Returns `Ok(false)` on timeout with nothing received.
-    pub fn next_batch(
-        &self,
-        timeout: std::time::Duration,
-        out: &mut Vec<Arc<Frame>>,
-    ) -> Result<bool, QueueEnd> {
-        if let Some(reason) = self.stream.pending_end.lock().take() {
-            return Err(QueueEnd::Ended(reason));
-        }
-        let first = match self.rx.recv_timeout(timeout) {
-            Ok(d) => d,
-            Err(RecvTimeoutError::Timeout) => return Ok(false),
-            Err(RecvTimeoutError::Disconnected) => return Err(QueueEnd::Disconnected),
-        };
-        self.take(first, out)?;
-        loop {
-            match self.rx.try_recv() {
-                Ok(d) => self.take(d, out)?,
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) if out.is_empty() => {
-                    return Err(QueueEnd::Disconnected)
-                }
-                Err(TryRecvError::Disconnected) => break,
-            }
-        }
-        if let Some(last) = out.last() {
-            self.stream
-                .dequeued_ts
-                .store(last.timestamp(), Ordering::Relaxed);
-        }
-        Ok(true)
-    }
-
-    fn take(&self, delivery: Delivery, out: &mut Vec<Arc<Frame>>) -> Result<(), QueueEnd> {
-        match delivery {
-            Delivery::Frame(f) => out.push(f),
-            Delivery::Frames(fs) => out.extend(fs),
-            Delivery::End(reason) => {
-                // Frames already taken are still written; the end is reported on the next call.
-                if out.is_empty() {
-                    return Err(QueueEnd::Ended(reason));
-                }
-                // Put the end back in front is impossible with a channel, so remember it.
-                self.stream.pending_end.lock().get_or_insert(reason);
-            }
-        }
-        if out.is_empty() {
-            if let Some(reason) = self.stream.pending_end.lock().take() {
-                return Err(QueueEnd::Ended(reason));
-            }
-        }
-        Ok(())
-    }
-
-    /// An end remembered while frames were still to be written.
-    pub fn pending_end(&self) -> Option<CloseReason> {
-        self.stream.pending_end.lock().take()
-    }
-}
-
-/// The channel closed (or the subscriber's queue cannot take the join); the subscriber must go.
+/// The channel closed: the subscriber must go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelClosed;
-
-struct Slot {
-    stream: Arc<Stream>,
-    tx: Sender<Delivery>,
-    /// Waiting for a keyframe after falling behind (misses are counted).
-    skipping: bool,
-    /// Waiting for the first keyframe after joining with cursor `next` (not counted).
-    awaiting_first_keyframe: bool,
-    /// A sequence header or metadata was missed while skipping: resend them on resume.
-    headers_missed: bool,
-}
 
 /// The latest onMetaData and sequence headers, kept outside the buffer and sent first to joiners.
 #[derive(Debug, Clone, Default)]
@@ -185,7 +75,11 @@ struct State {
     buffer: GopBuffer,
     headers: Headers,
     media: MediaInfo,
-    subscribers: Vec<Slot>,
+    /// Copied on change, so a flush takes a snapshot with one reference count.
+    sinks: Arc<Vec<Arc<Sink>>>,
+    /// Frames not yet flushed to subscribers, and when the first of them arrived.
+    batch: Vec<Arc<Frame>>,
+    batch_started: Option<Instant>,
     /// Added (wrapping) to the current source's timestamps.
     offset: u32,
     last_ts: Option<u32>,
@@ -198,6 +92,14 @@ struct State {
     closed: bool,
 }
 
+/// A batch taken out of the channel, to be offered to a snapshot of its subscribers.
+struct Flush {
+    frames: Vec<Arc<Frame>>,
+    sinks: Arc<Vec<Arc<Sink>>>,
+    headers: Vec<Packet>,
+    has_video: bool,
+}
+
 pub struct Channel {
     pub id: String,
     pub created_at: SystemTime,
@@ -205,7 +107,11 @@ pub struct Channel {
     /// Created by a publish/play on its path (closes with its publisher) rather than by the API.
     pub auto_created: bool,
     max_lag_ms: u32,
+    merge_window: Duration,
     state: Mutex<State>,
+    /// Held while a batch is written, taken before the state lock is released: batches reach
+    /// every socket in order.
+    flushing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -223,20 +129,29 @@ fn kind_index(kind: PacketKind) -> usize {
 }
 
 impl Channel {
-    pub fn new(id: String, limits: BufferLimits, auto_created: bool, max_lag_ms: u32) -> Channel {
+    pub fn new(
+        id: String,
+        limits: BufferLimits,
+        auto_created: bool,
+        max_lag_ms: u32,
+        merge_window: Duration,
+    ) -> Channel {
         Channel {
             id,
             created_at: SystemTime::now(),
             started: Instant::now(),
             auto_created,
             max_lag_ms,
+            merge_window,
             state: Mutex::new(State {
                 publisher: None,
                 limits,
                 buffer: GopBuffer::new(),
                 headers: Headers::default(),
                 media: MediaInfo::default(),
-                subscribers: Vec::new(),
+                sinks: Arc::new(Vec::new()),
+                batch: Vec::new(),
+                batch_started: None,
                 offset: 0,
                 last_ts: None,
                 last_ts_by_kind: [None; 3],
@@ -245,6 +160,7 @@ impl Channel {
                 vacant_since: None,
                 closed: false,
             }),
+            flushing: Mutex::new(()),
         }
     }
 
@@ -253,7 +169,7 @@ impl Channel {
     }
 
     /// How long the channel has been without a publisher, if it lost one.
-    pub fn vacant_for(&self) -> Option<std::time::Duration> {
+    pub fn vacant_for(&self) -> Option<Duration> {
         let st = self.state.lock();
         match (&st.publisher, st.vacant_since) {
             (None, Some(since)) => Some(since.elapsed()),
@@ -270,7 +186,7 @@ impl Channel {
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.state.lock().subscribers.len()
+        self.state.lock().sinks.len()
     }
 
     pub fn limits(&self) -> BufferLimits {
@@ -286,18 +202,95 @@ impl Channel {
         }
     }
 
+    /// Take the pending batch out (with the lock held), for `run_flush` after the lock is dropped.
+    fn take_flush(st: &mut State) -> Option<Flush> {
+        st.batch_started = None;
+        if st.batch.is_empty() {
+            return None;
+        }
+        let frames = std::mem::take(&mut st.batch);
+        if st.sinks.is_empty() {
+            return None;
+        }
+        Some(Flush {
+            frames,
+            sinks: st.sinks.clone(),
+            headers: st.headers.iter().cloned().collect(),
+            has_video: st.media.video_codec.is_some(),
+        })
+    }
+
+    /// Release the state lock and write the batch, in order with every other flush.
+    fn finish_flush(&self, st: parking_lot::MutexGuard<'_, State>, flush: Option<Flush>) {
+        let Some(flush) = flush else { return };
+        let order = self.flushing.lock();
+        drop(st);
+        let any = |format| flush.sinks.iter().any(|s| s.format == format);
+        let rtmp: Vec<IoSlice<'_>> = if any(Format::Rtmp) {
+            flush
+                .frames
+                .iter()
+                .map(|f| IoSlice::new(f.rtmp_bytes()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let flv: Vec<IoSlice<'_>> = if any(Format::Flv) {
+            flush
+                .frames
+                .iter()
+                .map(|f| IoSlice::new(f.flv_bytes()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let offer = Offer {
+            frames: &flush.frames,
+            rtmp: &rtmp,
+            flv: &flv,
+            has_video: flush.has_video,
+            headers: &flush.headers,
+            max_lag_ms: self.max_lag_ms,
+        };
+        for sink in flush.sinks.iter() {
+            sink.offer(&offer);
+        }
+        drop(order);
+    }
+
+    /// Add a frame to the pending batch; flush if the merge window has passed.
+    fn enqueue_frame(&self, mut st: parking_lot::MutexGuard<'_, State>, frame: Arc<Frame>) {
+        st.batch.push(frame);
+        let started = *st.batch_started.get_or_insert_with(Instant::now);
+        if self.merge_window.is_zero() || started.elapsed() >= self.merge_window {
+            let flush = Self::take_flush(&mut st);
+            self.finish_flush(st, flush);
+        }
+    }
+
+    /// Flush whatever is pending now (publisher change, close).
+    pub fn flush(&self) {
+        let mut st = self.state.lock();
+        let flush = Self::take_flush(&mut st);
+        self.finish_flush(st, flush);
+    }
+
     /// Make `stream` the source. Its cached headers are taken over; the next frames continue the
     /// channel's timeline from its first keyframe. Returns the previous publisher.
     pub fn set_publisher(&self, stream: &Arc<Stream>) -> Option<Arc<Stream>> {
-        let mut st = self.state.lock();
-        let previous = st.publisher.replace(stream.clone());
-        st.vacant_since = None;
-        if st.last_ts.is_some() {
-            st.rebase_pending = true;
-            st.audio_while_waiting = 0;
-        }
-        for packet in stream.cached_headers().iter() {
-            self.accept_header(&mut st, packet.clone());
+        let previous = {
+            let mut st = self.state.lock();
+            let previous = st.publisher.replace(stream.clone());
+            st.vacant_since = None;
+            if st.last_ts.is_some() {
+                st.rebase_pending = true;
+                st.audio_while_waiting = 0;
+            }
+            previous
+        };
+        for packet in stream.cached_headers() {
+            let st = self.state.lock();
+            self.accept_header(st, packet);
         }
         previous.filter(|p| p.key != stream.key)
     }
@@ -308,6 +301,8 @@ impl Channel {
         if st.publisher.as_ref().is_some_and(|p| p.key == stream.key) {
             st.publisher = None;
             st.vacant_since = Some(Instant::now());
+            let flush = Self::take_flush(&mut st);
+            self.finish_flush(st, flush);
             true
         } else {
             false
@@ -321,7 +316,7 @@ impl Channel {
             return false;
         }
         if st.headers.slot_for(&packet).is_some() {
-            self.accept_header(&mut st, packet);
+            self.accept_header(st, packet);
             return true;
         }
         if st.rebase_pending {
@@ -368,12 +363,12 @@ impl Channel {
             let limits = st.limits;
             st.buffer.push(frame.clone(), &limits);
         }
-        self.fan_out(&mut st, &frame, false);
+        self.enqueue_frame(st, frame);
         true
     }
 
     /// Store a header if it differs from the current one and send it on to subscribers.
-    fn accept_header(&self, st: &mut State, packet: Packet) {
+    fn accept_header(&self, mut st: parking_lot::MutexGuard<'_, State>, packet: Packet) {
         let slot = st.headers.slot_for(&packet).expect("a header packet");
         if slot.as_ref().is_some_and(|old| old.body == packet.body) {
             return;
@@ -390,90 +385,26 @@ impl Channel {
             timestamp: ts,
             ..packet
         }));
-        self.fan_out(st, &frame, true);
-    }
-
-    fn fan_out(&self, st: &mut State, frame: &Arc<Frame>, is_header: bool) {
-        let has_video = st.media.video_codec.is_some();
-        let resume_point = if has_video {
-            frame.keyframe && !frame.sequence_header
-        } else {
-            !is_header
-        };
-        let max_lag = self.max_lag_ms as i32;
-        let State {
-            subscribers,
-            headers,
-            ..
-        } = st;
-        for slot in subscribers.iter_mut() {
-            if slot.awaiting_first_keyframe {
-                if !resume_point {
-                    if is_header {
-                        slot.headers_missed = true;
-                    }
-                    continue;
-                }
-                slot.awaiting_first_keyframe = false;
-            }
-            if slot.skipping {
-                if resume_point && slot.tx.len() < QUEUE_FRAMES / 4 {
-                    slot.skipping = false;
-                    slot.stream
-                        .dequeued_ts
-                        .store(frame.timestamp(), Ordering::Relaxed);
-                } else {
-                    slot.headers_missed |= is_header;
-                    slot.stream.dropped_packets.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            } else {
-                let lag = ts_diff(
-                    frame.timestamp(),
-                    slot.stream.dequeued_ts.load(Ordering::Relaxed),
-                );
-                if slot.tx.len() >= QUEUE_FRAMES || lag > max_lag {
-                    log::debug!(
-                        "channel {}: subscriber {} is behind (lag {lag} ms), skipping to the next keyframe",
-                        self.id,
-                        slot.stream.id()
-                    );
-                    slot.skipping = true;
-                    slot.headers_missed |= is_header;
-                    slot.stream.dropped_packets.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            }
-            let delivery = if std::mem::take(&mut slot.headers_missed) && !is_header {
-                let mut frames: Vec<Arc<Frame>> = headers
-                    .iter()
-                    .map(|p| restamp(p, frame.timestamp()))
-                    .collect();
-                frames.push(frame.clone());
-                Delivery::Frames(frames)
-            } else {
-                Delivery::Frame(frame.clone())
-            };
-            if slot.tx.try_send(delivery).is_err() {
-                slot.skipping = true;
-                slot.stream.dropped_packets.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.enqueue_frame(st, frame);
     }
 
     /// Register a subscriber and give it the headers and the buffer from `cursor`, under one lock,
-    /// so it neither loses nor doubles a frame at the seam. Fails if the channel has closed.
-    pub fn add_subscriber(
-        &self,
-        stream: &Arc<Stream>,
-        tx: Sender<Delivery>,
-        cursor: Cursor,
-    ) -> Result<(), ChannelClosed> {
+    /// so it neither loses nor doubles a frame at the seam.
+    pub fn add_subscriber(&self, sink: &Arc<Sink>, cursor: Cursor) -> Result<(), ChannelClosed> {
         let mut st = self.state.lock();
         if st.closed {
             return Err(ChannelClosed);
         }
-        st.subscribers.retain(|s| s.stream.key != stream.key);
+        // Frames still pending are in the buffer already: the joiner gets them from there, so the
+        // pending batch goes out to the others first.
+        while !st.batch.is_empty() {
+            let flush = Self::take_flush(&mut st);
+            self.finish_flush(st, flush);
+            st = self.state.lock();
+            if st.closed {
+                return Err(ChannelClosed);
+            }
+        }
         let backlog = st.buffer.frames_from(cursor);
         let has_video = st.media.video_codec.is_some();
         let start_ts = backlog
@@ -482,43 +413,56 @@ impl Channel {
             .or(st.last_ts)
             .unwrap_or(0);
         let mut join: Vec<Arc<Frame>> = st.headers.iter().map(|p| restamp(p, start_ts)).collect();
-        let wait_for_keyframe = backlog.is_empty() && has_video;
+        let awaiting_keyframe = backlog.is_empty() && has_video;
         join.extend(backlog);
-        let live = join.last().map(|f| f.timestamp()).unwrap_or(start_ts);
-        stream.dequeued_ts.store(live, Ordering::Relaxed);
-        if !join.is_empty() && tx.try_send(Delivery::Frames(join)).is_err() {
-            // Only a queue that is still full from a previous channel gets here.
+        if !sink.join(join, awaiting_keyframe) {
             return Err(ChannelClosed);
         }
-        st.subscribers.push(Slot {
-            stream: stream.clone(),
-            tx,
-            skipping: false,
-            awaiting_first_keyframe: wait_for_keyframe,
-            headers_missed: false,
-        });
+        let mut sinks: Vec<Arc<Sink>> = st
+            .sinks
+            .iter()
+            .filter(|s| s.stream.key != sink.stream.key)
+            .cloned()
+            .collect();
+        sinks.push(sink.clone());
+        st.sinks = Arc::new(sinks);
         Ok(())
     }
 
-    pub fn remove_subscriber(&self, stream: &Stream) -> bool {
+    pub fn remove_subscriber(&self, stream: &Stream) -> Option<Arc<Sink>> {
         let mut st = self.state.lock();
-        let before = st.subscribers.len();
-        st.subscribers.retain(|s| s.stream.key != stream.key);
-        st.subscribers.len() != before
+        let found = st
+            .sinks
+            .iter()
+            .find(|s| s.stream.key == stream.key)
+            .cloned();
+        if found.is_some() {
+            let sinks: Vec<Arc<Sink>> = st
+                .sinks
+                .iter()
+                .filter(|s| s.stream.key != stream.key)
+                .cloned()
+                .collect();
+            st.sinks = Arc::new(sinks);
+        }
+        found
     }
 
-    /// Close the channel: every subscriber is told to end. Returns the publisher and subscribers
-    /// that were attached, for the registry to update.
+    /// Close the channel: every subscriber is told to end after what it has been sent. Returns the
+    /// publisher and subscribers that were attached, for the registry to update.
     pub fn close(&self) -> (Option<Arc<Stream>>, Vec<Arc<Stream>>) {
         let mut st = self.state.lock();
         st.closed = true;
+        let flush = Self::take_flush(&mut st);
+        self.finish_flush(st, flush);
+        let mut st = self.state.lock();
         st.buffer.clear();
-        let subscribers: Vec<Arc<Stream>> = st
-            .subscribers
-            .drain(..)
-            .map(|slot| {
-                let _ = slot.tx.try_send(Delivery::End(CloseReason::ChannelClosed));
-                slot.stream
+        let sinks = std::mem::take(&mut st.sinks);
+        let subscribers = sinks
+            .iter()
+            .map(|sink| {
+                sink.end(CloseReason::ChannelClosed);
+                sink.stream.clone()
             })
             .collect();
         (st.publisher.take(), subscribers)
@@ -535,8 +479,8 @@ impl Channel {
             "id": self.id,
             "createdAt": rfc3339(self.created_at),
             "elapsed": self.started.elapsed().as_secs_f64(),
-            "subscriberCount": st.subscribers.len(),
-            "subscribers": st.subscribers.iter().map(|s| s.stream.id()).collect::<Vec<_>>(),
+            "subscriberCount": st.sinks.len(),
+            "subscribers": st.sinks.iter().map(|s| s.stream.id()).collect::<Vec<_>>(),
             "bufferSize": st.limits.max_bytes,
             "bufferUsed": st.buffer.bytes(),
             "bufferDuration": st.limits.max_duration_ms.map(|ms| ms as f64 / 1000.0),
@@ -558,8 +502,8 @@ fn restamp(packet: &Packet, ts: u32) -> Arc<Frame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::sink::QueueEnd;
     use crate::hub::stream::StreamType;
-    use std::time::Duration;
 
     fn stream(key: u64) -> Arc<Stream> {
         Arc::new(Stream::new(
@@ -586,20 +530,26 @@ mod tests {
         Packet::new(PacketKind::Audio, ts, vec![0xAF, 1, 7])
     }
 
-    fn drain(rx: &Receiver<Delivery>) -> Vec<Arc<Frame>> {
+    fn drain(sink: &Sink) -> Vec<Arc<Frame>> {
         let mut out = Vec::new();
-        while let Ok(d) = rx.try_recv() {
-            match d {
-                Delivery::Frame(f) => out.push(f),
-                Delivery::Frames(fs) => out.extend(fs),
-                Delivery::End(_) => {}
-            }
-        }
+        while let Ok(true) = sink.next_batch(Duration::from_millis(1), &mut out) {}
         out
     }
 
     fn channel() -> Channel {
-        Channel::new("c".into(), BufferLimits::default(), true, 5000)
+        Channel::new(
+            "c".into(),
+            BufferLimits::default(),
+            true,
+            5000,
+            Duration::ZERO,
+        )
+    }
+
+    fn subscribe(ch: &Channel, key: u64, cursor: Cursor) -> Arc<Sink> {
+        let sink = Sink::queue(stream(key));
+        ch.add_subscriber(&sink, cursor).unwrap();
+        sink
     }
 
     #[test]
@@ -620,13 +570,11 @@ mod tests {
         for i in 0..60u32 {
             ch.push(&publisher, video(i * 40, i % 50 == 0));
         }
-        let sub = stream(2);
-        let (tx, rx) = subscriber_queue();
-        ch.add_subscriber(&sub, tx, Cursor::Latest).unwrap();
+        let sub = subscribe(&ch, 2, Cursor::Latest);
         for i in 60..70u32 {
             ch.push(&publisher, video(i * 40, false));
         }
-        let got = drain(&rx);
+        let got = drain(&sub);
         assert!(got[0].sequence_header);
         assert_eq!(
             got[0].timestamp(),
@@ -640,6 +588,30 @@ mod tests {
     }
 
     #[test]
+    fn a_merge_window_holds_frames_until_it_passes_and_a_joiner_neither_loses_nor_doubles() {
+        let ch = Channel::new(
+            "c".into(),
+            BufferLimits::default(),
+            true,
+            5000,
+            Duration::from_secs(3600),
+        );
+        let publisher = stream(1);
+        ch.set_publisher(&publisher);
+        let early = subscribe(&ch, 2, Cursor::Latest);
+        ch.push(&publisher, video(0, true));
+        ch.push(&publisher, video(40, false));
+        assert!(drain(&early).is_empty(), "held back by the window");
+        // A joiner flushes the pending batch to the others and takes it from the buffer.
+        let late = subscribe(&ch, 3, Cursor::Latest);
+        ch.push(&publisher, video(80, false));
+        ch.flush();
+        let ts = |fs: Vec<Arc<Frame>>| fs.iter().map(|f| f.timestamp()).collect::<Vec<_>>();
+        assert_eq!(ts(drain(&early)), vec![0, 40, 80]);
+        assert_eq!(ts(drain(&late)), vec![0, 40, 80]);
+    }
+
+    #[test]
     fn a_subscriber_with_cursor_next_waits_for_a_keyframe_without_counting_drops() {
         let ch = channel();
         let publisher = stream(1);
@@ -647,45 +619,19 @@ mod tests {
         ch.push(&publisher, avc_header(1));
         ch.push(&publisher, video(0, true));
         ch.push(&publisher, video(40, false));
-        let sub = stream(2);
-        let (tx, rx) = subscriber_queue();
-        ch.add_subscriber(&sub, tx, Cursor::Next).unwrap();
+        let sub = subscribe(&ch, 2, Cursor::Next);
         ch.push(&publisher, video(80, false));
         ch.push(&publisher, video(120, true));
-        let got = drain(&rx);
+        let got = drain(&sub);
         assert!(got[0].sequence_header);
         assert_eq!(got[1].timestamp(), 120);
         assert_eq!(got.len(), 2);
-        assert_eq!(sub.dropped_packets.load(Ordering::Relaxed), 0);
-    }
-
-    #[test]
-    fn a_slow_subscriber_skips_to_the_next_keyframe_and_counts_drops() {
-        let ch = channel();
-        let publisher = stream(1);
-        ch.set_publisher(&publisher);
-        ch.push(&publisher, avc_header(1));
-        ch.push(&publisher, video(0, true));
-        let sub = stream(2);
-        let (tx, rx) = subscriber_queue();
-        ch.add_subscriber(&sub, tx, Cursor::Latest).unwrap();
-        // Never read: the lag bound (5 s of media) trips first.
-        let mut ts = 40;
-        while ts < 8000 {
-            ch.push(&publisher, video(ts, ts % 2000 == 0));
-            ts += 40;
-        }
-        let dropped = sub.dropped_packets.load(Ordering::Relaxed);
-        assert!(dropped > 0);
-        let got = drain(&rx);
-        // Caught up: the next keyframe resumes it and nothing after it is dropped.
-        ch.push(&publisher, video(8000, true));
-        ch.push(&publisher, video(8040, false));
-        assert_eq!(sub.dropped_packets.load(Ordering::Relaxed), dropped);
-        let after = drain(&rx);
-        assert_eq!(after.len(), 2);
-        assert!(after[0].keyframe);
-        assert!(got.len() < 200);
+        assert_eq!(
+            sub.stream
+                .dropped_packets
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
     }
 
     #[test]
@@ -696,10 +642,8 @@ mod tests {
         ch.push(&a, avc_header(1));
         ch.push(&a, video(1000, true));
         ch.push(&a, video(1040, false));
-        let sub = stream(3);
-        let (tx, rx) = subscriber_queue();
-        ch.add_subscriber(&sub, tx, Cursor::Latest).unwrap();
-        drain(&rx);
+        let sub = subscribe(&ch, 3, Cursor::Latest);
+        drain(&sub);
         // b has been streaming with other headers; it takes over.
         b.cache_header(&avc_header(2));
         ch.set_publisher(&b);
@@ -707,7 +651,7 @@ mod tests {
         ch.push(&b, audio(5));
         ch.push(&b, video(40, true));
         ch.push(&b, video(80, false));
-        let got = drain(&rx);
+        let got = drain(&sub);
         assert!(got[0].sequence_header, "the new header comes first");
         assert_eq!(got[0].packet.body[5], 2);
         let media: Vec<u32> = got[1..].iter().map(|f| f.timestamp()).collect();
@@ -717,19 +661,16 @@ mod tests {
     #[test]
     fn closing_ends_every_subscriber() {
         let ch = channel();
-        let sub = stream(2);
-        let (tx, rx) = subscriber_queue();
-        ch.add_subscriber(&sub, tx, Cursor::Latest).unwrap();
+        let sub = subscribe(&ch, 2, Cursor::Latest);
         let (_, subs) = ch.close();
         assert_eq!(subs.len(), 1);
-        let q = PlayQueue::new(rx, sub.clone());
         let mut out = Vec::new();
         assert_eq!(
-            q.next_batch(Duration::from_millis(10), &mut out),
+            sub.next_batch(Duration::from_millis(10), &mut out),
             Err(QueueEnd::Ended(CloseReason::ChannelClosed))
         );
         assert!(ch
-            .add_subscriber(&sub, subscriber_queue().0, Cursor::Latest)
+            .add_subscriber(&Sink::queue(stream(4)), Cursor::Latest)
             .is_err());
     }
 }

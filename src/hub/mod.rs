@@ -3,9 +3,13 @@
 pub mod buffer;
 pub mod channel;
 pub mod registry;
+pub mod sink;
 pub mod stream;
 
 pub use buffer::{BufferLimits, Cursor, Frame};
-pub use channel::{Channel, PlayQueue, QueueEnd};
+pub use channel::Channel;
+pub use sink::{Format, QueueEnd, Sink, Wire};
+/// What `Hub::start_play` returns: an in-process subscriber that takes frames with `next_batch`.
+pub type PlayQueue = std::sync::Arc<Sink>;
 pub use registry::{EventSink, Hub, HubError, HubSettings, NoEvents};
 pub use stream::{CloseReason, Role, Stream, StreamState, StreamType};

@@ -13,7 +13,8 @@ use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
 use super::buffer::{BufferLimits, Cursor};
-use super::channel::{subscriber_queue, Channel, PlayQueue};
+use super::channel::Channel;
+use super::sink::Sink;
 use super::stream::{CloseReason, Decision, Role, Stream, StreamState, StreamType};
 
 /// Where events go (the HTTP callback sender, or nowhere). Must not block.
@@ -40,6 +41,8 @@ pub struct HubSettings {
     pub max_lag: Duration,
     /// How long an auto-created channel waits for a new publisher after losing its own.
     pub publisher_grace: Duration,
+    /// How long a channel gathers frames before writing them to subscribers (0 = each at once).
+    pub merge_window: Duration,
 }
 
 impl Default for HubSettings {
@@ -50,6 +53,7 @@ impl Default for HubSettings {
             check_timeout: Duration::from_secs(10),
             max_lag: Duration::from_secs(5),
             publisher_grace: Duration::from_secs(10),
+            merge_window: Duration::from_millis(100),
         }
     }
 }
@@ -202,7 +206,13 @@ impl Hub {
 
     fn new_channel(&self, id: &str, limits: BufferLimits, auto_created: bool) -> Arc<Channel> {
         let max_lag = self.settings.max_lag.as_millis().min(i32::MAX as u128) as u32;
-        Arc::new(Channel::new(id.to_string(), limits, auto_created, max_lag))
+        Arc::new(Channel::new(
+            id.to_string(),
+            limits,
+            auto_created,
+            max_lag,
+            self.settings.merge_window,
+        ))
     }
 
     /// With `-rtmpcheckparams`: hold the stream in `checkingParams`, post `streamCheckParams`, and
@@ -268,57 +278,45 @@ impl Hub {
         Ok(channel)
     }
 
-    /// Subscribe `stream` to channel `path` from `cursor`. A stream the controller already wired
-    /// (addSubscriber during checkingParams) keeps its queue.
+    /// Subscribe `stream` to channel `path` from `cursor`, as an in-process consumer that takes
+    /// frames with `next_batch` (a push relay).
     pub fn start_play(
         &self,
         stream: &Arc<Stream>,
         path: &str,
         cursor: Cursor,
-    ) -> Result<PlayQueue, HubError> {
-        match self.start_play_once(stream, path, cursor) {
-            Err(HubError::ChannelNotExists) if stream.channel().is_none() => {
-                let created = match (self.missing_channel.get(), self.this.upgrade()) {
-                    (Some(handler), Some(hub)) => handler(&hub, path),
-                    _ => false,
-                };
-                if !created {
-                    return Err(HubError::ChannelNotExists);
-                }
-                self.start_play_once(stream, path, cursor)
-            }
-            other => other,
-        }
+    ) -> Result<Arc<Sink>, HubError> {
+        self.start_play_with(stream, path, cursor, Sink::queue(stream.clone()))
     }
 
-    fn start_play_once(
+    /// Subscribe `stream` to channel `path` from `cursor` with its output `sink`. A stream the
+    /// controller already wired (addSubscriber during checkingParams) joins that channel. An
+    /// unknown channel is offered to the missing-channel handler (edge mode) once.
+    pub fn start_play_with(
         &self,
         stream: &Arc<Stream>,
         path: &str,
         cursor: Cursor,
-    ) -> Result<PlayQueue, HubError> {
-        let queue = {
-            let reg = self.registry.lock();
+        sink: Arc<Sink>,
+    ) -> Result<Arc<Sink>, HubError> {
+        let channel = match stream.channel() {
+            Some(ch) => ch,
+            None => self
+                .channel_for_play(path)
+                .ok_or(HubError::ChannelNotExists)?,
+        };
+        {
+            let _reg = self.registry.lock();
             stream.set_role(Role::Player);
-            let (tx, rx) = subscriber_queue();
-            let channel = match stream.channel() {
-                Some(ch) => ch,
-                None => reg
-                    .channels
-                    .get(path)
-                    .cloned()
-                    .ok_or(HubError::ChannelNotExists)?,
-            };
-            *stream.queue.lock() = Some(tx.clone());
+            *stream.sink.lock() = Some(sink.clone());
             channel
-                .add_subscriber(stream, tx, cursor)
+                .add_subscriber(&sink, cursor)
                 .map_err(|_| HubError::ChannelNotExists)?;
             stream.set_channel(Some(channel));
-            PlayQueue::new(rx, stream.clone())
-        };
+        }
         stream.set_state(StreamState::Subscribing);
         self.emit_connected(stream);
-        Ok(queue)
+        Ok(sink)
     }
 
     /// The stream's connection has ended: unwire it, forget it, and post its one streamClose.
@@ -354,7 +352,7 @@ impl Hub {
                 }
             }
             stream.set_channel(None);
-            *stream.queue.lock() = None;
+            *stream.sink.lock() = None;
         }
         stream.clear_closer();
         self.events.emit(
@@ -576,9 +574,9 @@ impl Hub {
         if stream.role() == Some(Role::Publisher) {
             return Err(HubError::StreamStateInvalid);
         }
-        let tx = stream.queue.lock().clone();
-        let Some(tx) = tx else {
-            // A player still in checkingParams has no queue yet: wire it for when it is accepted.
+        let sink = stream.sink.lock().clone();
+        let Some(sink) = sink else {
+            // A player still in checkingParams has no output yet: wire it for when it is accepted.
             if stream.state() == StreamState::CheckingParams {
                 stream.set_role(Role::Player);
                 stream.set_channel(Some(channel));
@@ -593,7 +591,7 @@ impl Hub {
             old.remove_subscriber(&stream);
         }
         channel
-            .add_subscriber(&stream, tx, cursor)
+            .add_subscriber(&sink, cursor)
             .map_err(|_| HubError::ChannelNotExists)?;
         stream.set_channel(Some(channel));
         Ok(())
@@ -710,7 +708,7 @@ mod tests {
         };
         assert_eq!(
             end,
-            super::super::channel::QueueEnd::Ended(CloseReason::ChannelClosed)
+            super::super::sink::QueueEnd::Ended(CloseReason::ChannelClosed)
         );
         hub.finish_stream(&player, CloseReason::PeerClosed);
         let events = rec.0.lock();

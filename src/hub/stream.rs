@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
+
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
-use super::channel::{Channel, Delivery, Headers};
+use super::channel::{Channel, Headers};
+use super::sink::Sink;
 use crate::media::codec;
 use crate::media::{Packet, PacketKind};
 
@@ -250,12 +252,10 @@ pub struct Stream {
     closer: Mutex<Option<Box<dyn Fn() + Send>>>,
     close_requested: Mutex<Option<CloseReason>>,
     pub(crate) closed: AtomicBool,
-    /// A player's queue sender, kept so the player can be moved between channels.
-    pub(crate) queue: Mutex<Option<Sender<Delivery>>>,
+    /// A player's output, kept so the player can be moved between channels and ended.
+    pub(crate) sink: Mutex<Option<Arc<Sink>>>,
     /// Timestamp of the last frame a player took off its queue: the channel measures its lag.
     pub(crate) dequeued_ts: AtomicU32,
-    /// An end that arrived while a player still had frames to write.
-    pub(crate) pending_end: Mutex<Option<CloseReason>>,
     /// A publisher's latest metadata and sequence headers, for a channel that switches to it.
     headers: Mutex<Headers>,
 }
@@ -299,9 +299,8 @@ impl Stream {
             closer: Mutex::new(None),
             close_requested: Mutex::new(None),
             closed: AtomicBool::new(false),
-            queue: Mutex::new(None),
+            sink: Mutex::new(None),
             dequeued_ts: AtomicU32::new(0),
-            pending_end: Mutex::new(None),
             headers: Mutex::new(Headers::default()),
         }
     }
@@ -370,8 +369,9 @@ impl Stream {
                 *requested = Some(reason);
             }
         }
-        if let Some(queue) = self.queue.lock().as_ref() {
-            let _ = queue.try_send(Delivery::End(reason));
+        let sink = self.sink.lock().clone();
+        if let Some(sink) = sink {
+            sink.end(reason);
         }
         let _ = self.decisions.0.try_send(Decision::Reject);
         if let Some(close) = self.closer.lock().as_ref() {
@@ -507,6 +507,18 @@ impl Stream {
             "channel": channel.as_ref().map(|c| c.id.clone()),
             "droppedPackets": self.dropped_packets.load(Ordering::Relaxed),
         })
+    }
+}
+
+/// The close reason an I/O error stands for: timeouts, a peer that went away, or an error.
+pub fn close_reason_of(e: &std::io::Error) -> CloseReason {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        WouldBlock | TimedOut => CloseReason::Timeout,
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected => {
+            CloseReason::PeerClosed
+        }
+        _ => CloseReason::Error,
     }
 }
 

@@ -10,10 +10,8 @@ use super::chunk::{ChunkError, ChunkReader};
 use super::handshake::{HandshakeError, HandshakeOutcome, ServerHandshake};
 use super::session::{self, ServerSession, SessionError, SessionEvent, StreamRequest};
 use crate::hub::stream::RtmpInfo;
-use crate::hub::{
-    CloseReason, Cursor, Frame, Hub, HubError, PlayQueue, QueueEnd, Stream, StreamType,
-};
-use crate::net::{self, SocketWriter};
+use crate::hub::{CloseReason, Cursor, Format, Hub, HubError, Sink, Stream, StreamType, Wire};
+use crate::net::{self, SocketWire};
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -102,7 +100,7 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
                     CloseReason::Error
                 }
             };
-            conn.writer.shutdown();
+            conn.wire.shutdown();
             reason
         }
     };
@@ -116,7 +114,9 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
 
 struct Connection {
     socket: TcpStream,
-    writer: Arc<SocketWriter>,
+    wire: Arc<SocketWire>,
+    /// A player's output once it plays: control replies then go through it, in order with media.
+    sink: Option<Arc<Sink>>,
     stream: Arc<Stream>,
     hub: Arc<Hub>,
     session: ServerSession,
@@ -128,12 +128,13 @@ impl Connection {
     fn start(socket: TcpStream, stream: Arc<Stream>, hub: Arc<Hub>) -> io::Result<Connection> {
         socket.set_nodelay(true)?;
         socket.set_write_timeout(Some(net::WRITE_TIMEOUT))?;
-        let writer = Arc::new(SocketWriter::new(socket.try_clone()?, stream.clone()));
-        let closer = writer.clone();
+        let wire = Arc::new(SocketWire::new(socket.try_clone()?));
+        let closer = wire.clone();
         stream.set_closer(Box::new(move || closer.shutdown()));
         Ok(Connection {
             socket,
-            writer,
+            wire,
+            sink: None,
             stream,
             hub,
             session: ServerSession::new(),
@@ -166,9 +167,20 @@ impl Connection {
         }
     }
 
+    fn write(&self, bytes: &[u8]) -> Result<(), ConnError> {
+        if !bytes.is_empty() {
+            self.wire.write_all(bytes)?;
+            self.stream.add_bytes_out(bytes.len() as u64);
+        }
+        Ok(())
+    }
+
     fn flush_session(&mut self) -> Result<(), ConnError> {
         let out = self.session.take_output();
-        self.writer.write_all(&out)?;
+        match &self.sink {
+            Some(sink) => sink.send_raw(out),
+            None => self.write(&out)?,
+        }
         Ok(())
     }
 
@@ -181,12 +193,12 @@ impl Connection {
         loop {
             let n = self.read_some(&mut buf, Some(setup_deadline))?;
             match handshake.process(&buf[..n]).map_err(ConnError::Handshake)? {
-                HandshakeOutcome::InProgress { response } => self.writer.write_all(&response)?,
+                HandshakeOutcome::InProgress { response } => self.write(&response)?,
                 HandshakeOutcome::Completed {
                     response,
                     remaining,
                 } => {
-                    self.writer.write_all(&response)?;
+                    self.write(&response)?;
                     self.reader.feed(&remaining);
                     break;
                 }
@@ -308,27 +320,16 @@ impl Connection {
             self.flush_session()?;
             return Ok(Some(reason));
         }
-        let queue = match self.hub.start_play(&self.stream, &path, cursor) {
-            Ok(queue) => queue,
-            Err(HubError::ChannelNotExists) => {
-                log::info!("rtmp {peer}: play of unknown channel {path}");
-                self.session.reject_play(
-                    "NetStream.Play.StreamNotFound",
-                    &format!("no channel {path}"),
-                );
-                self.flush_session()?;
-                return Ok(Some(CloseReason::Rejected));
-            }
-            Err(e) => {
-                self.session.reject_play("NetStream.Play.Failed", e.name());
-                self.flush_session()?;
-                return Ok(Some(CloseReason::Rejected));
-            }
-        };
-        log::info!(
-            "rtmp {peer}: stream {} plays channel {path}",
-            self.stream.id()
-        );
+        if self.stream.channel().is_none() && self.hub.channel_for_play(&path).is_none() {
+            log::info!("rtmp {peer}: play of unknown channel {path}");
+            self.session.reject_play(
+                "NetStream.Play.StreamNotFound",
+                &format!("no channel {path}"),
+            );
+            self.flush_session()?;
+            return Ok(Some(CloseReason::Rejected));
+        }
+        // Status first, written directly; from here on everything goes through the sink.
         self.session.accept_play();
         self.flush_session()?;
         let stream_id = self.session.play_stream_id().unwrap_or(1);
@@ -337,11 +338,26 @@ impl Connection {
                 "rtmp {peer}: plays on message stream {stream_id}; media is sent on stream 1"
             );
         }
+        let sink = Sink::new(self.stream.clone(), Format::Rtmp, self.wire.clone());
+        if let Err(e) = self
+            .hub
+            .start_play_with(&self.stream, &path, cursor, sink.clone())
+        {
+            log::info!("rtmp {peer}: play of {path} failed: {}", e.name());
+            return Ok(Some(match e {
+                HubError::ChannelNotExists => CloseReason::ChannelClosed,
+                _ => CloseReason::Error,
+            }));
+        }
+        log::info!(
+            "rtmp {peer}: stream {} plays channel {path}",
+            self.stream.id()
+        );
+        self.sink = Some(sink.clone());
         self.playing = true;
-        let writer = self.writer.clone();
         let stream = self.stream.clone();
         let spawned = net::spawn(format!("rtmp-play-{peer}"), net::WRITER_STACK, move || {
-            play_writer(queue, writer, stream, stream_id)
+            play_owner(sink, stream, stream_id)
         });
         if let Err(e) = spawned {
             log::warn!("rtmp {peer}: cannot start a writer thread: {e}");
@@ -351,37 +367,14 @@ impl Connection {
     }
 }
 
-/// Drain a player's queue onto its socket until the stream ends; then say goodbye and shut the
+/// A player's own thread: idle while the channel writes to the socket directly; writes the
+/// backlog while the socket is backed up. When the stream ends it says goodbye and shuts the
 /// socket down, which also ends the connection's reader.
-fn play_writer(queue: PlayQueue, writer: Arc<SocketWriter>, stream: Arc<Stream>, stream_id: u32) {
-    let mut frames: Vec<Arc<Frame>> = Vec::with_capacity(64);
-    let end = loop {
-        match queue.next_batch(Duration::from_secs(1), &mut frames) {
-            Ok(false) => {
-                if stream.is_closed() {
-                    break None;
-                }
-            }
-            Ok(true) => {
-                if let Err(e) = writer.write_frames(&frames, Frame::rtmp_bytes) {
-                    log::debug!("rtmp {}: write failed: {e}", stream.remote_addr);
-                    stream.note_close_reason(net::close_reason(&e));
-                    break None;
-                }
-                frames.clear();
-                if let Some(reason) = queue.pending_end() {
-                    break Some(reason);
-                }
-            }
-            Err(QueueEnd::Ended(reason)) => break Some(reason),
-            Err(QueueEnd::Disconnected) => break None,
-        }
-    };
-    if let Some(reason) = end {
-        stream.note_close_reason(reason);
-        if reason == CloseReason::ChannelClosed {
-            let _ = writer.write_all(&session::play_end_bytes(stream_id));
-        }
+fn play_owner(sink: Arc<Sink>, stream: Arc<Stream>, stream_id: u32) {
+    let reason = sink.run_owner();
+    stream.note_close_reason(reason);
+    if reason == CloseReason::ChannelClosed {
+        let _ = sink.write_final(&session::play_end_bytes(stream_id));
     }
-    writer.shutdown();
+    sink.shutdown();
 }
