@@ -120,7 +120,26 @@ impl Wire for SocketWire {
     }
 
     fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        write_all_vectored(&mut &self.socket, bufs)
+        // SO_SNDTIMEO restarts whenever the peer takes a few bytes; a subscriber that trickles
+        // must still be closed once one batch has taken longer than the write timeout.
+        let deadline = std::time::Instant::now() + WRITE_TIMEOUT;
+        let mut bufs = bufs;
+        IoSlice::advance_slices(&mut bufs, 0);
+        while !bufs.is_empty() {
+            if std::time::Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the subscriber took no data for too long",
+                ));
+            }
+            match (&self.socket).write_vectored(bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     fn shutdown(&self) {

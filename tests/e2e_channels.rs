@@ -13,6 +13,7 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,10 @@ use support::*;
 const CLIP_SECS: u32 = 20;
 /// Clip GOP length in milliseconds (`-g 50` at 25 fps).
 const GOP_MS: i64 = 2000;
+/// Largest DTS step allowed in a recording across a publisher change: the issue asks for no gap over
+/// 1 s, and the design rebases the new source to one frame (40 ms) after the last timestamp sent, so
+/// anything above a few frames is a jump.
+const MAX_STEP: f64 = 0.3;
 
 fn clip_a() -> PathBuf {
     clip_h264_aac(640, 360, CLIP_SECS)
@@ -32,27 +37,95 @@ fn clip_b() -> PathBuf {
     clip_h264_aac(320, 240, CLIP_SECS)
 }
 
-/// A 440 Hz sine, AAC 44.1 kHz stereo, no video, in FLV (made once, cached like the support clips).
-fn clip_audio_only() -> PathBuf {
+/// Make (once) `target/tmp/media/NAME` with ffmpeg `args` (cached like the support clips; written
+/// under a temporary name and renamed, so a parallel test never sees a partial file).
+fn local_clip(name: &str, args: &[&str]) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(TMP).join("media");
     fs::create_dir_all(&dir).expect("create media dir");
-    let path = dir.join(format!("aac_only_{CLIP_SECS}s.flv"));
+    let path = dir.join(name);
     if path.exists() {
         return path;
     }
-    let tmp = dir.join(format!("aac_only.{}.tmp.flv", std::process::id()));
+    let tmp = dir.join(format!("{name}.{}.tmp.flv", std::process::id()));
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
-        .args(["-t", &CLIP_SECS.to_string()])
-        .args(["-c:a", "aac", "-ar", "44100", "-ac", "2", "-b:a", "128k"])
+        .args(args)
         .args(["-f", "flv"])
         .arg(&tmp);
-    let mut p = Proc::spawn("ffmpeg-gen-aac", cmd);
-    let st = p.expect_exit(Duration::from_secs(60), "generating the audio-only clip");
-    assert!(st.success(), "audio-only clip: {st}\n{}", p.describe());
+    let mut p = Proc::spawn("ffmpeg-gen", cmd);
+    let st = p.expect_exit(Duration::from_secs(120), "generating a clip");
+    assert!(st.success(), "generating {name}: {st}\n{}", p.describe());
     fs::rename(&tmp, &path).expect("rename generated clip");
     path
+}
+
+/// A 440 Hz sine, AAC 44.1 kHz stereo, no video.
+fn clip_audio_only() -> PathBuf {
+    local_clip(
+        &format!("aac_only_{CLIP_SECS}s.flv"),
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-t",
+            &CLIP_SECS.to_string(),
+            "-c:a",
+            "aac",
+            "-ar",
+            "44100",
+            "-ac",
+            "2",
+            "-b:a",
+            "128k",
+        ],
+    )
+}
+
+/// 10 s of noisy testsrc2 640x360 at about 8 Mbit/s (H.264, 2 s GOP) + AAC: fills socket buffers
+/// quickly.
+fn clip_high_bitrate() -> PathBuf {
+    local_clip(
+        "h264_8mbit_aac_640x360_10s.flv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25,noise=alls=40:allf=t",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-t",
+            "10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "50",
+            "-keyint_min",
+            "50",
+            "-sc_threshold",
+            "0",
+            "-b:v",
+            "8M",
+            "-maxrate",
+            "8M",
+            "-bufsize",
+            "4M",
+            "-c:a",
+            "aac",
+            "-ar",
+            "44100",
+            "-ac",
+            "2",
+        ],
+    )
 }
 
 /// Publish `clip` in a loop, `-re -c copy`, to `live/NAME`; returns once the channel answers.
@@ -121,6 +194,50 @@ fn channel_stat(server: &Server, id: &str) -> Value {
     get_json(server, &format!("/stat/channel/{id}"))
 }
 
+/// Channel `id`'s subscriber ids.
+fn subscribers(server: &Server, id: &str) -> Vec<String> {
+    channel_stat(server, id)["subscribers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Wait until channel `id` has no subscriber (the probe of `wait_for_channel` has gone).
+fn wait_no_subscriber(server: &Server, id: &str) {
+    let ok = wait_until(secs(5.0), || {
+        subscribers(server, id).is_empty().then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "channel {id} keeps subscribers {:?}\n{}",
+        subscribers(server, id),
+        server.describe()
+    );
+}
+
+/// Wait until channel `id` has exactly one subscriber, the same in two polls 300 ms apart.
+fn sole_subscriber(server: &Server, id: &str, player: &Proc) -> String {
+    let mut previous = Vec::new();
+    wait_until(secs(8.0), || {
+        thread::sleep(Duration::from_millis(250));
+        let now = subscribers(server, id);
+        let stable = now.len() == 1 && now == previous;
+        previous = now;
+        stable.then(|| previous[0].clone())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "channel {id} never had one steady subscriber (last {previous:?})\n{}\n{}",
+            player.describe(),
+            server.describe()
+        )
+    })
+}
+
 /// The id of the RTMP stream publishing `live/NAME` (waits up to 10 s for it to show).
 fn publisher_id(server: &Server, name: &str) -> String {
     let mut last = Value::Null;
@@ -128,9 +245,7 @@ fn publisher_id(server: &Server, name: &str) -> String {
         let all = get_json(server, "/stat/streams");
         let hit = all.as_object().and_then(|m| {
             m.iter()
-                .find(|(_, s)| {
-                    s["rtmp"]["command"] == "publish" && s["rtmp"]["streamName"] == name
-                })
+                .find(|(_, s)| s["rtmp"]["command"] == "publish" && s["rtmp"]["streamName"] == name)
                 .map(|(id, _)| id.clone())
         });
         last = all;
@@ -151,8 +266,7 @@ fn stream_stat(server: &Server, id: &str) -> Option<Value> {
 }
 
 fn f64_of(v: &Value) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("not a number: {v}"))
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
 /// Wait until the stream `id` has published `media_secs` of media (its stat `time`).
@@ -207,6 +321,24 @@ impl Join {
     /// How far behind the live edge the joiner started (ms).
     fn behind(&self) -> i64 {
         self.live_at_join() - self.first_media_ts()
+    }
+
+    /// onMetaData and both sequence headers arrived before the first media tag.
+    fn headers_first(&self) -> Result<(), String> {
+        let n = self
+            .tags
+            .iter()
+            .position(|(_, t)| t.is_media())
+            .ok_or("no media tag")?;
+        let before = &self.tags[..n];
+        let has = |f: &dyn Fn(&FlvTag) -> bool| before.iter().any(|(_, t)| f(t));
+        if !has(&|t| t.script_name().as_deref() == Some("onMetaData")) {
+            return Err("no onMetaData before the first media tag".into());
+        }
+        if !has(&|t| t.is_avc_sequence_header()) || !has(&|t| t.is_aac_sequence_header()) {
+            return Err("a sequence header is missing before the first media tag".into());
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -338,8 +470,9 @@ fn resolution_runs(file: &Path) -> Vec<((u64, u64), usize)> {
 }
 
 /// Recording checks shared by the switch and reconnect tests: duration at least `min_secs`, DTS
-/// never decreasing per stream, no step over 1 s between consecutive video or audio packets.
-fn check_continuous_recording(file: &Path, min_secs: f64) -> Result<f64, String> {
+/// never decreasing per stream, no step over `max_step` seconds between consecutive video or audio
+/// packets (a new source continues "just after the last timestamp sent, plus one frame").
+fn check_continuous_recording(file: &Path, min_secs: f64, max_step: f64) -> Result<f64, String> {
     let probe = ffprobe(file, Count::Nothing)?;
     let dur = probe.duration.ok_or("ffprobe reports no duration")?;
     if dur < min_secs {
@@ -347,16 +480,10 @@ fn check_continuous_recording(file: &Path, min_secs: f64) -> Result<f64, String>
     }
     let (video, audio) = packet_dts(file);
     if video.len() < (FPS * min_secs * 0.9) as usize {
-        return Err(format!(
-            "only {} video packets in {dur:.2} s",
-            video.len()
-        ));
+        return Err(format!("only {} video packets in {dur:.2} s", video.len()));
     }
     if audio.len() < (40.0 * min_secs) as usize {
-        return Err(format!(
-            "only {} audio packets in {dur:.2} s",
-            audio.len()
-        ));
+        return Err(format!("only {} audio packets in {dur:.2} s", audio.len()));
     }
     for (kind, times) in [("video", &video), ("audio", &audio)] {
         let back = backward_steps(times);
@@ -368,7 +495,7 @@ fn check_continuous_recording(file: &Path, min_secs: f64) -> Result<f64, String>
             ));
         }
         let (step, at) = largest_step(times);
-        if step > 1.0 {
+        if step > max_step {
             return Err(format!(
                 "{kind} has a {step:.3} s gap between packets at {at:.3} s"
             ));
@@ -384,12 +511,25 @@ fn check_continuous_recording(file: &Path, min_secs: f64) -> Result<f64, String>
 /// `-buffergopcount=3` with a 2 s GOP: after 8.5 s of media the buffer holds exactly 3 GOPs (4–6 s),
 /// and joiners at `oldest`, `latest`, `5s` and `next` start where their cursor says, over HTTP-FLV
 /// and RTMP. Bad cursors are refused on both play URLs and by the API.
+///
+/// With 3 GOPs (the newest in progress) the buffer spans less than 6 s, so `5s` snapped to the
+/// keyframe at or before always clamps to the oldest keyframe there; `5s` is therefore measured on a
+/// second channel, created by the API with `bufferGopCount` 5, where it must land strictly after
+/// the oldest keyframe, 5–7 s behind live.
 #[test]
 fn three_gop_buffer_and_cursors_oldest_latest_5s_next_and_bad() {
     let mut server = Server::start(&["-buffergopcount=3"]);
+    post_ok(
+        &server,
+        "/channel/create",
+        json!({"id": "live/c5", "bufferGopCount": 5}),
+    );
     let _publisher = publish_loop(&mut server, &clip_a(), "c");
+    let _publisher5 = publish_loop(&mut server, &clip_a(), "c5");
     let pub_id = publisher_id(&server, "c");
+    let pub5_id = publisher_id(&server, "c5");
     wait_media_time(&server, &pub_id, 8.5);
+    wait_media_time(&server, &pub5_id, 8.5);
 
     let st = channel_stat(&server, "live/c");
     let ctx = format!("channel stat {st:#}\n{}", server.describe());
@@ -401,45 +541,60 @@ fn three_gop_buffer_and_cursors_oldest_latest_5s_next_and_bad() {
         (3.9..=6.1).contains(&buffered),
         "3 GOPs of 2 s should span 4-6 s, not {buffered}: {ctx}"
     );
+    let st5 = channel_stat(&server, "live/c5");
+    assert_eq!(
+        (&st5["bufferGopCount"], &st5["bufferedGops"]),
+        (&json!(5), &json!(5)),
+        "{st5:#}"
+    );
 
-    // Joiners: oldest is opened first so that a keyframe arriving between the two joins can only
-    // widen the gap to latest.
+    // Joiners: each `oldest` is opened first so that a keyframe arriving between two joins can only
+    // widen the gap to the next one.
     let (s_oldest, t_oldest) = open_join(&server, "c", "?cursor=oldest");
     let (s_latest, t_latest) = open_join(&server, "c", "");
-    let (s_5s, t_5s) = open_join(&server, "c", "?cursor=5s");
+    let (s_oldest5, t_oldest5) = open_join(&server, "c5", "?cursor=oldest");
+    let (s_5s, t_5s) = open_join(&server, "c5", "?cursor=5s");
     let window = secs(2.0);
-    let (oldest, latest, five) = thread::scope(|sc| {
+    let (oldest, latest, oldest5, five) = thread::scope(|sc| {
         let a = sc.spawn(|| read_join(s_oldest, t_oldest, window, "oldest"));
         let b = sc.spawn(|| read_join(s_latest, t_latest, window, "latest"));
-        let c = sc.spawn(|| read_join(s_5s, t_5s, window, "5s"));
-        (a.join().unwrap(), b.join().unwrap(), c.join().unwrap())
+        let c = sc.spawn(|| read_join(s_oldest5, t_oldest5, window, "c5 oldest"));
+        let d = sc.spawn(|| read_join(s_5s, t_5s, window, "c5 5s"));
+        (
+            a.join().unwrap(),
+            b.join().unwrap(),
+            c.join().unwrap(),
+            d.join().unwrap(),
+        )
     });
     let all = format!(
-        "oldest: {}\nlatest: {}\n5s: {}\n{}",
+        "oldest: {}\nlatest: {}\nc5 oldest: {}\nc5 5s: {}\n{}",
         oldest.describe(),
         latest.describe(),
+        oldest5.describe(),
         five.describe(),
         server.describe()
     );
-    eprintln!(
-        "behind live: oldest {} ms, latest {} ms, 5s {} ms; first ts oldest {} latest {} 5s {}",
-        oldest.behind(),
-        latest.behind(),
-        five.behind(),
-        oldest.first_media_ts(),
-        latest.first_media_ts(),
-        five.first_media_ts()
-    );
-    for j in [&oldest, &latest, &five] {
+    for j in [&oldest, &latest, &oldest5, &five] {
+        eprintln!(
+            "{}: first media at {} ms, live edge at join {} ms, {} ms behind",
+            j.label,
+            j.first_media_ts(),
+            j.live_at_join(),
+            j.behind()
+        );
         let first = j.first_media().unwrap();
         assert!(
             first.is_video_keyframe(),
             "{}: first media tag is not a video keyframe\n{all}",
             j.label
         );
+        if let Err(e) = j.headers_first() {
+            panic!("{}: {e}\n{all}", j.label);
+        }
     }
     assert!(
-        latest.behind() <= GOP_MS + 300,
+        latest.behind() <= GOP_MS + 500,
         "latest starts {} ms behind live; want the newest keyframe (< one GOP)\n{all}",
         latest.behind()
     );
@@ -451,14 +606,20 @@ fn three_gop_buffer_and_cursors_oldest_latest_5s_next_and_bad() {
         latest.first_media_ts()
     );
     assert!(
-        (2 * GOP_MS - 200..=3 * GOP_MS + 300).contains(&oldest.behind()),
+        (2 * GOP_MS - 500..=3 * GOP_MS + 500).contains(&oldest.behind()),
         "oldest starts {} ms behind live; want 4-6 s\n{all}",
         oldest.behind()
     );
     assert!(
-        (4000..=6500).contains(&five.behind()),
-        "5s starts {} ms behind live; want about 5 s snapped to a keyframe (4-6.5 s)\n{all}",
+        (4500..=7500).contains(&five.behind()),
+        "5s starts {} ms behind live; want the keyframe at or before live - 5 s (5-7 s)\n{all}",
         five.behind()
+    );
+    assert!(
+        five.first_media_ts() > oldest5.first_media_ts(),
+        "5s starts at {} ms, not after the oldest keyframe ({} ms) of a 5-GOP buffer\n{all}",
+        five.first_media_ts(),
+        oldest5.first_media_ts()
     );
 
     // `next`: nothing from the buffer; the first media tag is a keyframe newer than the live edge
@@ -477,15 +638,23 @@ fn three_gop_buffer_and_cursors_oldest_latest_5s_next_and_bad() {
         first.is_video_keyframe(),
         "next: first media is not a keyframe\n{ctx}"
     );
+    if let Err(e) = next.headers_first() {
+        panic!("next: {e}\n{ctx}");
+    }
     let (arrived, _) = next
         .tags
         .iter()
         .find(|(_, t)| t.is_media())
         .expect("first media");
     assert!(
-        next.first_media_ts() >= next.live_at_join() - 150,
+        next.first_media_ts() >= next.live_at_join() - 250,
         "next: first media at {} ms is older than the live edge at join ({} ms): it came from the \
          buffer\n{ctx}",
+        next.first_media_ts(),
+        next.live_at_join()
+    );
+    eprintln!(
+        "next: first media at {} ms (arrived {arrived} ms after joining), live edge at join {} ms",
         next.first_media_ts(),
         next.live_at_join()
     );
@@ -497,7 +666,7 @@ fn three_gop_buffer_and_cursors_oldest_latest_5s_next_and_bad() {
         .max()
         .unwrap_or(0);
     assert!(
-        burst_span < 500,
+        burst_span < 800,
         "next: {burst_span} ms of media arrived at once with the first frame (a backlog)\n{ctx}"
     );
 
@@ -517,26 +686,25 @@ fn three_gop_buffer_and_cursors_oldest_latest_5s_next_and_bad() {
             Err(e) => panic!("RTMP play ?cursor=oldest: {e}\n{}", server.describe()),
         }
     }
-    let first = media.first().map(|m| m.1 as i64).unwrap_or_else(|| {
-        panic!(
-            "RTMP play ?cursor=oldest: no media\n{}",
-            server.describe()
-        )
-    });
+    let first = media
+        .first()
+        .map(|m| m.1 as i64)
+        .unwrap_or_else(|| panic!("RTMP play ?cursor=oldest: no media\n{}", server.describe()));
     let live = media.iter().map(|(at, ts)| *ts as i64 - at).max().unwrap();
     assert!(
-        live - first >= 2 * GOP_MS - 200,
+        live - first >= 2 * GOP_MS - 500,
         "RTMP ?cursor=oldest starts {} ms behind live; want >= 4 s\n{}",
         live - first,
         server.describe()
     );
-    let player_id = get_json(&server, "/stat/channel/live/c")["subscribers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .first()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| panic!("no subscriber listed\n{}", server.describe()));
+    let player_id = wait_until(secs(5.0), || {
+        let all = get_json(&server, "/stat/streams");
+        all.as_object()?
+            .iter()
+            .find(|(_, s)| s["rtmp"]["command"] == "play")
+            .map(|(id, _)| id.clone())
+    })
+    .unwrap_or_else(|| panic!("the RTMP player is not listed\n{}", server.describe()));
 
     // Bad cursors: HTTP 400, RTMP play refused (ffmpeg exits non-zero), API 400 BadCursor.
     for bad in ["sideways", "5", "-5s"] {
@@ -613,7 +781,8 @@ fn duration_size_and_audio_only_bounds_hold() {
 
     // Sample every 200 ms for 11 s of publishing.
     let start = Instant::now();
-    let (mut dur_max, mut aud_max, mut size_max, mut size_dur_max) = (0.0f64, 0.0f64, 0.0, 0.0f64);
+    let (mut dur_max, mut aud_max, mut size_max, mut size_dur_max) =
+        (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let mut aud_used_max = 0.0f64;
     while start.elapsed() < secs(11.0) {
         let dur = channel_stat(&server, "live/dur");
@@ -707,13 +876,7 @@ fn publisher_switched_twice_by_the_api_while_a_recorder_plays() {
 
     let out = dir.file("show.flv");
     let mut rec = record(&server.flv_url("show"), &out, RECORD_SECS);
-    let sub_id = wait_until(secs(5.0), || {
-        channel_stat(&server, "show")["subscribers"]
-            .as_array()
-            .and_then(|a| a.first())
-            .and_then(|v| v.as_str().map(str::to_string))
-    })
-    .unwrap_or_else(|| panic!("the recorder never subscribed\n{}", rec.describe()));
+    let sub_id = sole_subscriber(&server, "show", &rec);
 
     let switch = |to: &str, name: &str| {
         post_ok(
@@ -749,7 +912,7 @@ fn publisher_switched_twice_by_the_api_while_a_recorder_plays() {
             server.describe()
         );
     }
-    let dur = check_continuous_recording(&out, RECORD_SECS - 1.0).unwrap_or_else(|e| {
+    let dur = check_continuous_recording(&out, RECORD_SECS - 1.0, MAX_STEP).unwrap_or_else(|e| {
         panic!(
             "recording of show: {e}\n{}\n{}",
             rec.describe(),
@@ -781,20 +944,17 @@ fn encoder_reconnect_within_grace_keeps_the_http_flv_player() {
     let dir = TestDir::new();
     let mut server = Server::start(&[]);
     let mut first = publish_loop(&mut server, &clip_a(), "re");
+    wait_no_subscriber(&server, "live/re");
     let out = dir.file("re.flv");
     let mut rec = record(&server.flv_url("live/re"), &out, RECORD_SECS);
-    let rec_start = Instant::now();
-    let sub_id = wait_until(secs(5.0), || {
-        channel_stat(&server, "live/re")["subscribers"]
-            .as_array()
-            .and_then(|a| a.first())
-            .and_then(|v| v.as_str().map(str::to_string))
-    })
-    .unwrap_or_else(|| panic!("the recorder never subscribed\n{}", rec.describe()));
+    let sub_id = sole_subscriber(&server, "live/re", &rec);
+    let subscribed = Instant::now();
 
     thread::sleep(secs(4.0));
     first.kill();
-    let first_half = rec_start.elapsed().as_secs_f64() + GOP_MS as f64 / 1000.0;
+    // What the recorder can have had from the first publisher: the time it was subscribed (it
+    // joined at most ~0.7 s before `sole_subscriber` saw it twice) plus one GOP of backlog.
+    let first_half = subscribed.elapsed().as_secs_f64() + 0.7 + GOP_MS as f64 / 1000.0;
     thread::sleep(secs(2.0));
     let st = channel_stat(&server, "live/re");
     assert_eq!(
@@ -804,7 +964,38 @@ fn encoder_reconnect_within_grace_keeps_the_http_flv_player() {
         server.describe()
     );
     assert!(rec.is_running(), "recorder ended\n{}", rec.describe());
-    let _second = publish_loop(&mut server, &clip_a(), "re");
+    let second = publish_with(
+        &clip_a(),
+        &server.rtmp_url("live/re"),
+        Publish {
+            loop_forever: true,
+            ..Publish::default()
+        },
+    );
+    let second_id = publisher_id(&server, "re");
+    let took_over = wait_until(secs(5.0), || {
+        (channel_stat(&server, "live/re")["publisher"] == second_id.as_str()).then_some(())
+    });
+    assert!(
+        took_over.is_some(),
+        "the new publisher {second_id} did not take over live/re: {:#}\n{}\n{}",
+        channel_stat(&server, "live/re"),
+        second.describe(),
+        server.describe()
+    );
+    // The recorder stays subscribed (the same stream) until it has its media.
+    while rec.is_running() {
+        let subs = subscribers(&server, "live/re");
+        if rec.is_running() {
+            assert_eq!(
+                subs,
+                vec![sub_id.clone()],
+                "the recorder's subscription changed after the reconnect\n{}",
+                server.describe()
+            );
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
 
     let status = rec.expect_exit(secs(RECORD_SECS + 10.0), "recorder of live/re");
     assert!(
@@ -814,7 +1005,7 @@ fn encoder_reconnect_within_grace_keeps_the_http_flv_player() {
         server.describe()
     );
     // It got RECORD_SECS of media, far more than the first publisher gave it: one connection.
-    let dur = check_continuous_recording(&out, first_half + 4.0).unwrap_or_else(|e| {
+    let dur = check_continuous_recording(&out, first_half + 4.0, MAX_STEP).unwrap_or_else(|e| {
         panic!(
             "recording across the reconnect (first half <= {first_half:.1} s): {e}\n{}\n{}",
             rec.describe(),
@@ -828,9 +1019,6 @@ fn encoder_reconnect_within_grace_keeps_the_http_flv_player() {
         "decoded {frames} video frames of {dur:.2} s\n{}",
         server.describe()
     );
-    let log = server.log_text();
-    let joins = log.matches("plays channel live/re").count();
-    assert_eq!(joins, 1, "the player joined {joins} times\n{log}");
     server.assert_alive("after the reconnect");
 }
 
@@ -845,7 +1033,7 @@ fn a_subscriber_that_never_reads_slows_nobody_and_drops_packets() {
     const RECORD_SECS: f64 = 18.0;
     let dir = TestDir::new();
     let mut server = Server::start(&[]);
-    let _publisher = publish_loop(&mut server, &clip_a(), "slow");
+    let _publisher = publish_loop(&mut server, &clip_high_bitrate(), "slow");
     let pub_id = publisher_id(&server, "slow");
 
     let stuck = tcp_connect(server.http_addr).unwrap();
