@@ -29,6 +29,35 @@ pub fn spawn(
         .spawn(f)
 }
 
+/// Accept connections forever, each on its own named thread running `handle`.
+pub fn accept_loop(
+    listener: std::net::TcpListener,
+    protocol: &'static str,
+    handle: impl Fn(TcpStream, std::net::SocketAddr) + Send + Sync + Clone + 'static,
+) {
+    for conn in listener.incoming() {
+        match conn {
+            Ok(socket) => {
+                let peer = socket
+                    .peer_addr()
+                    .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+                let handle = handle.clone();
+                let spawned = spawn(format!("{protocol}-{peer}"), CONNECTION_STACK, move || {
+                    handle(socket, peer)
+                });
+                if let Err(e) = spawned {
+                    log::warn!("{protocol}: cannot start a thread for {peer}: {e}");
+                }
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                log::warn!("{protocol}: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
 /// Whether an I/O error just means the peer went away (logged at debug, not warn).
 pub fn is_peer_gone(e: &io::Error) -> bool {
     matches!(

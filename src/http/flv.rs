@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
 use crate::hub::{CloseReason, Cursor, Format, Hub, Sink, Stream, StreamType, Wire};
@@ -15,26 +15,9 @@ use crate::net::{self, SocketWire};
 
 /// Accept HTTP-FLV connections forever, a thread each.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
-    for conn in listener.incoming() {
-        match conn {
-            Ok(socket) => {
-                let peer = socket
-                    .peer_addr()
-                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                let hub = hub.clone();
-                let spawned = net::spawn(format!("flv-{peer}"), net::CONNECTION_STACK, move || {
-                    handle_connection(socket, peer, hub)
-                });
-                if let Err(e) = spawned {
-                    log::warn!("http-flv: cannot start a thread for {peer}: {e}");
-                }
-            }
-            Err(e) => {
-                log::warn!("http-flv: accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
+    net::accept_loop(listener, "flv", move |socket, peer| {
+        handle_connection(socket, peer, hub.clone())
+    });
 }
 
 /// Read the request head within the setup timeout.

@@ -110,6 +110,27 @@ struct Registry {
     channels: HashMap<String, Arc<Channel>>,
 }
 
+impl Registry {
+    /// The stream and channel an API call names, or the error for the first one missing.
+    fn stream_and_channel(
+        &self,
+        stream_id: &str,
+        channel_id: &str,
+    ) -> Result<(Arc<Stream>, Arc<Channel>), HubError> {
+        let stream = self
+            .streams
+            .get(stream_id)
+            .cloned()
+            .ok_or(HubError::StreamNotExists)?;
+        let channel = self
+            .channels
+            .get(channel_id)
+            .cloned()
+            .ok_or(HubError::ChannelNotExists)?;
+        Ok((stream, channel))
+    }
+}
+
 /// Called when a player asks for a channel that does not exist (edge mode pulls it from an
 /// origin). Returns whether it created the channel; the play is then retried once.
 pub type MissingChannelHandler = Box<dyn Fn(&Arc<Hub>, &str) -> bool + Send + Sync>;
@@ -518,16 +539,7 @@ impl Hub {
     /// Switch channel `id`'s source to stream `stream_id`; the previous publisher stays connected.
     pub fn set_publisher(&self, id: &str, stream_id: &str, replace: bool) -> Result<(), HubError> {
         let reg = self.registry.lock();
-        let stream = reg
-            .streams
-            .get(stream_id)
-            .cloned()
-            .ok_or(HubError::StreamNotExists)?;
-        let channel = reg
-            .channels
-            .get(id)
-            .cloned()
-            .ok_or(HubError::ChannelNotExists)?;
+        let (stream, channel) = reg.stream_and_channel(stream_id, id)?;
         if stream.role() == Some(Role::Player) {
             return Err(HubError::StreamStateInvalid);
         }
@@ -561,16 +573,7 @@ impl Hub {
     pub fn add_subscriber(&self, id: &str, stream_id: &str, cursor: &str) -> Result<(), HubError> {
         let cursor = Cursor::parse(cursor).ok_or(HubError::BadCursor)?;
         let reg = self.registry.lock();
-        let stream = reg
-            .streams
-            .get(stream_id)
-            .cloned()
-            .ok_or(HubError::StreamNotExists)?;
-        let channel = reg
-            .channels
-            .get(id)
-            .cloned()
-            .ok_or(HubError::ChannelNotExists)?;
+        let (stream, channel) = reg.stream_and_channel(stream_id, id)?;
         if stream.role() == Some(Role::Publisher) {
             return Err(HubError::StreamStateInvalid);
         }

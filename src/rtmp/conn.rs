@@ -19,28 +19,9 @@ const READ_BUFFER: usize = 64 * 1024;
 
 /// Accept RTMP connections forever, a thread each.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
-    for conn in listener.incoming() {
-        match conn {
-            Ok(socket) => {
-                let peer = socket
-                    .peer_addr()
-                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                let hub = hub.clone();
-                let spawned =
-                    net::spawn(format!("rtmp-{peer}"), net::CONNECTION_STACK, move || {
-                        run_connection(socket, peer, hub)
-                    });
-                if let Err(e) = spawned {
-                    log::warn!("rtmp: cannot start a thread for {peer}: {e}");
-                }
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("rtmp: accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
+    net::accept_loop(listener, "rtmp", move |socket, peer| {
+        run_connection(socket, peer, hub.clone())
+    });
 }
 
 #[derive(Debug)]
