@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit tests and the end-to-end tests (real binary + real ffmpeg).
-# Installs ffmpeg/ffprobe with apt-get when they are missing.
+# Installs ffmpeg/ffprobe and rtmpdump (a librtmp client) with apt-get when they are missing.
 # Extra arguments go to the test binaries (a name filter, --nocapture, ...):
 #   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
-  echo "test.sh: ffmpeg/ffprobe not found; installing ffmpeg with apt-get" >&2
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1 \
+   || ! command -v rtmpdump >/dev/null 2>&1; then
+  echo "test.sh: ffmpeg/ffprobe or rtmpdump not found; installing them with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
   SUDO=()
   if [ "$(id -u)" -ne 0 ]; then
@@ -19,7 +20,7 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
     fi
   fi
   ${SUDO[@]+"${SUDO[@]}"} apt-get update
-  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y ffmpeg
+  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y ffmpeg rtmpdump
 fi
 
 cargo build --all-targets
