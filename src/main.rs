@@ -42,6 +42,7 @@ fn run(config: Config) -> ExitCode {
         .set_thread_level(log::LevelFilter::Off)
         .set_target_level(log::LevelFilter::Off)
         .add_filter_ignore_str("tiny_http")
+        .add_filter_ignore_str("ureq")
         .build();
     let _ =
         simplelog::WriteLogger::init(config.log_level.to_filter(), log_config, std::io::stderr());
@@ -67,12 +68,6 @@ fn run(config: Config) -> ExitCode {
         Err(code) => return code,
     };
 
-    for (flag, active) in [("-origin", config.origin.is_none())] {
-        if !active {
-            log::warn!("flag {flag} is accepted but not yet active in this version");
-        }
-    }
-
     let callback = config.httpcallback.clone().map(CallbackSender::start);
     let events: Arc<dyn EventSink> = match &callback {
         Some(sender) => sender.clone(),
@@ -93,6 +88,10 @@ fn run(config: Config) -> ExitCode {
         ..HubSettings::default()
     };
     let hub = Hub::new(settings, events);
+    if let Some(origin) = &config.origin {
+        joy4::proxy::install_edge(&hub, origin.clone());
+        log::info!("edge mode: unknown channels are pulled from {origin}");
+    }
     if let Some(sender) = &callback {
         sender.attach_hub(&hub);
     }

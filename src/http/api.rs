@@ -181,7 +181,7 @@ pub static ROUTES: &[Route] = &[
         Method::Post,
         "/stream/new",
         Op::StreamNew,
-        &["NotImplemented"],
+        &["BadRequest", "BadUrl", "StreamExists", "ChannelNotExists"],
     ),
     route(Method::Get, "/openapi.json", Op::OpenApi, &[]),
 ];
@@ -604,13 +604,12 @@ impl Api {
         }
     }
 
-    /// `POST /stream/new {id?, url}`: starts a pulled proxy stream. Belongs to the proxy issue.
-    fn stream_new(&self, _body: &[u8]) -> Result<Value, ApiError> {
-        Err(ApiError::new(
-            501,
-            "NotImplemented",
-            "stream proxies (/stream/new) are not implemented yet",
-        ))
+    /// `POST /stream/new {id?, url, channel?, push?}`: start a pull or push proxy.
+    fn stream_new(&self, body: &[u8]) -> Result<Value, ApiError> {
+        let body = Value::Object(Fields::parse(body)?.0);
+        let id = crate::proxy::new_stream(&self.hub, &body)
+            .map_err(|e| ApiError::new(400, e.name(), e.detail()))?;
+        Ok(json!({ "id": id }))
     }
 }
 
@@ -1201,9 +1200,9 @@ mod tests {
             "StreamNotExists",
         );
         assert_err(
-            &post(&api, "/stream/new", json!({"url": "rtmp://x/y"})),
-            501,
-            "NotImplemented",
+            &post(&api, "/stream/new", json!({"url": "ftp://x/y"})),
+            400,
+            "BadUrl",
         );
 
         let a = api.hub.new_stream(StreamType::Rtmp, "x".into());
