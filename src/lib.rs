@@ -3,12 +3,14 @@
 //! ```text
 //! publisher socket -> rtmp::handshake -> rtmp::chunk -> rtmp::message -> rtmp::session (events)
 //!      -> hub::Hub wires the stream to a hub::Channel
-//!      -> Channel::push: headers kept, frame buffered (hub::buffer), one Arc<Frame> per packet
-//!         fanned out to every subscriber's bounded queue (serialised once per output format)
-//!      -> subscriber thread: queue -> vectored write -> RTMP play socket / HTTP-FLV response
+//!      -> Channel::push: headers kept, frame buffered (hub::buffer), appended to the pending batch
+//!      -> every merge window the batch is serialised once per output format (FLV / RTMP chunks)
+//!         and offered to each subscriber's hub::Sink: a non-blocking vectored write straight to
+//!         its socket; only a backed-up socket's own thread writes its backlog (blocking)
 //! ```
 //! Protocol modules (`amf0`, `flv`, `media`, `rtmp::{handshake,chunk,message,session}`) are sans-IO;
-//! `hub` knows nothing of sockets; `rtmp::conn` and `http` own sockets and threads.
+//! `hub` knows nothing of sockets (a subscriber's socket is a `hub::Wire`); `rtmp::conn`, `http`,
+//! `proxy` and `net` own sockets and threads.
 pub mod amf0;
 pub mod config;
 pub mod flv;
@@ -16,4 +18,5 @@ pub mod http;
 pub mod hub;
 pub mod media;
 pub mod net;
+pub mod proxy;
 pub mod rtmp;
