@@ -78,7 +78,7 @@ enum Backlog {
 /// Frames a subscriber may have queued before it counts as behind.
 pub const MAX_QUEUED_FRAMES: usize = 1024;
 /// Queue items (batches) before the subscriber counts as behind; a few more are kept for the end.
-const QUEUE_ITEMS: usize = 256;
+const QUEUE_ITEMS: usize = 128;
 const QUEUE_SLACK: usize = 4;
 
 #[derive(Default)]

@@ -15,7 +15,8 @@ use crate::net::{self, SocketWire};
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
-const READ_BUFFER: usize = 64 * 1024;
+// Small: a player's reader keeps it for its whole life; publishers read in a loop anyway.
+const READ_BUFFER: usize = 16 * 1024;
 
 /// Accept RTMP connections forever, a thread each.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
