@@ -197,8 +197,8 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ),
     (
         "-mergewrite=DUR",
-        "0",
-        "merge subscriber writes over this window (0 = per message)",
+        "100ms",
+        "gather frames this long before writing them to subscribers (0 = each at once)",
     ),
     (
         "-origin=URL",
@@ -328,7 +328,9 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
         if s.starts_with("http://") {
             Ok(s.trim_end_matches('/').to_string())
         } else {
-            Err(format!("{s:?} is not an http:// URL (https is not supported)"))
+            Err(format!(
+                "{s:?} is not an http:// URL (https is not supported)"
+            ))
         }
     })?;
     config.rtmp_check_params = args.contains("--rtmpcheckparams");

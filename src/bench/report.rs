@@ -462,7 +462,9 @@ mod tests {
         h.record(500);
         h.record(20_000_000);
         h.record(30_000_000);
-        assert_eq!(h.percentile_us(34.0), Some(500));
+        // Rank 1 of 3: the first bucket's upper edge.
+        assert_eq!(h.percentile_us(33.0), Some(600));
+        // Rank 2 is in the overflow bucket, where only the maximum is known.
         assert_eq!(h.percentile_us(50.0), Some(30_000_000));
         assert_eq!(h.max_us(), Some(30_000_000));
     }
@@ -497,7 +499,10 @@ mod tests {
     #[test]
     fn cpu_per_subscriber_second() {
         // 5 CPU seconds over 1000 subscribers x 20 s = 250 µs per subscriber-second.
-        assert_eq!(cpu_us_per_subscriber_second(5.0, 1000.0 * 20.0), Some(250.0));
+        assert_eq!(
+            cpu_us_per_subscriber_second(5.0, 1000.0 * 20.0),
+            Some(250.0)
+        );
         assert_eq!(cpu_us_per_subscriber_second(0.0, 10.0), Some(0.0));
         assert_eq!(cpu_us_per_subscriber_second(1.0, 0.0), None);
         assert_eq!(ticks_to_seconds(250, 100), 2.5);
@@ -519,7 +524,10 @@ mod tests {
             rss_growth_per_subscriber_kib(10_000, 30_000, 1000),
             Some(20.0)
         );
-        assert_eq!(rss_growth_per_subscriber_kib(10_000, 9_000, 100), Some(-10.0));
+        assert_eq!(
+            rss_growth_per_subscriber_kib(10_000, 9_000, 100),
+            Some(-10.0)
+        );
         assert_eq!(rss_growth_per_subscriber_kib(1, 2, 0), None);
     }
 

@@ -437,7 +437,11 @@ enum HttpState {
 #[derive(Debug)]
 enum Chunked {
     /// Reading a chunk-size line (hex digits, optional extensions, CRLF).
-    Size { value: usize, digits: usize, in_ext: bool },
+    Size {
+        value: usize,
+        digits: usize,
+        in_ext: bool,
+    },
     Data(usize),
     /// The CRLF after a chunk's data: bytes of it still to skip.
     DataEnd(usize),
@@ -848,7 +852,13 @@ mod tests {
         assert!(!is_video_keyframe(&[0x17, 0x00, 0, 0, 0]));
         assert!(!is_video_keyframe(&[0x27, 0x01, 0, 0, 0]));
         // Enhanced RTMP: key frame (1 << 4), packet type CodedFrames (1) vs SequenceStart (0).
-        assert!(is_video_keyframe(&[0x80 | 0x10 | 1, b'h', b'v', b'c', b'1']));
+        assert!(is_video_keyframe(&[
+            0x80 | 0x10 | 1,
+            b'h',
+            b'v',
+            b'c',
+            b'1'
+        ]));
         assert!(!is_video_keyframe(&[0x80 | 0x10, b'h', b'v', b'c', b'1']));
         assert!(!is_video_keyframe(&[]));
     }

@@ -64,8 +64,8 @@ impl Source {
         let audio_kbps = 64.min(p.kbps / 4);
         let video_kbps = p.kbps.saturating_sub(audio_kbps).max(1);
         let gop_frames = ((p.gop_s * f64::from(fps)).round() as u64).max(1);
-        let gop_bytes = (f64::from(video_kbps) * 1000.0 / 8.0 * gop_frames as f64
-            / f64::from(fps)) as usize;
+        let gop_bytes =
+            (f64::from(video_kbps) * 1000.0 / 8.0 * gop_frames as f64 / f64::from(fps)) as usize;
         let weights = gop_frames as usize - 1 + KEY_WEIGHT;
         let inter_len = (gop_bytes / weights).max(16);
         let key_len = if gop_frames == 1 {
@@ -141,7 +141,10 @@ impl Source {
                 };
                 if !seen[slot] {
                     seen[slot] = true;
-                    headers.push(Msg { timestamp: 0, ..msg });
+                    headers.push(Msg {
+                        timestamp: 0,
+                        ..msg
+                    });
                 }
             } else {
                 media.push(msg);
@@ -161,17 +164,22 @@ impl Source {
             .filter(|m| m.type_id == 9)
             .map(|m| m.timestamp)
             .collect();
-        // One frame interval past the last tag, so that rounds do not overlap.
-        let step = if video.len() > 1 {
-            (video[video.len() - 1] - video[0]) / (video.len() as u32 - 1)
+        // A round lasts up to one frame interval past the last video frame (the last tag when there
+        // is no video), and always past the last tag, so that rounds never overlap.
+        let (base, step) = if video.len() > 1 {
+            let last_video = video[video.len() - 1];
+            (
+                last_video,
+                (last_video - video[0]) / (video.len() as u32 - 1),
+            )
         } else {
-            40
+            (last, 40)
         };
         Ok(Source {
             headers: headers.into_iter(),
             kind: Kind::File {
                 media,
-                loop_ms: last + step.max(1),
+                loop_ms: (base + step.max(1)).max(last + 1),
                 pos: 0,
                 round: 0,
             },
@@ -402,7 +410,9 @@ mod tests {
     fn the_synthetic_sequence_header_describes_640x360() {
         let body = avc_sequence_header();
         assert!(codec::video_is_sequence_header(&body));
-        let size = codec::video_size_from_sequence_header(&body).unwrap().unwrap();
+        let size = codec::video_size_from_sequence_header(&body)
+            .unwrap()
+            .unwrap();
         assert_eq!((size.width, size.height), (640, 360));
         assert_eq!(h264_pps(), vec![0x68, 0xCE, 0x3C, 0x80]);
         // No start-code emulation inside the parameter sets.
@@ -432,7 +442,10 @@ mod tests {
                 break;
             }
             let k = usize::from(m.type_id == 9);
-            assert!(m.timestamp >= last_ts[k], "per-track timestamps never go back");
+            assert!(
+                m.timestamp >= last_ts[k],
+                "per-track timestamps never go back"
+            );
             last_ts[k] = m.timestamp;
             bytes += m.body.len();
             if m.type_id == 9 && codec::video_is_keyframe(&m.body) {

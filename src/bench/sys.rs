@@ -46,7 +46,12 @@ pub fn sample_self() -> io::Result<ProcSample> {
 fn sample_path(dir: &str) -> io::Result<ProcSample> {
     let stat = fs::read_to_string(format!("{dir}/stat"))?;
     let status = fs::read_to_string(format!("{dir}/status"))?;
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("cannot parse {dir}/stat"));
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("cannot parse {dir}/stat"),
+        )
+    };
     Ok(ProcSample {
         cpu_ticks: parse_stat_cpu_ticks(&stat).ok_or_else(bad)?,
         rss_kib: parse_status_kib(&status, "VmRSS").unwrap_or(0),
@@ -86,7 +91,7 @@ pub fn raise_nofile_limit() -> io::Result<(u64, u64)> {
             lim = want;
         }
     }
-    Ok((lim.rlim_cur as u64, lim.rlim_max as u64))
+    Ok((lim.rlim_cur, lim.rlim_max))
 }
 
 /// Set `SO_RCVLOWAT`: a read (and epoll's readiness) waits until this many bytes are buffered.
@@ -215,7 +220,10 @@ mod tests {
     #[test]
     fn this_process_can_be_sampled() {
         let s = sample_self().unwrap();
-        assert!(s.rss_kib > 0 && s.hwm_kib >= s.rss_kib && s.threads >= 1, "{s:?}");
+        assert!(
+            s.rss_kib > 0 && s.hwm_kib >= s.rss_kib && s.threads >= 1,
+            "{s:?}"
+        );
         assert!(clock_ticks_per_second() > 0);
     }
 }

@@ -251,6 +251,7 @@ impl Channel {
             has_video: flush.has_video,
             headers: &flush.headers,
             max_lag_ms: self.max_lag_ms,
+            second: super::stream::clock_seconds(),
         };
         for sink in flush.sinks.iter() {
             sink.offer(&offer);

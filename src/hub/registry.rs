@@ -373,7 +373,10 @@ impl Hub {
                 }
             }
             stream.set_channel(None);
-            *stream.sink.lock() = None;
+            // The player's own thread may be waiting on its sink: let it go.
+            if let Some(sink) = stream.sink.lock().take() {
+                sink.end(reason);
+            }
         }
         stream.clear_closer();
         self.events.emit(

@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use parking_lot::Mutex;
 
 use super::buffer::Frame;
-use super::stream::{CloseReason, Stream};
+use super::stream::{clock_seconds, CloseReason, Stream};
 use crate::media::{ts_diff, Packet, PacketKind};
 
 /// A connection's write side as the hub sees it.
@@ -108,6 +108,8 @@ pub struct Offer<'a> {
     /// The channel's current metadata and sequence headers, for a resync after a skip.
     pub headers: &'a [Packet],
     pub max_lag_ms: u32,
+    /// `stream::clock_seconds()`, read once for the batch.
+    pub second: u64,
 }
 
 /// A subscriber's output.
@@ -304,9 +306,9 @@ impl Sink {
         };
         let total: usize = shared.iter().map(|s| s.len()).sum();
         match self.try_write(shared) {
-            Ok(n) if n == total => self.wrote(n, frames.last()),
+            Ok(n) if n == total => self.wrote(n, frames.last(), offer.second),
             Ok(n) => {
-                self.wrote(n, None);
+                self.wrote(n, None, offer.second);
                 let pieces = frames.iter().cloned().map(Piece::Frame).collect();
                 let (rest, skip) = remainder(pieces, n, self.format);
                 self.enqueue(&mut st, rest, skip, offer.max_lag_ms);
@@ -346,11 +348,15 @@ impl Sink {
         match self.try_write(&iov) {
             Ok(n) if n == total => {
                 drop(iov);
-                self.wrote(n, pieces.iter().rev().find_map(Piece::frame));
+                self.wrote(
+                    n,
+                    pieces.iter().rev().find_map(Piece::frame),
+                    clock_seconds(),
+                );
             }
             Ok(n) => {
                 drop(iov);
-                self.wrote(n, None);
+                self.wrote(n, None, clock_seconds());
                 let (rest, skip) = remainder(pieces, n, self.format);
                 self.enqueue(st, rest, skip, max_lag_ms);
             }
@@ -365,9 +371,9 @@ impl Sink {
         }
     }
 
-    fn wrote(&self, bytes: usize, last: Option<&Arc<Frame>>) {
+    fn wrote(&self, bytes: usize, last: Option<&Arc<Frame>>, second: u64) {
         if bytes > 0 {
-            self.stream.add_bytes_out(bytes as u64);
+            self.stream.add_bytes_out_at(bytes as u64, second);
         }
         if let Some(frame) = last {
             self.stream.note_media_ts(frame.timestamp());
@@ -473,7 +479,7 @@ impl Sink {
                 .iter()
                 .rev()
                 .find_map(|(p, _)| p.iter().rev().find_map(Piece::frame).cloned());
-            self.wrote(total, last.as_ref());
+            self.wrote(total, last.as_ref(), clock_seconds());
             batch.clear();
             {
                 let mut st = self.state.lock();
@@ -619,6 +625,7 @@ mod tests {
             has_video: true,
             headers: &[],
             max_lag_ms: 5000,
+            second: clock_seconds(),
         });
     }
 

@@ -176,6 +176,15 @@ impl MediaInfo {
     }
 }
 
+const NO_MEDIA_TS: u64 = u64::MAX;
+
+/// Whole seconds on one process-wide clock: the rate buckets of every stream count in it, so a
+/// flush reads the clock once for all its subscribers.
+pub fn clock_seconds() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_secs()
+}
+
 /// Bytes per second over the last few seconds, from one-second buckets.
 #[derive(Debug)]
 pub struct RateMeter {
@@ -212,9 +221,10 @@ impl RateMeter {
     }
 
     /// Bits per second over the complete seconds of the window (the current one is partial).
-    pub fn bits_per_second(&mut self, second: u64, elapsed_secs: u64) -> u64 {
+    /// `lived_secs`: how long the stream has existed (a young stream averages over its life).
+    pub fn bits_per_second(&mut self, second: u64, lived_secs: u64) -> u64 {
         self.roll_to(second);
-        let full = (elapsed_secs as usize).min(RATE_WINDOW_SECS);
+        let full = (lived_secs as usize).min(RATE_WINDOW_SECS);
         if full == 0 {
             return 0;
         }
@@ -245,7 +255,8 @@ pub struct Stream {
     pub dropped_packets: AtomicU64,
     /// Last media timestamp seen or sent (ms), and the first, for `time`.
     media_ts: AtomicU32,
-    first_media_ts: Mutex<Option<u32>>,
+    /// `NO_MEDIA_TS` until the first media timestamp is seen.
+    first_media_ts: AtomicU64,
     rate: Mutex<RateMeter>,
     decisions: (Sender<Decision>, Receiver<Decision>),
     /// Shuts the connection's socket down, so a thread blocked in a read wakes up (set by the server).
@@ -293,7 +304,7 @@ impl Stream {
             bytes_out: AtomicU64::new(0),
             dropped_packets: AtomicU64::new(0),
             media_ts: AtomicU32::new(0),
-            first_media_ts: Mutex::new(None),
+            first_media_ts: AtomicU64::new(NO_MEDIA_TS),
             rate: Mutex::new(RateMeter::new()),
             decisions: crossbeam_channel::bounded(4),
             closer: Mutex::new(None),
@@ -399,12 +410,17 @@ impl Stream {
 
     pub fn add_bytes_in(&self, n: u64) {
         self.bytes_in.fetch_add(n, Ordering::Relaxed);
-        self.rate.lock().add(self.started.elapsed().as_secs(), n);
+        self.rate.lock().add(clock_seconds(), n);
     }
 
     pub fn add_bytes_out(&self, n: u64) {
+        self.add_bytes_out_at(n, clock_seconds());
+    }
+
+    /// `add_bytes_out` with the clock already read (once per batch for every subscriber).
+    pub fn add_bytes_out_at(&self, n: u64, second: u64) {
         self.bytes_out.fetch_add(n, Ordering::Relaxed);
-        self.rate.lock().add(self.started.elapsed().as_secs(), n);
+        self.rate.lock().add(second, n);
     }
 
     /// Remember a publisher's header packet (metadata or sequence header).
@@ -459,27 +475,30 @@ impl Stream {
 
     pub fn note_media_ts(&self, ts: u32) {
         self.media_ts.store(ts, Ordering::Relaxed);
-        let mut first = self.first_media_ts.lock();
-        if first.is_none() {
-            *first = Some(ts);
+        if self.first_media_ts.load(Ordering::Relaxed) == NO_MEDIA_TS {
+            let _ = self.first_media_ts.compare_exchange(
+                NO_MEDIA_TS,
+                u64::from(ts),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
         }
     }
 
     /// Media position in seconds since the stream's first media timestamp.
     pub fn media_time(&self) -> f64 {
-        let first = *self.first_media_ts.lock();
-        match first {
-            None => 0.0,
-            Some(first) => {
-                crate::media::ts_diff(self.media_ts.load(Ordering::Relaxed), first).max(0) as f64
-                    / 1000.0
+        match self.first_media_ts.load(Ordering::Relaxed) {
+            NO_MEDIA_TS => 0.0,
+            first => {
+                let last = self.media_ts.load(Ordering::Relaxed);
+                crate::media::ts_diff(last, first as u32).max(0) as f64 / 1000.0
             }
         }
     }
 
     pub fn bitrate(&self) -> u64 {
-        let elapsed = self.started.elapsed().as_secs();
-        self.rate.lock().bits_per_second(elapsed, elapsed)
+        let lived = self.started.elapsed().as_secs();
+        self.rate.lock().bits_per_second(clock_seconds(), lived)
     }
 
     /// The stat object of `/stat/stream/{id}` and of the streamConnected event.

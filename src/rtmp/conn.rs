@@ -17,6 +17,7 @@ use crate::net::{self, SocketWire};
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
 // Small: a player's reader keeps it for its whole life; publishers read in a loop anyway.
 const READ_BUFFER: usize = 16 * 1024;
+const PLAYER_READ_BUFFER: usize = 1024;
 
 /// Accept RTMP connections forever, a thread each.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
@@ -196,6 +197,10 @@ impl Connection {
                         return Ok(reason);
                     }
                 }
+            }
+            if self.playing && buf.len() > PLAYER_READ_BUFFER {
+                // A player only sends small control messages: give the memory back.
+                buf = vec![0u8; PLAYER_READ_BUFFER];
             }
             let deadline = (!self.session.is_connected()).then_some(setup_deadline);
             let n = self.read_some(&mut buf, deadline)?;

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# joy4 against nginx-rtmp, side by side, on this machine: the same ~1 Mbit/s H.264/AAC stream (2 s GOP)
+# and the same subscriber load, one server after the other in one run. Prints a table and keeps the JSON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/bench.sh [--quick] [--with-2000] [--mergewrite DUR] [--duration SECONDS]
+                        [--rcvlowat BYTES] [--results DIR]
+
+Runs joy4-bench against joy4 (RTMP and HTTP-FLV) and nginx-rtmp (RTMP; it has no HTTP-FLV) at
+N = 200 and 1000 subscribers on loopback, each server freshly started for each case, and prints a
+side-by-side table: server CPU µs per subscriber-second (and its ratio to nginx-rtmp's RTMP figure
+at the same N), RSS growth per subscriber, min/median share of the stream's bitrate, server-added
+latency p50/p99, failed or dropped subscribers, and the bench's own CPU.
+
+  --quick           N = 50 and 8 s per case: a smoke test of the whole chain (about a minute)
+  --with-2000       also N = 2000
+  --mergewrite DUR  pass -mergewrite=DUR to joy4 (default: joy4's own default)
+  --duration S      measured seconds per case after the ramp (default 20; --quick: 8)
+  --rcvlowat BYTES  SO_RCVLOWAT of the subscribers that are not latency probes (default: the
+                    bench's 16384; 0 = every subscriber is woken for every write, like a player)
+  --results DIR     where the JSON, logs and table go (default target/bench/DATE-TIME)
+  -h, --help        this text
+
+Installs what is missing with apt-get (nginx, libnginx-mod-rtmp, ffmpeg), builds joy4 and
+joy4-bench in release mode, makes the test clip once (cached in target/bench), raises the open-file
+limit as far as the hard limit allows, and stops every process it started when it ends.
+A default run takes about 4 minutes.
+EOF
+}
+
+QUICK=0
+WITH_2000=0
+MERGEWRITE=""
+DURATION=""
+RESULTS=""
+RCVLOWAT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --quick) QUICK=1 ;;
+    --with-2000) WITH_2000=1 ;;
+    --mergewrite) MERGEWRITE=${2:?--mergewrite needs a duration, e.g. 100ms}; shift ;;
+    --mergewrite=*) MERGEWRITE=${1#*=} ;;
+    --duration) DURATION=${2:?--duration needs seconds}; shift ;;
+    --duration=*) DURATION=${1#*=} ;;
+    --rcvlowat) RCVLOWAT=${2:?--rcvlowat needs a byte count}; shift ;;
+    --rcvlowat=*) RCVLOWAT=${1#*=} ;;
+    --results) RESULTS=${2:?--results needs a directory}; shift ;;
+    --results=*) RESULTS=${1#*=} ;;
+    *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$QUICK" = 1 ]; then
+  COUNTS=(50)
+  DURATION=${DURATION:-8}
+else
+  COUNTS=(200 1000)
+  [ "$WITH_2000" = 1 ] && COUNTS+=(2000)
+  DURATION=${DURATION:-20}
+fi
+case "$DURATION" in ''|*[!0-9]*) echo "bench.sh: --duration takes whole seconds" >&2; exit 2 ;; esac
+case "$RCVLOWAT" in *[!0-9]*) echo "bench.sh: --rcvlowat takes a byte count" >&2; exit 2 ;; esac
+BENCH_EXTRA=()
+[ -n "$RCVLOWAT" ] && BENCH_EXTRA+=(--rcvlowat "$RCVLOWAT")
+
+log() { printf '%s bench.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------------
+# Clean-up: every process this script starts is recorded here and stopped on exit.
+# ---------------------------------------------------------------------------------------------------
+PIDS=()
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/joy4-bench.XXXXXX")
+POLICY_CREATED=0
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  if [ "$POLICY_CREATED" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop_pid() {
+  local pid=$1
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Tools: nginx with the RTMP module, ffmpeg (Debian packages), only when missing.
+# ---------------------------------------------------------------------------------------------------
+find_rtmp_module() {
+  local p
+  for p in /usr/lib/nginx/modules/ngx_rtmp_module.so /usr/share/nginx/modules/ngx_rtmp_module.so \
+           /usr/lib64/nginx/modules/ngx_rtmp_module.so; do
+    [ -f "$p" ] && { echo "$p"; return 0; }
+  done
+  if command -v dpkg >/dev/null 2>&1; then
+    p=$(dpkg -L libnginx-mod-rtmp 2>/dev/null | grep '/ngx_rtmp_module\.so$' | head -n1 || true)
+    [ -n "$p" ] && [ -f "$p" ] && { echo "$p"; return 0; }
+  fi
+  return 1
+}
+
+NGINX=$(command -v nginx || true)
+[ -z "$NGINX" ] && [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx
+MODULE=$(find_rtmp_module || true)
+MISSING=()
+[ -z "$NGINX" ] && MISSING+=(nginx)
+[ -z "$MODULE" ] && MISSING+=(libnginx-mod-rtmp)
+command -v ffmpeg >/dev/null 2>&1 || MISSING+=(ffmpeg)
+if [ ${#MISSING[@]} -gt 0 ]; then
+  log "installing ${MISSING[*]} with apt-get"
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=(sudo -E); else
+      echo "bench.sh: need ${MISSING[*]}, and not root and no sudo to install them" >&2; exit 1
+    fi
+  fi
+  # Keep Debian's nginx service from starting on port 80 during the install.
+  if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" -eq 0 ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    POLICY_CREATED=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  ${SUDO[@]+"${SUDO[@]}"} apt-get update
+  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y --no-install-recommends "${MISSING[@]}"
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  MODULE=$(find_rtmp_module || true)
+fi
+[ -x "$NGINX" ] || { echo "bench.sh: nginx not found after installing" >&2; exit 1; }
+[ -n "$MODULE" ] || { echo "bench.sh: ngx_rtmp_module.so not found after installing" >&2; exit 1; }
+
+# As many open files as the hard limit allows (2000 subscribers + the publisher + the servers').
+HARD=$(ulimit -Hn)
+ulimit -n "$HARD" 2>/dev/null || true
+SOFT=$(ulimit -n)
+if [ "$SOFT" != unlimited ] && [ "$SOFT" -lt $(( ${COUNTS[-1]} * 2 + 256 )) ]; then
+  log "warning: open-file limit $SOFT (hard $HARD) is low for ${COUNTS[-1]} subscribers"
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# Build, clip, results directory.
+# ---------------------------------------------------------------------------------------------------
+log "building joy4 and joy4-bench (release)"
+cargo build --release --quiet --bin joy4 --bin joy4-bench
+JOY4=$PWD/target/release/joy4
+BENCH=$PWD/target/release/joy4-bench
+
+mkdir -p target/bench
+CLIP=$PWD/target/bench/clip-1mbps-gop2s.flv
+if [ ! -s "$CLIP" ]; then
+  log "making the test clip (640x360 25 fps, ~1 Mbit/s H.264/AAC, 2 s GOP)"
+  ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i testsrc2=size=640x360:rate=25 \
+    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 \
+    -c:v libx264 -preset veryfast -pix_fmt yuv420p -g 50 -keyint_min 50 -sc_threshold 0 \
+    -b:v 900k -maxrate 1M -bufsize 1M \
+    -c:a aac -b:a 64k -ac 2 -f flv "$CLIP.tmp"
+  mv "$CLIP.tmp" "$CLIP"
+fi
+
+RESULTS=${RESULTS:-target/bench/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$RESULTS"
+RESULTS=$(cd "$RESULTS" && pwd)
+
+# A free loopback TCP port: nothing answers a connection to it.
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  echo "bench.sh: no free port found" >&2
+  return 1
+}
+
+wait_port() {
+  local port=$1
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Servers: start one, fresh, per case. Each sets SERVER_PID, PUBLISH_URL and PLAY_RTMP/PLAY_HTTP.
+# ---------------------------------------------------------------------------------------------------
+start_joy4() {
+  local name=$1 out="$WORK/joy4-$1.listen"
+  local flags=(-rtmp=127.0.0.1:0 -http=127.0.0.1:0 -httpapi=127.0.0.1:0 -loglevel=warn)
+  [ -n "$MERGEWRITE" ] && flags+=("-mergewrite=$MERGEWRITE")
+  "$JOY4" "${flags[@]}" >"$out" 2>"$RESULTS/$name.server.log" &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  for _ in $(seq 100); do grep -q '^listening httpapi ' "$out" 2>/dev/null && break; sleep 0.1; done
+  grep -q '^listening httpapi ' "$out" || { echo "bench.sh: joy4 did not start (see $RESULTS/$name.server.log)" >&2; exit 1; }
+  local rtmp http
+  rtmp=$(awk '$1=="listening" && $2=="rtmp" {print $3}' "$out")
+  http=$(awk '$1=="listening" && $2=="http" {print $3}' "$out")
+  PUBLISH_URL="rtmp://$rtmp/live/bench"
+  PLAY_RTMP="rtmp://$rtmp/live/bench"
+  PLAY_HTTP="http://$http/live/bench.flv"
+}
+
+start_nginx() {
+  local name=$1 dir="$WORK/nginx-$1" port
+  port=$(free_port)
+  mkdir -p "$dir/logs"
+  local files=$SOFT
+  [ "$files" = unlimited ] && files=65536
+  cat >"$dir/nginx.conf" <<EOF
+load_module $MODULE;
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile $files;
+pid $dir/nginx.pid;
+error_log $RESULTS/$name.server.log warn;
+events { worker_connections $(( files > 16384 ? 16384 : files - 64 )); }
+rtmp {
+  server {
+    listen 127.0.0.1:$port;
+    chunk_size 4096;
+    application live { live on; }
+  }
+}
+EOF
+  "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$RESULTS/$name.server.log" &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  wait_port "$port" || { echo "bench.sh: nginx did not start (see $RESULTS/$name.server.log)" >&2; exit 1; }
+  PUBLISH_URL="rtmp://127.0.0.1:$port/live/bench"
+  PLAY_RTMP="rtmp://127.0.0.1:$port/live/bench"
+  PLAY_HTTP=""
+}
+
+# run_case SERVER PROTOCOL N
+FILES=()
+run_case() {
+  local server=$1 proto=$2 n=$3
+  local name="$server-$proto-$n"
+  case "$server" in
+    joy4) start_joy4 "$name" ;;
+    nginx-rtmp) start_nginx "$name" ;;
+  esac
+  local play=$PLAY_RTMP
+  [ "$proto" = http-flv ] && play=$PLAY_HTTP
+  log "$server $proto N=$n: running (log: $RESULTS/$name.log)"
+  if "$BENCH" --publish "$PUBLISH_URL" --play "$play" -n "$n" --ramp 200 \
+       --duration "${DURATION}s" --warmup 3s --input "$CLIP" --pid "$SERVER_PID" \
+       --label "$server" --json "$RESULTS/$name.json" ${BENCH_EXTRA[@]+"${BENCH_EXTRA[@]}"} >"$RESULTS/$name.txt" 2>"$RESULTS/$name.log"; then
+    FILES+=("$RESULTS/$name.json")
+    grep -E 'server pid|latency ms' "$RESULTS/$name.txt" | sed 's/^ */    /' >&2 || true
+  else
+    log "$server $proto N=$n: the bench failed: $(tail -n 1 "$RESULTS/$name.log")"
+  fi
+  stop_pid "$SERVER_PID"
+}
+
+START=$(date +%s)
+for n in "${COUNTS[@]}"; do
+  run_case joy4 rtmp "$n"
+  run_case joy4 http-flv "$n"
+  run_case nginx-rtmp rtmp "$n"
+done
+
+# ---------------------------------------------------------------------------------------------------
+# The side-by-side table.
+# ---------------------------------------------------------------------------------------------------
+{
+  echo "joy4 vs nginx-rtmp, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown CPU), Linux $(uname -r)"
+  echo "stream: $(basename "$CLIP") looped (~1 Mbit/s H.264/AAC, 2 s GOP); ${DURATION} s measured per case after a 200/s ramp;" \
+       "joy4 -mergewrite=${MERGEWRITE:-default}; subscriber SO_RCVLOWAT ${RCVLOWAT:-16384};" \
+       "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //') with $(basename "$MODULE")"
+  echo
+  if [ ${#FILES[@]} -gt 0 ]; then
+    "$BENCH" summary --baseline nginx-rtmp "${FILES[@]}"
+  else
+    echo "(no case completed)"
+  fi
+  echo
+  echo "CPU vs base: server CPU per subscriber-second over nginx-rtmp's RTMP figure at the same N."
+  echo "share: media bytes each subscriber got of those published in the window (min and median over subscribers)."
+  echo "latency: publish send time to subscriber arrival, measured on probe subscribers."
+} | tee "$RESULTS/summary.md"
+log "done in $(( $(date +%s) - START )) s; JSON, logs and tables in $RESULTS"
+[ ${#FILES[@]} -gt 0 ]
