@@ -734,6 +734,24 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_player_releases_its_own_thread() {
+        let (hub, _) = hub();
+        let publisher = hub.new_stream(StreamType::Rtmp, "x".into());
+        hub.start_publish(&publisher, "1").unwrap();
+        let player = hub.new_stream(StreamType::Rtmp, "y".into());
+        let sink = hub.start_play(&player, "1", Cursor::Latest).unwrap();
+        // The player's connection ended (its reader saw EOF): the thread waiting on the sink
+        // must be told, or it waits forever.
+        hub.finish_stream(&player, CloseReason::PeerClosed);
+        let mut frames = Vec::new();
+        assert_eq!(
+            sink.next_batch(Duration::from_secs(1), &mut frames),
+            Err(super::super::sink::QueueEnd::Ended(CloseReason::PeerClosed))
+        );
+        assert_eq!(hub.channel("1").unwrap().subscriber_count(), 0);
+    }
+
+    #[test]
     fn play_of_an_unknown_channel_is_not_found() {
         let (hub, _) = hub();
         let player = hub.new_stream(StreamType::Rtmp, "y".into());
