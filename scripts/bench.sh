@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 usage() {
   cat <<'EOF'
-Usage: scripts/bench.sh [--quick] [--with-2000] [--mergewrite DUR] [--duration SECONDS]
+Usage: scripts/bench.sh [--quick] [--with-2000] [--with-5000] [--mergewrite DUR] [--duration SECONDS]
                         [--rcvlowat BYTES] [--results DIR]
 
 Runs joy4-bench against joy4 (RTMP and HTTP-FLV) and nginx-rtmp (RTMP; it has no HTTP-FLV) at
@@ -17,6 +17,8 @@ latency p50/p99, failed or dropped subscribers, and the bench's own CPU.
 
   --quick           N = 50 and 8 s per case: a smoke test of the whole chain (about a minute)
   --with-2000       also N = 2000
+  --with-5000       also 5,000 idle-ish joy4 subscribers (RTMP, then HTTP-FLV) of a synthetic
+                    100 kbit/s stream, ramped at 250/s: they must all connect and keep reading
   --mergewrite DUR  pass -mergewrite=DUR to joy4 (default: joy4's own default)
   --duration S      measured seconds per case after the ramp (default 20; --quick: 8)
   --rcvlowat BYTES  SO_RCVLOWAT of the subscribers that are not latency probes (default: the
@@ -33,6 +35,7 @@ EOF
 
 QUICK=0
 WITH_2000=0
+WITH_5000=0
 MERGEWRITE=""
 DURATION=""
 RESULTS=""
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --quick) QUICK=1 ;;
     --with-2000) WITH_2000=1 ;;
+    --with-5000) WITH_5000=1 ;;
     --mergewrite) MERGEWRITE=${2:?--mergewrite needs a duration, e.g. 100ms}; shift ;;
     --mergewrite=*) MERGEWRITE=${1#*=} ;;
     --duration) DURATION=${2:?--duration needs seconds}; shift ;;
@@ -251,10 +255,13 @@ EOF
   PLAY_HTTP=""
 }
 
-# run_case SERVER PROTOCOL N
+# run_case SERVER PROTOCOL N [SOURCE...]: SOURCE defaults to the looped clip at a 200/s ramp.
 FILES=()
 run_case() {
   local server=$1 proto=$2 n=$3
+  shift 3
+  local source=("$@")
+  [ ${#source[@]} -gt 0 ] || source=(--input "$CLIP" --ramp 200)
   local name="$server-$proto-$n"
   case "$server" in
     joy4) start_joy4 "$name" ;;
@@ -263,8 +270,8 @@ run_case() {
   local play=$PLAY_RTMP
   [ "$proto" = http-flv ] && play=$PLAY_HTTP
   log "$server $proto N=$n: running (log: $RESULTS/$name.log)"
-  if "$BENCH" --publish "$PUBLISH_URL" --play "$play" -n "$n" --ramp 200 \
-       --duration "${DURATION}s" --warmup 3s --input "$CLIP" --pid "$SERVER_PID" \
+  if "$BENCH" --publish "$PUBLISH_URL" --play "$play" -n "$n" "${source[@]}" \
+       --duration "${DURATION}s" --warmup 3s --pid "$SERVER_PID" \
        --label "$server" --json "$RESULTS/$name.json" ${BENCH_EXTRA[@]+"${BENCH_EXTRA[@]}"} >"$RESULTS/$name.txt" 2>"$RESULTS/$name.log"; then
     FILES+=("$RESULTS/$name.json")
     grep -E 'server pid|latency ms' "$RESULTS/$name.txt" | sed 's/^ */    /' >&2 || true
@@ -280,13 +287,18 @@ for n in "${COUNTS[@]}"; do
   run_case joy4 http-flv "$n"
   run_case nginx-rtmp rtmp "$n"
 done
+if [ "$WITH_5000" = 1 ]; then
+  # Idle-ish viewers: a 100 kbit/s synthetic stream; threads and descriptors are what is tested.
+  run_case joy4 rtmp 5000 --bitrate 100 --gop 2 --ramp 250
+  run_case joy4 http-flv 5000 --bitrate 100 --gop 2 --ramp 250
+fi
 
 # ---------------------------------------------------------------------------------------------------
 # The side-by-side table.
 # ---------------------------------------------------------------------------------------------------
 {
   echo "joy4 vs nginx-rtmp, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown CPU), Linux $(uname -r)"
-  echo "stream: $(basename "$CLIP") looped (~1 Mbit/s H.264/AAC, 2 s GOP); ${DURATION} s measured per case after a 200/s ramp;" \
+  echo "stream: $(basename "$CLIP") looped (~1 Mbit/s H.264/AAC, 2 s GOP; N = 5000: synthetic 100 kbit/s, 250/s ramp); ${DURATION} s measured per case after a 200/s ramp;" \
        "joy4 -mergewrite=${MERGEWRITE:-default}; subscriber SO_RCVLOWAT ${RCVLOWAT:-16384};" \
        "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //') with $(basename "$MODULE")"
   echo
