@@ -11,6 +11,7 @@
 use std::fmt;
 
 use crate::media::codec;
+use crate::rtmp::chunk::{self, Header, PreviousHeader};
 
 /// Bytes of a media message's body kept to classify it (frame type, AVC packet type, ex-header).
 pub const HEAD_LEN: usize = 5;
@@ -78,7 +79,6 @@ fn is_video_sequence_start(head: &[u8]) -> bool {
 // RTMP
 // ---------------------------------------------------------------------------------------------------
 
-const EXTENDED: u32 = 0xFF_FFFF;
 const MAX_HEADER_LEN: usize = 18;
 /// Non-media messages larger than this are skipped rather than kept (commands are a few hundred
 /// bytes).
@@ -101,19 +101,6 @@ struct ChunkStream {
     head: [u8; HEAD_LEN],
     /// Payload of a non-media message (empty for media).
     payload: Vec<u8>,
-}
-
-#[derive(Debug)]
-struct Header {
-    fmt: u8,
-    csid: u32,
-    index: Option<usize>,
-    len: usize,
-    time: u32,
-    extended: bool,
-    msg_len: usize,
-    type_id: u8,
-    stream_id: u32,
 }
 
 /// Follows an RTMP chunk stream (after the handshake) without keeping media payloads.
@@ -275,85 +262,22 @@ impl RtmpSkimmer {
         Ok(())
     }
 
-    /// The chunk header at the start of `input`, `None` if incomplete (see `rtmp::chunk`).
+    /// The chunk header at the start of `input`, `None` if incomplete (`rtmp::chunk`'s parser).
     fn parse_header(&self, input: &[u8]) -> Result<Option<Header>, SkimError> {
-        let Some(&first) = input.first() else {
-            return Ok(None);
-        };
-        let fmt = first >> 6;
-        let (csid, mut len) = match first & 0x3F {
-            0 => match input.get(1) {
-                Some(&b) => (64 + u32::from(b), 2),
-                None => return Ok(None),
-            },
-            1 => match input.get(1..3) {
-                Some(b) => (64 + u32::from(u16::from_le_bytes([b[0], b[1]])), 3),
-                None => return Ok(None),
-            },
-            id => (u32::from(id), 1),
-        };
-        let index = self.streams.iter().position(|s| s.csid == csid);
-        let mut h = Header {
-            fmt,
-            csid,
-            index,
-            len,
-            time: 0,
-            extended: false,
-            msg_len: 0,
-            type_id: 0,
-            stream_id: 0,
-        };
-        if fmt == 3 {
-            let Some(index) = index else {
-                return Err(SkimError::Rtmp(format!(
-                    "fmt 3 chunk on unknown chunk stream {csid}"
-                )));
-            };
-            let st = &self.streams[index];
-            if st.extended {
-                let Some(ext) = input.get(len..len + 4) else {
-                    return Ok(None);
-                };
-                let ext = be32(ext);
-                if !st.in_progress {
-                    h.time = ext;
-                    h.len += 4;
-                } else if ext == st.ext_field {
-                    h.len += 4;
-                }
-                h.extended = true;
-            }
-            return Ok(Some(h));
-        }
-        if fmt != 0 && index.is_none() {
-            return Err(SkimError::Rtmp(format!(
-                "fmt {fmt} chunk on unknown chunk stream {csid}"
-            )));
-        }
-        let mh_len = [11, 7, 3][usize::from(fmt)];
-        let Some(mh) = input.get(len..len + mh_len) else {
-            return Ok(None);
-        };
-        len += mh_len;
-        h.time = be24(&mh[0..3]);
-        if fmt <= 1 {
-            h.msg_len = be24(&mh[3..6]) as usize;
-            h.type_id = mh[6];
-        }
-        if fmt == 0 {
-            h.stream_id = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
-        }
-        if h.time == EXTENDED {
-            let Some(ext) = input.get(len..len + 4) else {
-                return Ok(None);
-            };
-            h.time = be32(ext);
-            h.extended = true;
-            len += 4;
-        }
-        h.len = len;
-        Ok(Some(h))
+        chunk::parse_header(input, |csid| {
+            self.streams.iter().position(|s| s.csid == csid).map(|i| {
+                let s = &self.streams[i];
+                (
+                    i,
+                    PreviousHeader {
+                        extended: s.extended,
+                        in_progress: s.in_progress,
+                        ext_field: s.ext_field,
+                    },
+                )
+            })
+        })
+        .map_err(|e| SkimError::Rtmp(e.to_string()))
     }
 
     fn apply_header(&mut self, h: Header) -> Result<(), SkimError> {

@@ -154,20 +154,32 @@ struct ChunkStream {
 }
 
 /// A fully received chunk header, not yet applied to the chunk stream state.
-#[derive(Debug)]
-struct Header {
-    fmt: u8,
-    csid: u32,
-    /// Index into `ChunkReader::streams`, if the csid is known.
-    index: Option<usize>,
+/// A parsed chunk header, shared with other readers of the chunk format (the bench's skimmer).
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    pub fmt: u8,
+    pub csid: u32,
+    /// Index of the chunk stream in the caller's table, if the csid is known.
+    pub index: Option<usize>,
     /// Bytes the header occupies (basic + message header + extended timestamp).
-    len: usize,
+    pub len: usize,
     /// Timestamp or delta: the 24-bit field, or the extended value when present.
-    time: u32,
-    extended: bool,
-    msg_len: usize,
-    type_id: u8,
-    stream_id: u32,
+    pub time: u32,
+    pub extended: bool,
+    pub msg_len: usize,
+    pub type_id: u8,
+    pub stream_id: u32,
+}
+
+/// What parsing a header needs to know of its chunk stream's previous one.
+#[derive(Debug, Clone, Copy)]
+pub struct PreviousHeader {
+    /// The previous header carried an extended timestamp.
+    pub extended: bool,
+    /// A message is partly received on this chunk stream.
+    pub in_progress: bool,
+    /// The extended timestamp field of the message in progress.
+    pub ext_field: u32,
 }
 
 /// Reassembles messages from a received byte stream.
@@ -291,80 +303,19 @@ impl ChunkReader {
 
     /// Parse the chunk header at `pos` without changing any state; `None` if incomplete.
     fn parse_header(&self) -> Result<Option<Header>, ChunkError> {
-        let input = &self.buf[self.pos..];
-        let Some(&first) = input.first() else {
-            return Ok(None);
-        };
-        let fmt = first >> 6;
-        let (csid, mut len) = match first & 0x3F {
-            0 => match input.get(1) {
-                Some(&b) => (64 + u32::from(b), 2),
-                None => return Ok(None),
-            },
-            1 => match input.get(1..3) {
-                Some(b) => (64 + u32::from(u16::from_le_bytes([b[0], b[1]])), 3),
-                None => return Ok(None),
-            },
-            id => (u32::from(id), 1),
-        };
-        let index = self.streams.iter().position(|s| s.csid == csid);
-        let mut header = Header {
-            fmt,
-            csid,
-            index,
-            len,
-            time: 0,
-            extended: false,
-            msg_len: 0,
-            type_id: 0,
-            stream_id: 0,
-        };
-        if fmt == 3 {
-            let Some(index) = index else {
-                return Err(ChunkError::MissingHeader { csid, fmt });
-            };
-            let stream = &self.streams[index];
-            if stream.extended {
-                let Some(ext) = input.get(len..len + 4) else {
-                    return Ok(None);
-                };
-                let ext = be32(ext);
-                if !stream.in_progress {
-                    header.time = ext;
-                    header.len += 4;
-                } else if ext == stream.ext_field {
-                    header.len += 4;
-                }
-                header.extended = true;
-            }
-            return Ok(Some(header));
-        }
-        if fmt != 0 && index.is_none() {
-            return Err(ChunkError::MissingHeader { csid, fmt });
-        }
-        let message_header_len = [11, 7, 3][usize::from(fmt)];
-        let Some(mh) = input.get(len..len + message_header_len) else {
-            return Ok(None);
-        };
-        len += message_header_len;
-        header.time = be24(&mh[0..3]);
-        if fmt <= 1 {
-            header.msg_len = be24(&mh[3..6]) as usize;
-            header.type_id = mh[6];
-        }
-        if fmt == 0 {
-            header.stream_id = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
-        }
-        if header.time == EXTENDED {
-            let Some(ext) = input.get(len..len + 4) else {
-                return Ok(None);
-            };
-            header.time = be32(ext);
-            header.extended = true;
-            len += 4;
-        }
-        header.len = len;
-        Ok(Some(header))
+        parse_header(&self.buf[self.pos..], |csid| {
+            self.streams.iter().position(|s| s.csid == csid).map(|i| {
+                let s = &self.streams[i];
+                (
+                    i,
+                    PreviousHeader {
+                        extended: s.extended,
+                        in_progress: s.in_progress,
+                        ext_field: s.ext_field,
+                    },
+                )
+            })
+        })
     }
 
     /// Consume a parsed header: update the chunk stream and set up reading the chunk's payload.
@@ -491,6 +442,96 @@ fn append(payload: &mut Vec<u8>, bytes: &[u8], declared: usize) {
         payload.reserve_exact(target - payload.len());
     }
     payload.extend_from_slice(bytes);
+}
+
+/// Parse the chunk header at the start of `input`; `None` if incomplete. `lookup(csid)` gives the
+/// caller's index of that chunk stream and its previous header, if known. A fmt 1/2/3 header on an
+/// unknown chunk stream is `MissingHeader`.
+///
+/// ```text
+/// basic header   fmt(2) csid(6) [csid-64 (1 byte) | csid-64 (2 bytes LE)]
+/// fmt 0 (11)     timestamp(3) length(3) type(1) stream id(4, LE)
+/// fmt 1 (7)      delta(3) length(3) type(1)
+/// fmt 2 (3)      delta(3)
+/// fmt 3 (0)      -- (a repeated extended timestamp may follow when the stream's was extended)
+/// then           extended timestamp(4) when the 24-bit field is 0xFFFFFF
+/// ```
+pub fn parse_header(
+    input: &[u8],
+    lookup: impl Fn(u32) -> Option<(usize, PreviousHeader)>,
+) -> Result<Option<Header>, ChunkError> {
+    let Some(&first) = input.first() else {
+        return Ok(None);
+    };
+    let fmt = first >> 6;
+    let (csid, mut len) = match first & 0x3F {
+        0 => match input.get(1) {
+            Some(&b) => (64 + u32::from(b), 2),
+            None => return Ok(None),
+        },
+        1 => match input.get(1..3) {
+            Some(b) => (64 + u32::from(u16::from_le_bytes([b[0], b[1]])), 3),
+            None => return Ok(None),
+        },
+        id => (u32::from(id), 1),
+    };
+    let known = lookup(csid);
+    let mut header = Header {
+        fmt,
+        csid,
+        index: known.map(|(i, _)| i),
+        len,
+        time: 0,
+        extended: false,
+        msg_len: 0,
+        type_id: 0,
+        stream_id: 0,
+    };
+    if fmt == 3 {
+        let Some((_, previous)) = known else {
+            return Err(ChunkError::MissingHeader { csid, fmt });
+        };
+        if previous.extended {
+            let Some(ext) = input.get(len..len + 4) else {
+                return Ok(None);
+            };
+            let ext = be32(ext);
+            if !previous.in_progress {
+                header.time = ext;
+                header.len += 4;
+            } else if ext == previous.ext_field {
+                header.len += 4;
+            }
+            header.extended = true;
+        }
+        return Ok(Some(header));
+    }
+    if fmt != 0 && known.is_none() {
+        return Err(ChunkError::MissingHeader { csid, fmt });
+    }
+    let message_header_len = [11, 7, 3][usize::from(fmt)];
+    let Some(mh) = input.get(len..len + message_header_len) else {
+        return Ok(None);
+    };
+    len += message_header_len;
+    header.time = be24(&mh[0..3]);
+    if fmt <= 1 {
+        header.msg_len = be24(&mh[3..6]) as usize;
+        header.type_id = mh[6];
+    }
+    if fmt == 0 {
+        header.stream_id = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
+    }
+    if header.time == EXTENDED {
+        let Some(ext) = input.get(len..len + 4) else {
+            return Ok(None);
+        };
+        header.time = be32(ext);
+        header.extended = true;
+        len += 4;
+    }
+    header.len = len;
+    Ok(Some(header))
 }
 
 fn be24(b: &[u8]) -> u32 {
