@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::media::codec;
-use crate::rtmp::chunk::{self, Header, PreviousHeader};
+use crate::rtmp::chunk::{self, Header, HeaderEffect, HeaderState};
 
 /// Bytes of a media message's body kept to classify it (frame type, AVC packet type, ex-header).
 pub const HEAD_LEN: usize = 5;
@@ -87,20 +87,31 @@ const MAX_CHUNK_STREAMS: usize = 64;
 
 #[derive(Debug, Default)]
 struct ChunkStream {
-    csid: u32,
-    timestamp: u32,
-    delta: u32,
-    length: usize,
-    type_id: u8,
-    stream_id: u32,
-    extended: bool,
-    ext_field: u32,
-    in_progress: bool,
+    header: HeaderState,
     /// Payload bytes of the current message received so far.
     received: usize,
     head: [u8; HEAD_LEN],
     /// Payload of a non-media message (empty for media).
     payload: Vec<u8>,
+}
+
+impl std::ops::Deref for ChunkStream {
+    type Target = HeaderState;
+    fn deref(&self) -> &HeaderState {
+        &self.header
+    }
+}
+
+impl std::ops::DerefMut for ChunkStream {
+    fn deref_mut(&mut self) -> &mut HeaderState {
+        &mut self.header
+    }
+}
+
+impl AsRef<HeaderState> for ChunkStream {
+    fn as_ref(&self) -> &HeaderState {
+        &self.header
+    }
 }
 
 /// Follows an RTMP chunk stream (after the handshake) without keeping media payloads.
@@ -264,20 +275,7 @@ impl RtmpSkimmer {
 
     /// The chunk header at the start of `input`, `None` if incomplete (`rtmp::chunk`'s parser).
     fn parse_header(&self, input: &[u8]) -> Result<Option<Header>, SkimError> {
-        chunk::parse_header(input, |csid| {
-            self.streams.iter().position(|s| s.csid == csid).map(|i| {
-                let s = &self.streams[i];
-                (
-                    i,
-                    PreviousHeader {
-                        extended: s.extended,
-                        in_progress: s.in_progress,
-                        ext_field: s.ext_field,
-                    },
-                )
-            })
-        })
-        .map_err(|e| SkimError::Rtmp(e.to_string()))
+        chunk::parse_header(input, &self.streams).map_err(|e| SkimError::Rtmp(e.to_string()))
     }
 
     fn apply_header(&mut self, h: Header) -> Result<(), SkimError> {
@@ -288,47 +286,16 @@ impl RtmpSkimmer {
                     return Err(SkimError::Rtmp("too many chunk streams".into()));
                 }
                 self.streams.push(ChunkStream {
-                    csid: h.csid,
+                    header: HeaderState::new(h.csid),
                     ..ChunkStream::default()
                 });
                 self.streams.len() - 1
             }
         };
         let st = &mut self.streams[index];
-        let continues = st.in_progress
-            && match h.fmt {
-                0 | 1 => h.msg_len == st.length,
-                _ => true,
-            };
-        if !continues {
-            match h.fmt {
-                0 => {
-                    st.timestamp = h.time;
-                    st.delta = h.time;
-                    st.length = h.msg_len;
-                    st.type_id = h.type_id;
-                    st.stream_id = h.stream_id;
-                }
-                1 | 2 => {
-                    st.delta = h.time;
-                    st.timestamp = st.timestamp.wrapping_add(h.time);
-                    if h.fmt == 1 {
-                        st.length = h.msg_len;
-                        st.type_id = h.type_id;
-                    }
-                }
-                _ => {
-                    if h.extended {
-                        st.delta = h.time;
-                    }
-                    st.timestamp = st.timestamp.wrapping_add(st.delta);
-                }
-            }
-            st.extended = h.extended;
-            st.ext_field = h.time;
+        if let HeaderEffect::Starts { .. } = st.header.apply(&h) {
             st.received = 0;
             st.payload.clear();
-            st.in_progress = true;
         }
         let left = st.length - st.received;
         self.current = Some((index, left.min(self.chunk_size)));

@@ -136,21 +136,27 @@ impl std::error::Error for ChunkError {}
 /// What the reader remembers per chunk stream id.
 #[derive(Debug)]
 struct ChunkStream {
-    csid: u32,
-    /// Timestamp of the last message started on this chunk stream.
-    timestamp: u32,
-    /// Delta a fmt 3 chunk starting a new message adds (see the module comment).
-    delta: u32,
-    length: usize,
-    type_id: u8,
-    stream_id: u32,
-    /// The last message header had the 0xFFFFFF marker, so fmt 3 chunks carry 4 more bytes.
-    extended: bool,
-    /// Value of those 4 bytes for the current message, to recognise their repetition.
-    ext_field: u32,
-    /// A message has started and not all `length` bytes are in `payload` yet.
-    in_progress: bool,
+    header: HeaderState,
     payload: Vec<u8>,
+}
+
+impl std::ops::Deref for ChunkStream {
+    type Target = HeaderState;
+    fn deref(&self) -> &HeaderState {
+        &self.header
+    }
+}
+
+impl std::ops::DerefMut for ChunkStream {
+    fn deref_mut(&mut self) -> &mut HeaderState {
+        &mut self.header
+    }
+}
+
+impl AsRef<HeaderState> for ChunkStream {
+    fn as_ref(&self) -> &HeaderState {
+        &self.header
+    }
 }
 
 /// A fully received chunk header, not yet applied to the chunk stream state.
@@ -171,15 +177,83 @@ pub struct Header {
     pub stream_id: u32,
 }
 
-/// What parsing a header needs to know of its chunk stream's previous one.
-#[derive(Debug, Clone, Copy)]
-pub struct PreviousHeader {
-    /// The previous header carried an extended timestamp.
+/// What a chunk stream's earlier headers leave behind: the base for the next header on it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderState {
+    pub csid: u32,
+    /// Timestamp of the last message started on this chunk stream.
+    pub timestamp: u32,
+    /// Delta a fmt 3 chunk starting a new message adds (see the module comment).
+    pub delta: u32,
+    pub length: usize,
+    pub type_id: u8,
+    pub stream_id: u32,
+    /// The last message header had the 0xFFFFFF marker, so fmt 3 chunks carry 4 more bytes.
     pub extended: bool,
-    /// A message is partly received on this chunk stream.
-    pub in_progress: bool,
-    /// The extended timestamp field of the message in progress.
+    /// Value of those 4 bytes for the current message, to recognise their repetition.
     pub ext_field: u32,
+    /// A message has started and not all of its `length` bytes have arrived.
+    pub in_progress: bool,
+}
+
+/// What a header did to its chunk stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderEffect {
+    /// The chunk continues the message in progress.
+    Continues,
+    /// A new message starts; `abandoned` when a partial one was given up for it.
+    Starts { abandoned: bool },
+}
+
+impl HeaderState {
+    pub fn new(csid: u32) -> HeaderState {
+        HeaderState {
+            csid,
+            ..HeaderState::default()
+        }
+    }
+
+    /// Apply a parsed header. A fmt 0/1/2 header in the middle of a message continues it if it
+    /// declares the same length (some senders repeat headers, as ffmpeg accepts); otherwise the
+    /// partial message is abandoned and a new one starts (ffmpeg fails the connection there).
+    pub fn apply(&mut self, h: &Header) -> HeaderEffect {
+        let continues = self.in_progress
+            && match h.fmt {
+                0 | 1 => h.msg_len == self.length,
+                _ => true,
+            };
+        if continues {
+            return HeaderEffect::Continues;
+        }
+        match h.fmt {
+            0 => {
+                self.timestamp = h.time;
+                self.delta = h.time;
+                self.length = h.msg_len;
+                self.type_id = h.type_id;
+                self.stream_id = h.stream_id;
+            }
+            1 | 2 => {
+                self.delta = h.time;
+                self.timestamp = self.timestamp.wrapping_add(h.time);
+                if h.fmt == 1 {
+                    self.length = h.msg_len;
+                    self.type_id = h.type_id;
+                }
+            }
+            _ => {
+                if h.extended {
+                    self.delta = h.time;
+                }
+                self.timestamp = self.timestamp.wrapping_add(self.delta);
+            }
+        }
+        self.extended = h.extended;
+        self.ext_field = h.time;
+        let abandoned = self.in_progress;
+        self.in_progress = true;
+        HeaderEffect::Starts { abandoned }
+    }
 }
 
 /// Reassembles messages from a received byte stream.
@@ -268,10 +342,11 @@ impl ChunkReader {
                 let n = remaining.min(self.buf.len() - self.pos);
                 let stream = &mut self.streams[index];
                 if n > 0 {
+                    let length = stream.length;
                     append(
                         &mut stream.payload,
                         &self.buf[self.pos..self.pos + n],
-                        stream.length,
+                        length,
                     );
                     self.pos += n;
                 }
@@ -303,19 +378,7 @@ impl ChunkReader {
 
     /// Parse the chunk header at `pos` without changing any state; `None` if incomplete.
     fn parse_header(&self) -> Result<Option<Header>, ChunkError> {
-        parse_header(&self.buf[self.pos..], |csid| {
-            self.streams.iter().position(|s| s.csid == csid).map(|i| {
-                let s = &self.streams[i];
-                (
-                    i,
-                    PreviousHeader {
-                        extended: s.extended,
-                        in_progress: s.in_progress,
-                        ext_field: s.ext_field,
-                    },
-                )
-            })
-        })
+        parse_header(&self.buf[self.pos..], &self.streams)
     }
 
     /// Consume a parsed header: update the chunk stream and set up reading the chunk's payload.
@@ -331,15 +394,7 @@ impl ChunkReader {
                     ));
                 }
                 self.streams.push(ChunkStream {
-                    csid: h.csid,
-                    timestamp: 0,
-                    delta: 0,
-                    length: 0,
-                    type_id: 0,
-                    stream_id: 0,
-                    extended: false,
-                    ext_field: 0,
-                    in_progress: false,
+                    header: HeaderState::new(h.csid),
                     payload: Vec::new(),
                 });
                 self.streams.len() - 1
@@ -348,16 +403,8 @@ impl ChunkReader {
         let max_message_len = self.limits.max_message_len;
         let stream = &mut self.streams[index];
 
-        // A fmt 0/1/2 header in the middle of a message: like ffmpeg, treat it as a continuation if
-        // it declares the same length (some senders repeat headers); otherwise the partial message
-        // is abandoned and a new one starts (ffmpeg fails the connection there instead).
-        let continues = stream.in_progress
-            && match h.fmt {
-                0 | 1 => h.msg_len == stream.length,
-                _ => true,
-            };
-        if !continues {
-            if stream.in_progress {
+        if let HeaderEffect::Starts { abandoned } = stream.header.apply(&h) {
+            if abandoned {
                 log::debug!(
                     "chunk stream {}: new header abandons a partial message ({} of {} bytes)",
                     h.csid,
@@ -365,31 +412,6 @@ impl ChunkReader {
                     stream.length
                 );
             }
-            match h.fmt {
-                0 => {
-                    stream.timestamp = h.time;
-                    stream.delta = h.time;
-                    stream.length = h.msg_len;
-                    stream.type_id = h.type_id;
-                    stream.stream_id = h.stream_id;
-                }
-                1 | 2 => {
-                    stream.delta = h.time;
-                    stream.timestamp = stream.timestamp.wrapping_add(h.time);
-                    if h.fmt == 1 {
-                        stream.length = h.msg_len;
-                        stream.type_id = h.type_id;
-                    }
-                }
-                _ => {
-                    if h.extended {
-                        stream.delta = h.time;
-                    }
-                    stream.timestamp = stream.timestamp.wrapping_add(stream.delta);
-                }
-            }
-            stream.extended = h.extended;
-            stream.ext_field = h.time;
             if stream.length > max_message_len {
                 return Err(ChunkError::MessageTooLong {
                     csid: h.csid,
@@ -398,7 +420,6 @@ impl ChunkReader {
                 });
             }
             stream.payload = Vec::with_capacity(stream.length.min(INITIAL_RESERVE));
-            stream.in_progress = true;
         }
         let left = stream.length - stream.payload.len();
         self.current = Some((index, left.min(self.chunk_size as usize)));
@@ -444,9 +465,9 @@ fn append(payload: &mut Vec<u8>, bytes: &[u8], declared: usize) {
     payload.extend_from_slice(bytes);
 }
 
-/// Parse the chunk header at the start of `input`; `None` if incomplete. `lookup(csid)` gives the
-/// caller's index of that chunk stream and its previous header, if known. A fmt 1/2/3 header on an
-/// unknown chunk stream is `MissingHeader`.
+/// Parse the chunk header at the start of `input`; `None` if incomplete. `streams` are the chunk
+/// streams seen so far (the header's `index` points into it). A fmt 1/2/3 header on an unknown
+/// chunk stream is `MissingHeader`.
 ///
 /// ```text
 /// basic header   fmt(2) csid(6) [csid-64 (1 byte) | csid-64 (2 bytes LE)]
@@ -456,9 +477,9 @@ fn append(payload: &mut Vec<u8>, bytes: &[u8], declared: usize) {
 /// fmt 3 (0)      -- (a repeated extended timestamp may follow when the stream's was extended)
 /// then           extended timestamp(4) when the 24-bit field is 0xFFFFFF
 /// ```
-pub fn parse_header(
+pub fn parse_header<S: AsRef<HeaderState>>(
     input: &[u8],
-    lookup: impl Fn(u32) -> Option<(usize, PreviousHeader)>,
+    streams: &[S],
 ) -> Result<Option<Header>, ChunkError> {
     let Some(&first) = input.first() else {
         return Ok(None);
@@ -475,7 +496,10 @@ pub fn parse_header(
         },
         id => (u32::from(id), 1),
     };
-    let known = lookup(csid);
+    let known = streams
+        .iter()
+        .position(|s| s.as_ref().csid == csid)
+        .map(|i| (i, streams[i].as_ref()));
     let mut header = Header {
         fmt,
         csid,
