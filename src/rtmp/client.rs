@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use super::chunk::{self, ChunkError, ChunkReader, RawMessage};
 use super::handshake::{ClientHandshake, HandshakeError, HandshakeOutcome};
-use super::message::{self, type_id, Message, MessageError, UserControl};
+use super::message::{self, type_id, AckWindow, Message, MessageError, UserControl};
 use crate::amf0::{self, Amf0Value};
 use crate::flv;
 use crate::media::{Packet, PacketKind};
@@ -364,9 +364,7 @@ pub struct ClientSession {
     phase: Phase,
     next_transaction: f64,
     events: VecDeque<ClientEvent>,
-    peer_window: u32,
-    bytes_received: u64,
-    last_ack: u64,
+    acks: AckWindow,
 }
 
 /// An onStatus / _error info object's code, level and description.
@@ -389,9 +387,7 @@ impl ClientSession {
             phase: Phase::Idle,
             next_transaction: CONNECT_TRANSACTION + 1.0,
             events: VecDeque::new(),
-            peer_window: 0,
-            bytes_received: 0,
-            last_ack: 0,
+            acks: AckWindow::default(),
         }
     }
 
@@ -529,14 +525,7 @@ impl ClientSession {
     /// Count bytes read off the socket; sends an Acknowledgement whenever the server's window
     /// passes.
     pub fn bytes_received(&mut self, n: usize) {
-        self.bytes_received += n as u64;
-        if self.peer_window > 0
-            && self.bytes_received - self.last_ack >= u64::from(self.peer_window)
-        {
-            self.last_ack = self.bytes_received;
-            let ack = Message::Acknowledgement {
-                sequence_number: self.bytes_received as u32,
-            };
+        if let Some(ack) = self.acks.received(n) {
             self.send(CSID_CONTROL, 0, &ack);
         }
     }
@@ -555,7 +544,7 @@ impl ClientSession {
             return Ok(());
         }
         match Message::decode(raw.type_id, raw.payload)? {
-            Message::WindowAckSize(size) => self.peer_window = size,
+            Message::WindowAckSize(size) => self.acks.set_window(size),
             Message::UserControl(UserControl::PingRequest(t)) => self.send(
                 CSID_CONTROL,
                 0,

@@ -362,6 +362,34 @@ fn decode_command(mut input: &[u8]) -> Result<Message, MessageError> {
     })
 }
 
+/// Counts the bytes received on a connection and says when an Acknowledgement is due: each time
+/// the peer's window (its Window Acknowledgement Size) has passed since the last one.
+#[derive(Debug, Clone, Default)]
+pub struct AckWindow {
+    window: u32,
+    received: u64,
+    last_ack: u64,
+}
+
+impl AckWindow {
+    pub fn set_window(&mut self, window: u32) {
+        self.window = window;
+    }
+
+    /// Count `n` more bytes; the Acknowledgement to send, if one is due.
+    pub fn received(&mut self, n: usize) -> Option<Message> {
+        self.received += n as u64;
+        if self.window == 0 || self.received - self.last_ack < u64::from(self.window) {
+            return None;
+        }
+        self.last_ack = self.received;
+        Some(Message::Acknowledgement {
+            // The sequence number wraps like every RTMP counter.
+            sequence_number: self.received as u32,
+        })
+    }
+}
+
 /// Convenience for the session layer: encode `msg` and chunk it onto `out`.
 pub fn write(
     out: &mut Vec<u8>,

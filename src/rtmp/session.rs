@@ -8,7 +8,7 @@
 use std::fmt;
 
 use super::chunk::RawMessage;
-use super::message::{self, type_id, Message, MessageError, UserControl};
+use super::message::{self, type_id, AckWindow, Message, MessageError, UserControl};
 use crate::amf0::{self, Amf0Value};
 use crate::flv;
 use crate::media::{Packet, PacketKind};
@@ -92,9 +92,7 @@ pub struct ServerSession {
     app: String,
     object_encoding: f64,
     next_stream_id: u32,
-    peer_window: u32,
-    bytes_received: u64,
-    last_ack: u64,
+    acks: AckWindow,
 }
 
 impl Default for ServerSession {
@@ -128,9 +126,7 @@ impl ServerSession {
             app: String::new(),
             object_encoding: 0.0,
             next_stream_id: 1,
-            peer_window: 0,
-            bytes_received: 0,
-            last_ack: 0,
+            acks: AckWindow::default(),
         }
     }
 
@@ -168,15 +164,7 @@ impl ServerSession {
 
     /// Count bytes read off the socket; sends an Acknowledgement whenever the peer's window passes.
     pub fn bytes_received(&mut self, n: usize) {
-        self.bytes_received += n as u64;
-        if self.peer_window > 0
-            && self.bytes_received - self.last_ack >= u64::from(self.peer_window)
-        {
-            self.last_ack = self.bytes_received;
-            let ack = Message::Acknowledgement {
-                // The sequence number wraps like every RTMP counter.
-                sequence_number: self.bytes_received as u32,
-            };
+        if let Some(ack) = self.acks.received(n) {
             self.send(CSID_CONTROL, 0, &ack);
         }
     }
@@ -189,7 +177,7 @@ impl ServerSession {
         let mut events = Vec::new();
         match msg {
             Message::SetChunkSize(_) | Message::Abort { .. } | Message::Acknowledgement { .. } => {}
-            Message::WindowAckSize(size) => self.peer_window = size,
+            Message::WindowAckSize(size) => self.acks.set_window(size),
             Message::SetPeerBandwidth { .. } => {}
             Message::UserControl(UserControl::PingRequest(t)) => {
                 self.send(
