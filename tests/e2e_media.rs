@@ -1259,3 +1259,30 @@ fn slowloris_rtmp_handshake_and_connect_are_closed_after_about_10s() {
     RtmpClient::connect_app(server.rtmp_addr, "live")
         .unwrap_or_else(|e| panic!("a normal client after the slow ones: {e}"));
 }
+
+/// A late joiner sees exactly the publisher's two tracks: onMetaData must read as metadata (it is
+/// stamped 0, as at the start of a file), not as an extra data track.
+#[test]
+fn late_joiners_see_only_the_audio_and_video_tracks() {
+    let (mut server, mut publisher) = server_with_publisher("live/tracks");
+    std::thread::sleep(Duration::from_secs(3));
+    for url in [
+        server.flv_url("live/tracks"),
+        server.rtmp_url("live/tracks"),
+    ] {
+        let probe = ffprobe(Path::new(&url), Count::Nothing)
+            .unwrap_or_else(|e| panic!("ffprobe {url}: {e}\n{}", server.describe()));
+        let kinds: Vec<&str> = probe
+            .streams
+            .iter()
+            .map(|s| s.codec_type.as_str())
+            .collect();
+        assert_eq!(kinds.len(), 2, "{url}: tracks {kinds:?}");
+        assert!(
+            kinds.contains(&"video") && kinds.contains(&"audio"),
+            "{url}: {kinds:?}"
+        );
+    }
+    assert!(publisher.is_running(), "{}", publisher.describe());
+    server.assert_alive("after probing");
+}

@@ -413,7 +413,22 @@ impl Channel {
             .map(|f| f.timestamp())
             .or(st.last_ts)
             .unwrap_or(0);
-        let mut join: Vec<Arc<Frame>> = st.headers.iter().map(|p| restamp(p, start_ts)).collect();
+        // onMetaData at 0, as at the start of a file: ffmpeg reads script data stamped later as a
+        // data stream of its own, not as metadata. The sequence headers take the start time.
+        let mut join: Vec<Arc<Frame>> = st
+            .headers
+            .iter()
+            .map(|p| {
+                restamp(
+                    p,
+                    if p.kind == PacketKind::Data {
+                        0
+                    } else {
+                        start_ts
+                    },
+                )
+            })
+            .collect();
         let awaiting_keyframe = backlog.is_empty() && has_video;
         join.extend(backlog);
         if !sink.join(join, awaiting_keyframe) {
