@@ -21,9 +21,8 @@
 //!
 //! The reply to `streamCheckParams` is acted upon when it is `200` with `{"accept": true}` (the
 //! stream is accepted) or `{"accept": false}` (rejected); any other reply leaves the decision to
-//! `/stream/accept`, `/stream/reject` or the timeout. The decision names the stream by the `id` of
-//! the event body: a controller that renames the stream with `/stream/changeid` before replying
-//! should decide through the API instead.
+//! `/stream/accept`, `/stream/reject` or the timeout. The decision follows the stream itself, so a
+//! `/stream/changeid` made before the reply does not lose it.
 //!
 //! Each request has a 3 s timeout. A failure (refused, timed out, non-2xx) costs a counter and a
 //! warning, at most one warning per second (with the count of the ones held back).
@@ -321,10 +320,12 @@ impl Shared {
             log::debug!("callback: no hub attached; reply for stream {id} ignored");
             return;
         };
-        let (verb, result) = if accept {
-            ("accepted", hub.accept_stream(id))
-        } else {
-            ("rejected", hub.reject_stream(id))
+        let verb = if accept { "accepted" } else { "rejected" };
+        // By the stream's key, not its id: a /stream/changeid before the reply is followed.
+        let result = match event.key {
+            Some(key) => hub.decide_stream_key(key, accept),
+            None if accept => hub.accept_stream(id),
+            None => hub.reject_stream(id),
         };
         match result {
             Ok(()) => log::info!("stream {id} {verb} by the callback's reply"),

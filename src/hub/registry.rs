@@ -508,6 +508,10 @@ impl Hub {
 
     fn decide(&self, id: &str, decision: Decision) -> Result<(), HubError> {
         let stream = self.stream(id).ok_or(HubError::StreamNotExists)?;
+        Self::decide_stream(&stream, decision)
+    }
+
+    fn decide_stream(stream: &Stream, decision: Decision) -> Result<(), HubError> {
         if stream.state() != StreamState::CheckingParams {
             return Err(HubError::StreamStateInvalid);
         }
@@ -518,6 +522,25 @@ impl Hub {
         }
         stream.decide(decision);
         Ok(())
+    }
+
+    /// Accept (`true`) or reject the stream with internal key `key` (as events carry it): a
+    /// callback reply still finds the stream after a `/stream/changeid`.
+    pub fn decide_stream_key(&self, key: u64, accept: bool) -> Result<(), HubError> {
+        let stream = self
+            .registry
+            .lock()
+            .streams
+            .values()
+            .find(|s| s.key == key)
+            .cloned()
+            .ok_or(HubError::StreamNotExists)?;
+        let decision = if accept {
+            Decision::Accept
+        } else {
+            Decision::Reject
+        };
+        Self::decide_stream(&stream, decision)
     }
 
     pub fn accept_stream(&self, id: &str) -> Result<(), HubError> {
@@ -749,6 +772,28 @@ mod tests {
             Err(super::super::sink::QueueEnd::Ended(CloseReason::PeerClosed))
         );
         assert_eq!(hub.channel("1").unwrap().subscriber_count(), 0);
+    }
+
+    #[test]
+    fn a_decision_by_key_follows_a_renamed_stream() {
+        let (hub, _) = hub_with(HubSettings {
+            check_params: true,
+            check_timeout: Duration::from_secs(5),
+            ..HubSettings::default()
+        });
+        let s = hub.new_stream(StreamType::Rtmp, "x".into());
+        let (h2, s2) = (hub.clone(), s.clone());
+        let waiter = std::thread::spawn(move || h2.check_params(&s2));
+        while s.state() != StreamState::CheckingParams {
+            std::thread::yield_now();
+        }
+        hub.change_stream_id(&s.id(), "renamed").unwrap();
+        hub.decide_stream_key(s.key, true).unwrap();
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        assert_eq!(
+            hub.decide_stream_key(9999, true),
+            Err(HubError::StreamNotExists)
+        );
     }
 
     #[test]
