@@ -147,41 +147,9 @@ fn publish_loop(server: &mut Server, clip: &Path, name: &str) -> Proc {
 // API client
 // ---------------------------------------------------------------------------------------------------
 
-fn get_json(server: &Server, path: &str) -> Value {
-    let r = http_get(server.api_addr, path)
-        .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", server.describe()));
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| {
-        panic!(
-            "GET {path}: not JSON ({e}): {:?}\n{}",
-            r.body_text(),
-            server.describe()
-        )
-    })
-}
-
-fn post_json(server: &Server, path: &str, body: Value) -> (u16, Value) {
-    let body = body.to_string();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        server.api_addr,
-        body.len()
-    );
-    let r = http_exchange(server.api_addr, req.as_bytes(), Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("POST {path} {body}: {e}\n{}", server.describe()));
-    let v = serde_json::from_slice(&r.body).unwrap_or_else(|e| {
-        panic!(
-            "POST {path}: not JSON ({e}): {:?}\n{}",
-            r.body_text(),
-            server.describe()
-        )
-    });
-    (r.head.status, v)
-}
-
 #[track_caller]
 fn post_ok(server: &Server, path: &str, body: Value) {
-    let answer = post_json(server, path, body.clone());
+    let answer = post_json(server, path, &body);
     assert_eq!(
         answer,
         (200, json!({})),
@@ -746,7 +714,7 @@ fn three_gop_buffer_and_cursors_oldest_latest_5s_next_and_bad() {
     let (status, body) = post_json(
         &server,
         "/channel/addSubscriber",
-        json!({"id": "live/c", "streamId": player_id, "cursor": "sideways"}),
+        &json!({"id": "live/c", "streamId": player_id, "cursor": "sideways"}),
     );
     assert_eq!(
         (status, body["err"].as_str()),

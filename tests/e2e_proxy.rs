@@ -63,38 +63,6 @@ fn start_on(ports: [u16; 3], extra: &[&str]) -> Server {
 // API client
 // ---------------------------------------------------------------------------------------------------
 
-fn get_json(server: &Server, path: &str) -> Value {
-    let r = http_get(server.api_addr, path)
-        .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", server.describe()));
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| {
-        panic!(
-            "GET {path}: not JSON ({e}): {:?}\n{}",
-            r.body_text(),
-            server.describe()
-        )
-    })
-}
-
-fn post_json(server: &Server, path: &str, body: &Value) -> (u16, Value) {
-    let body = body.to_string();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        server.api_addr,
-        body.len()
-    );
-    let r = http_exchange(server.api_addr, req.as_bytes(), Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("POST {path} {body}: {e}\n{}", server.describe()));
-    let v = serde_json::from_slice(&r.body).unwrap_or_else(|e| {
-        panic!(
-            "POST {path} {body}: not JSON ({e}): {:?}\n{}",
-            r.body_text(),
-            server.describe()
-        )
-    });
-    (r.head.status, v)
-}
-
 /// `POST /stream/new BODY`, which must answer `200 {"id": …}`; returns the id.
 #[track_caller]
 fn new_stream(server: &Server, body: Value) -> String {

@@ -2248,3 +2248,45 @@ impl RtmpClient {
             .map_err(|e| format!("send play: {e}"))
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// REST API client
+// ---------------------------------------------------------------------------------------------------
+
+/// `GET path` on the server's API, parsed as JSON (panics with the server log otherwise).
+pub fn get_json(server: &Server, path: &str) -> serde_json::Value {
+    let r = http_get(server.api_addr, path)
+        .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", server.describe()));
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| {
+        panic!(
+            "GET {path}: not JSON ({e}): {:?}\n{}",
+            r.body_text(),
+            server.describe()
+        )
+    })
+}
+
+/// `POST path` with a JSON body on the server's API: the status and the parsed JSON answer.
+pub fn post_json(
+    server: &Server,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let body = body.to_string();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        server.api_addr,
+        body.len()
+    );
+    let r = http_exchange(server.api_addr, req.as_bytes(), Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("POST {path} {body}: {e}\n{}", server.describe()));
+    let v = serde_json::from_slice(&r.body).unwrap_or_else(|e| {
+        panic!(
+            "POST {path} {body}: not JSON ({e}): {:?}\n{}",
+            r.body_text(),
+            server.describe()
+        )
+    });
+    (r.head.status, v)
+}
