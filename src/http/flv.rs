@@ -186,6 +186,10 @@ fn play(
 ) -> CloseReason {
     let _ = socket.set_nodelay(true);
     let wire = Arc::new(SocketWire::new(socket));
+    // Non-blocking: the channel splices batches to it (see net::stage).
+    if let Err(e) = wire.make_nonblocking() {
+        return net::close_reason(&e);
+    }
     let closer = wire.clone();
     stream.set_closer(Box::new(move || closer.shutdown()));
     let mut head = RESPONSE_HEAD.as_bytes().to_vec();

@@ -8,6 +8,7 @@
 //! batches in order.
 
 use std::io::IoSlice;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,7 +16,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::buffer::{BufferLimits, Cursor, Frame, GopBuffer};
-use super::sink::{Format, Offer, Sink};
+use super::sink::{Format, Offer, SharedBatch, Sink};
 use super::stream::{rfc3339, CloseReason, MediaInfo, Stream};
 use crate::media::{ts_after, Packet, PacketKind};
 
@@ -225,36 +226,34 @@ impl Channel {
         let Some(flush) = flush else { return };
         let order = self.flushing.lock();
         drop(st);
-        let any = |format| flush.sinks.iter().any(|s| s.format == format);
-        let rtmp: Vec<IoSlice<'_>> = if any(Format::Rtmp) {
+        let count = |format| flush.sinks.iter().filter(|s| s.format == format).count();
+        let (rtmp_sinks, flv_sinks) = (count(Format::Rtmp), count(Format::Flv));
+        let slices = |sinks: usize, bytes: fn(&Frame) -> &[u8]| -> Vec<IoSlice<'_>> {
+            if sinks == 0 {
+                return Vec::new();
+            }
             flush
                 .frames
                 .iter()
-                .map(|f| IoSlice::new(f.rtmp_bytes()))
+                .map(|f| IoSlice::new(bytes(f)))
                 .collect()
-        } else {
-            Vec::new()
         };
-        let flv: Vec<IoSlice<'_>> = if any(Format::Flv) {
-            flush
-                .frames
-                .iter()
-                .map(|f| IoSlice::new(f.flv_bytes()))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let rtmp = slices(rtmp_sinks, Frame::rtmp_bytes);
+        let flv = slices(flv_sinks, Frame::flv_bytes);
         let offer = Offer {
             frames: &flush.frames,
-            rtmp: &rtmp,
-            flv: &flv,
+            rtmp: SharedBatch::new(next_batch_id(), &rtmp, rtmp_sinks),
+            flv: SharedBatch::new(next_batch_id(), &flv, flv_sinks),
             has_video: flush.has_video,
             headers: &flush.headers,
             max_lag_ms: self.max_lag_ms,
             second: super::stream::clock_seconds(),
         };
-        for sink in flush.sinks.iter() {
-            sink.offer(&offer);
+        // One format after the other, so a wire that stages a batch loads each only once.
+        for format in [Format::Rtmp, Format::Flv] {
+            for sink in flush.sinks.iter().filter(|s| s.format == format) {
+                sink.offer(&offer);
+            }
         }
         drop(order);
     }
@@ -513,6 +512,12 @@ fn restamp(packet: &Packet, ts: u32) -> Arc<Frame> {
         timestamp: ts,
         ..packet.clone()
     }))
+}
+
+/// A process-wide unique id for each serialised batch (see `SharedBatch::id`).
+fn next_batch_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub mod stream;
 
 pub use buffer::{BufferLimits, Cursor, Frame};
 pub use channel::Channel;
-pub use sink::{Format, QueueEnd, Sink, Wire};
+pub use sink::{Format, QueueEnd, SharedBatch, Sink, Wire};
 /// What `Hub::start_play` returns: an in-process subscriber that takes frames with `next_batch`.
 pub type PlayQueue = std::sync::Arc<Sink>;
 pub use registry::{EventSink, Hub, HubError, HubSettings, NoEvents};

@@ -385,7 +385,7 @@ impl Hub {
             json!({
                 "id": stream.id(),
                 "reason": reason.as_str(),
-                "bytes": stream.bytes_in.load(Ordering::Relaxed) + stream.bytes_out.load(Ordering::Relaxed),
+                "bytes": stream.bytes_in.load(Ordering::Relaxed) + stream.bytes_out(),
                 "elapsed": stream.started.elapsed().as_secs_f64(),
             }),
         );

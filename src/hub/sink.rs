@@ -23,10 +23,38 @@ use super::buffer::Frame;
 use super::stream::{clock_seconds, CloseReason, Stream};
 use crate::media::{ts_diff, Packet, PacketKind};
 
+/// One serialisation (RTMP or FLV) of a channel batch, offered to every sink of that format.
+#[derive(Clone, Copy)]
+pub struct SharedBatch<'a> {
+    /// Unique per batch and format: a wire may keep the bytes staged for the next sink.
+    pub id: u64,
+    pub bufs: &'a [IoSlice<'a>],
+    /// Total bytes of `bufs`.
+    pub len: usize,
+    /// How many sinks of this format the batch is offered to.
+    pub fanout: usize,
+}
+
+impl<'a> SharedBatch<'a> {
+    pub fn new(id: u64, bufs: &'a [IoSlice<'a>], fanout: usize) -> SharedBatch<'a> {
+        SharedBatch {
+            id,
+            bufs,
+            len: bufs.iter().map(|b| b.len()).sum(),
+            fanout,
+        }
+    }
+}
+
 /// A connection's write side as the hub sees it.
 pub trait Wire: Send + Sync {
     /// Write what the socket takes now without blocking; `Ok(0)` when it takes nothing.
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// `try_write_vectored` for a batch shared by many sinks; a wire may send it without
+    /// copying its bytes again for each socket.
+    fn try_write_shared(&self, batch: &SharedBatch<'_>) -> io::Result<usize> {
+        self.try_write_vectored(batch.bufs)
+    }
     /// Write all of `bufs`, blocking up to the socket's write timeout.
     fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()>;
     /// Shut the connection down (wakes a thread blocked reading it).
@@ -101,9 +129,9 @@ struct SinkState {
 /// What the channel passes to each sink with a batch.
 pub struct Offer<'a> {
     pub frames: &'a [Arc<Frame>],
-    /// The frames' bytes in the sink's format, built once per batch for every sink.
-    pub rtmp: &'a [IoSlice<'a>],
-    pub flv: &'a [IoSlice<'a>],
+    /// The frames' bytes in each format, built once per batch for every sink.
+    pub rtmp: SharedBatch<'a>,
+    pub flv: SharedBatch<'a>,
     pub has_video: bool,
     /// The channel's current metadata and sequence headers, for a resync after a skip.
     pub headers: &'a [Packet],
@@ -219,6 +247,7 @@ impl Sink {
         st.awaiting_keyframe = awaiting_keyframe;
         if let Some(last) = backlog.last() {
             self.stream
+                .meter
                 .dequeued_ts
                 .store(last.timestamp(), Ordering::Relaxed);
         }
@@ -279,6 +308,7 @@ impl Sink {
             st.skipping = false;
             st.awaiting_keyframe = false;
             self.stream
+                .meter
                 .dequeued_ts
                 .store(offer.frames[i].timestamp(), Ordering::Relaxed);
         }
@@ -301,11 +331,15 @@ impl Sink {
             return;
         }
         let shared = match self.format {
-            Format::Rtmp => offer.rtmp,
-            Format::Flv => offer.flv,
+            Format::Rtmp => &offer.rtmp,
+            Format::Flv => &offer.flv,
         };
-        let total: usize = shared.iter().map(|s| s.len()).sum();
-        match self.try_write(shared) {
+        let total = shared.len;
+        let written = match &self.wire {
+            Some(wire) => wire.try_write_shared(shared),
+            None => Ok(0),
+        };
+        match written {
             Ok(n) if n == total => self.wrote(n, frames.last(), offer.second),
             Ok(n) => {
                 self.wrote(n, None, offer.second);
@@ -378,6 +412,7 @@ impl Sink {
         if let Some(frame) = last {
             self.stream.note_media_ts(frame.timestamp());
             self.stream
+                .meter
                 .dequeued_ts
                 .store(frame.timestamp(), Ordering::Relaxed);
         }
@@ -400,7 +435,7 @@ impl Sink {
             .find_map(Piece::frame)
             .map(|f| f.timestamp());
         let lag = newest
-            .map(|ts| ts_diff(ts, self.stream.dequeued_ts.load(Ordering::Relaxed)))
+            .map(|ts| ts_diff(ts, self.stream.meter.dequeued_ts.load(Ordering::Relaxed)))
             .unwrap_or(0);
         let behind = st.queued_frames + frames > MAX_QUEUED_FRAMES
             || lag > max_lag_ms.min(i32::MAX as u32) as i32
@@ -537,6 +572,7 @@ impl Sink {
         drop(st);
         if let Some(last) = out.last() {
             self.stream
+                .meter
                 .dequeued_ts
                 .store(last.timestamp(), Ordering::Relaxed);
             self.stream.note_media_ts(last.timestamp());
@@ -620,13 +656,18 @@ mod tests {
         let flv: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f.flv_bytes())).collect();
         sink.offer(&Offer {
             frames,
-            rtmp: &[],
-            flv: &flv,
+            rtmp: SharedBatch::new(0, &[], 0),
+            flv: SharedBatch::new(next_batch_id(), &flv, 1),
             has_video: true,
             headers: &[],
             max_lag_ms: 5000,
             second: clock_seconds(),
         });
+    }
+
+    fn next_batch_id() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed)
     }
 
     fn expected(frames: &[Arc<Frame>]) -> Vec<u8> {
@@ -642,10 +683,7 @@ mod tests {
         offer_all(&sink, &frames[5..]);
         assert_eq!(*wire.written.lock(), expected(&frames));
         assert!(sink.rx.is_empty());
-        assert_eq!(
-            sink.stream.bytes_out.load(Ordering::Relaxed) as usize,
-            expected(&frames).len()
-        );
+        assert_eq!(sink.stream.bytes_out() as usize, expected(&frames).len());
     }
 
     #[test]

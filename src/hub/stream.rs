@@ -188,7 +188,9 @@ pub fn clock_seconds() -> u64 {
 /// Bytes per second over the last few seconds, from one-second buckets.
 #[derive(Debug)]
 pub struct RateMeter {
-    buckets: [u64; RATE_WINDOW_SECS + 1],
+    /// Bytes in each second (u32 keeps the meter on the stream's meter cache line; saturates
+    /// at 4 GiB/s).
+    buckets: [u32; RATE_WINDOW_SECS + 1],
     current_second: u64,
 }
 
@@ -217,7 +219,8 @@ impl RateMeter {
     pub fn add(&mut self, second: u64, bytes: u64) {
         self.roll_to(second);
         let idx = (second % self.buckets.len() as u64) as usize;
-        self.buckets[idx] += bytes;
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.buckets[idx] = self.buckets[idx].saturating_add(bytes);
     }
 
     /// Bits per second over the complete seconds of the window (the current one is partial).
@@ -230,13 +233,27 @@ impl RateMeter {
         }
         let len = self.buckets.len() as u64;
         let sum: u64 = (1..=full as u64)
-            .map(|back| self.buckets[((second + len - back) % len) as usize])
+            .map(|back| u64::from(self.buckets[((second + len - back) % len) as usize]))
             .sum();
         sum * 8 / full as u64
     }
 }
 
 /// One connection as the registry knows it. The connection's own thread holds an `Arc<Stream>`.
+/// The counters a subscriber's every write updates, on one cache line of their own: the channel
+/// updates them for each subscriber on each batch, and a scattered layout costs a cache miss each.
+#[repr(C, align(64))]
+pub(crate) struct Meter {
+    pub(crate) bytes_out: AtomicU64,
+    /// `NO_MEDIA_TS` until the first media timestamp is seen.
+    first_media_ts: AtomicU64,
+    /// Last media timestamp seen or sent (ms), for `time`.
+    media_ts: AtomicU32,
+    /// Timestamp of the last frame a player took off its queue: the channel measures its lag.
+    pub(crate) dequeued_ts: AtomicU32,
+    rate: Mutex<RateMeter>,
+}
+
 pub struct Stream {
     /// Internal identity: never changes, unlike the user-visible id (see `/stream/changeid`).
     pub key: u64,
@@ -251,13 +268,9 @@ pub struct Stream {
     media: Mutex<MediaInfo>,
     channel: Mutex<Option<Arc<Channel>>>,
     pub bytes_in: AtomicU64,
-    pub bytes_out: AtomicU64,
     pub dropped_packets: AtomicU64,
-    /// Last media timestamp seen or sent (ms), and the first, for `time`.
-    media_ts: AtomicU32,
-    /// `NO_MEDIA_TS` until the first media timestamp is seen.
-    first_media_ts: AtomicU64,
-    rate: Mutex<RateMeter>,
+    /// Byte and media-time counters, updated for every write.
+    pub(crate) meter: Meter,
     decisions: (Sender<Decision>, Receiver<Decision>),
     /// Shuts the connection's socket down, so a thread blocked in a read wakes up (set by the server).
     closer: Mutex<Option<Box<dyn Fn() + Send>>>,
@@ -265,8 +278,6 @@ pub struct Stream {
     pub(crate) closed: AtomicBool,
     /// A player's output, kept so the player can be moved between channels and ended.
     pub(crate) sink: Mutex<Option<Arc<Sink>>>,
-    /// Timestamp of the last frame a player took off its queue: the channel measures its lag.
-    pub(crate) dequeued_ts: AtomicU32,
     /// A publisher's latest metadata and sequence headers, for a channel that switches to it.
     headers: Mutex<Headers>,
 }
@@ -301,17 +312,20 @@ impl Stream {
             media: Mutex::new(MediaInfo::default()),
             channel: Mutex::new(None),
             bytes_in: AtomicU64::new(0),
-            bytes_out: AtomicU64::new(0),
+
             dropped_packets: AtomicU64::new(0),
-            media_ts: AtomicU32::new(0),
-            first_media_ts: AtomicU64::new(NO_MEDIA_TS),
-            rate: Mutex::new(RateMeter::new()),
+            meter: Meter {
+                bytes_out: AtomicU64::new(0),
+                first_media_ts: AtomicU64::new(NO_MEDIA_TS),
+                media_ts: AtomicU32::new(0),
+                dequeued_ts: AtomicU32::new(0),
+                rate: Mutex::new(RateMeter::new()),
+            },
             decisions: crossbeam_channel::bounded(4),
             closer: Mutex::new(None),
             close_requested: Mutex::new(None),
             closed: AtomicBool::new(false),
             sink: Mutex::new(None),
-            dequeued_ts: AtomicU32::new(0),
             headers: Mutex::new(Headers::default()),
         }
     }
@@ -410,7 +424,7 @@ impl Stream {
 
     pub fn add_bytes_in(&self, n: u64) {
         self.bytes_in.fetch_add(n, Ordering::Relaxed);
-        self.rate.lock().add(clock_seconds(), n);
+        self.meter.rate.lock().add(clock_seconds(), n);
     }
 
     pub fn add_bytes_out(&self, n: u64) {
@@ -419,8 +433,8 @@ impl Stream {
 
     /// `add_bytes_out` with the clock already read (once per batch for every subscriber).
     pub fn add_bytes_out_at(&self, n: u64, second: u64) {
-        self.bytes_out.fetch_add(n, Ordering::Relaxed);
-        self.rate.lock().add(second, n);
+        self.meter.bytes_out.fetch_add(n, Ordering::Relaxed);
+        self.meter.rate.lock().add(second, n);
     }
 
     /// Remember a publisher's header packet (metadata or sequence header).
@@ -474,9 +488,9 @@ impl Stream {
     }
 
     pub fn note_media_ts(&self, ts: u32) {
-        self.media_ts.store(ts, Ordering::Relaxed);
-        if self.first_media_ts.load(Ordering::Relaxed) == NO_MEDIA_TS {
-            let _ = self.first_media_ts.compare_exchange(
+        self.meter.media_ts.store(ts, Ordering::Relaxed);
+        if self.meter.first_media_ts.load(Ordering::Relaxed) == NO_MEDIA_TS {
+            let _ = self.meter.first_media_ts.compare_exchange(
                 NO_MEDIA_TS,
                 u64::from(ts),
                 Ordering::Relaxed,
@@ -487,18 +501,25 @@ impl Stream {
 
     /// Media position in seconds since the stream's first media timestamp.
     pub fn media_time(&self) -> f64 {
-        match self.first_media_ts.load(Ordering::Relaxed) {
+        match self.meter.first_media_ts.load(Ordering::Relaxed) {
             NO_MEDIA_TS => 0.0,
             first => {
-                let last = self.media_ts.load(Ordering::Relaxed);
+                let last = self.meter.media_ts.load(Ordering::Relaxed);
                 crate::media::ts_diff(last, first as u32).max(0) as f64 / 1000.0
             }
         }
     }
 
+    pub fn bytes_out(&self) -> u64 {
+        self.meter.bytes_out.load(Ordering::Relaxed)
+    }
+
     pub fn bitrate(&self) -> u64 {
         let lived = self.started.elapsed().as_secs();
-        self.rate.lock().bits_per_second(clock_seconds(), lived)
+        self.meter
+            .rate
+            .lock()
+            .bits_per_second(clock_seconds(), lived)
     }
 
     /// The stat object of `/stat/stream/{id}` and of the streamConnected event.
@@ -522,7 +543,7 @@ impl Stream {
             "video": media.video_json(),
             "bitrate": self.bitrate(),
             "time": self.media_time(),
-            "bytes": self.bytes_in.load(Ordering::Relaxed) + self.bytes_out.load(Ordering::Relaxed),
+            "bytes": self.bytes_in.load(Ordering::Relaxed) + self.meter.bytes_out.load(Ordering::Relaxed),
             "channel": channel.as_ref().map(|c| c.id.clone()),
             "droppedPackets": self.dropped_packets.load(Ordering::Relaxed),
         })

@@ -138,8 +138,13 @@ impl Connection {
             None if self.playing => None,
             None => Some(IDLE_READ_TIMEOUT),
         };
-        self.socket.set_read_timeout(timeout)?;
-        match self.socket.read(buf) {
+        let read = if self.wire.is_nonblocking() {
+            net::read_nonblocking(&self.socket, buf, timeout)
+        } else {
+            self.socket.set_read_timeout(timeout)?;
+            self.socket.read(buf)
+        };
+        match read {
             Ok(0) => Err(ConnError::Io(io::ErrorKind::UnexpectedEof.into())),
             Ok(n) => {
                 self.stream.add_bytes_in(n as u64);
@@ -324,6 +329,11 @@ impl Connection {
             log::warn!(
                 "rtmp {peer}: plays on message stream {stream_id}; media is sent on stream 1"
             );
+        }
+        // Non-blocking from here on: the channel splices batches to it (see net::stage).
+        if let Err(e) = self.wire.make_nonblocking() {
+            log::warn!("rtmp {peer}: cannot make the socket non-blocking: {e}");
+            return Ok(Some(CloseReason::Error));
         }
         let sink = Sink::new(self.stream.clone(), Format::Rtmp, self.wire.clone());
         if let Err(e) = self

@@ -1,12 +1,15 @@
 //! Small socket helpers for the server layer: named small-stack threads, vectored writes, and the
 //! classification of I/O errors into close reasons.
 
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use crate::hub::{CloseReason, Wire};
+use crate::hub::{CloseReason, SharedBatch, Wire};
+
+pub mod stage;
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;
@@ -96,11 +99,74 @@ pub fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> i
     Ok(())
 }
 
-/// A subscriber socket as the hub's `Wire`: non-blocking vectored writes for the channel's fast
-/// path (`sendmsg` with `MSG_DONTWAIT`, so the socket stays blocking for the threads that read and
-/// for the slow path), blocking writes with the socket's write timeout for the slow path.
+/// Wait until `fd` is ready for `events` (`libc::POLLIN` / `POLLOUT`), up to `timeout` (`None`:
+/// no limit). `Ok(false)` on timeout. A hung-up or failed socket counts as ready: the next read
+/// or write reports it.
+pub fn wait_ready(fd: RawFd, events: libc::c_short, timeout: Option<Duration>) -> io::Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let millis = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up, so a wait never ends early and spins.
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, millis) };
+        if n > 0 {
+            return Ok(true);
+        }
+        if n == 0 {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            continue;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Read from a socket that may be non-blocking, waiting up to `timeout` (`None`: no limit) for
+/// data; a timeout is an error of kind `TimedOut`.
+pub fn read_nonblocking(
+    socket: &TcpStream,
+    buf: &mut [u8],
+    timeout: Option<Duration>,
+) -> io::Result<usize> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        match (&*socket).read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if !wait_ready(socket.as_raw_fd(), libc::POLLIN, left)? {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "no data in time"));
+        }
+    }
+}
+
+/// A subscriber socket as the hub's `Wire`: non-blocking writes for the channel's fast path
+/// (`sendmsg` with `MSG_DONTWAIT`, or the zero-copy `stage` once the socket is non-blocking),
+/// and writes that wait for the socket, up to the write timeout, for the slow path.
+///
+/// A player's socket is switched to non-blocking mode (`make_nonblocking`) when it starts to
+/// play: the kernel only lets a splice stop at a full socket when the socket is non-blocking.
+/// Its reader thread then waits with `read_nonblocking`.
 pub struct SocketWire {
     socket: TcpStream,
+    nonblocking: AtomicBool,
 }
 
 /// At most this many slices go to one `sendmsg` (Linux's IOV_MAX); the rest is a partial write.
@@ -108,12 +174,27 @@ const MAX_IOV: usize = 1024;
 
 impl SocketWire {
     pub fn new(socket: TcpStream) -> SocketWire {
-        SocketWire { socket }
+        SocketWire {
+            socket,
+            nonblocking: AtomicBool::new(false),
+        }
     }
 
-    /// A blocking write of connection bytes before the stream has a sink (handshake, status).
+    /// Switch the socket (every handle of it) to non-blocking mode, for zero-copy fan-out.
+    pub fn make_nonblocking(&self) -> io::Result<()> {
+        self.socket.set_nonblocking(true)?;
+        self.nonblocking.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn is_nonblocking(&self) -> bool {
+        self.nonblocking.load(Ordering::Acquire)
+    }
+
+    /// Write all of `bytes` (connection bytes before the stream has a sink: handshake, status),
+    /// waiting for the socket up to the write timeout.
     pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
-        (&self.socket).write_all(bytes)
+        self.write_all_vectored(&mut [IoSlice::new(bytes)])
     }
 }
 
@@ -148,23 +229,43 @@ impl Wire for SocketWire {
         }
     }
 
+    fn try_write_shared(&self, batch: &SharedBatch<'_>) -> io::Result<usize> {
+        if self.is_nonblocking() && stage::worth_staging(batch) {
+            match stage::send(self.socket.as_raw_fd(), batch) {
+                Ok(n) => return Ok(n),
+                Err(stage::StageError::Socket(e)) => return Err(e),
+                Err(stage::StageError::Unstaged) => {}
+            }
+        }
+        self.try_write_vectored(batch.bufs)
+    }
+
     fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
         // SO_SNDTIMEO restarts whenever the peer takes a few bytes; a subscriber that trickles
         // must still be closed once one batch has taken longer than the write timeout.
-        let deadline = std::time::Instant::now() + WRITE_TIMEOUT;
+        let deadline = Instant::now() + WRITE_TIMEOUT;
+        let timed_out = || {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the subscriber took no data for too long",
+            )
+        };
         let mut bufs = bufs;
         IoSlice::advance_slices(&mut bufs, 0);
         while !bufs.is_empty() {
-            if std::time::Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the subscriber took no data for too long",
-                ));
+            if Instant::now() > deadline {
+                return Err(timed_out());
             }
             match (&self.socket).write_vectored(bufs) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => IoSlice::advance_slices(&mut bufs, n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.is_nonblocking() => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if !wait_ready(self.socket.as_raw_fd(), libc::POLLOUT, Some(left))? {
+                        return Err(timed_out());
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
