@@ -237,6 +237,9 @@ pub struct Row {
     pub label: String,
     pub protocol: String,
     pub subscribers: u64,
+    /// How the non-probe subscribers read: `player` (woken for every write, like ffplay or VLC)
+    /// or `lowat NK` (SO_RCVLOWAT of N KiB).
+    pub readers: String,
     pub cpu_us: Option<f64>,
     pub rss_kib: Option<f64>,
     pub share_min: Option<f64>,
@@ -263,6 +266,7 @@ impl Row {
                 .unwrap_or("?")
                 .to_string(),
             subscribers: u("/config/subscribers"),
+            readers: readers_name(u("/config/rcvlowat")),
             cpu_us: f("/server/cpu_us_per_subscriber_second"),
             rss_kib: f("/server/rss_growth_per_subscriber_kib"),
             share_min: f("/per_subscriber/share/min"),
@@ -275,12 +279,24 @@ impl Row {
     }
 }
 
-/// CPU ratio of a row to the baseline row of the same subscriber count; the baseline is the row whose
-/// label contains `baseline` and whose protocol is RTMP (the issue compares HTTP-FLV against the
-/// baseline's RTMP figure too).
+/// The readers column for a run's SO_RCVLOWAT setting.
+pub fn readers_name(rcvlowat: u64) -> String {
+    match rcvlowat {
+        0 => "player".to_string(),
+        n if n % 1024 == 0 => format!("lowat {}K", n / 1024),
+        n => format!("lowat {n}"),
+    }
+}
+
+/// CPU ratio of a row to the baseline row of the same subscriber count and readers; the baseline
+/// is the row whose label contains `baseline` and whose protocol is RTMP (the issue compares
+/// HTTP-FLV against the baseline's RTMP figure too).
 pub fn cpu_ratio(row: &Row, rows: &[Row], baseline: &str) -> Option<f64> {
     let base = rows.iter().find(|b| {
-        b.label.contains(baseline) && b.protocol == "rtmp" && b.subscribers == row.subscribers
+        b.label.contains(baseline)
+            && b.protocol == "rtmp"
+            && b.subscribers == row.subscribers
+            && b.readers == row.readers
     })?;
     match (row.cpu_us, base.cpu_us) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
@@ -301,6 +317,7 @@ pub fn summary_table(rows: &[Row], baseline: Option<&str>) -> String {
     let mut header = vec![
         "server",
         "protocol",
+        "readers",
         "N",
         "CPU µs/sub·s",
         "RSS KiB/sub",
@@ -312,13 +329,14 @@ pub fn summary_table(rows: &[Row], baseline: Option<&str>) -> String {
         "bench µs/sub·s",
     ];
     if baseline.is_some() {
-        header.insert(4, "CPU vs base");
+        header.insert(5, "CPU vs base");
     }
     let mut lines: Vec<Vec<String>> = Vec::new();
     for row in rows {
         let mut cells = vec![
             row.label.clone(),
             row.protocol.clone(),
+            row.readers.clone(),
             row.subscribers.to_string(),
             opt(row.cpu_us, 0),
             opt(row.rss_kib, 1),
@@ -331,7 +349,7 @@ pub fn summary_table(rows: &[Row], baseline: Option<&str>) -> String {
         ];
         if let Some(b) = baseline {
             cells.insert(
-                4,
+                5,
                 match cpu_ratio(row, rows, b) {
                     Some(r) => format!("{r:.2}x"),
                     None => "-".to_string(),
@@ -355,7 +373,7 @@ pub fn summary_table(rows: &[Row], baseline: Option<&str>) -> String {
         out.push('|');
         for (i, c) in cells.iter().enumerate() {
             let pad = widths[i] - c.chars().count();
-            if i < 2 {
+            if i < 3 {
                 let _ = write!(out, " {c}{} |", " ".repeat(pad));
             } else {
                 let _ = write!(out, " {}{c} |", " ".repeat(pad));
@@ -371,7 +389,7 @@ pub fn summary_table(rows: &[Row], baseline: Option<&str>) -> String {
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            if i < 2 {
+            if i < 3 {
                 "-".repeat(*w)
             } else {
                 format!("{}:", "-".repeat(w.saturating_sub(1)))
@@ -383,6 +401,93 @@ pub fn summary_table(rows: &[Row], baseline: Option<&str>) -> String {
         line(&mut out, l);
     }
     out
+}
+
+/// The issue's targets, for rows whose label contains `candidate`, against the baseline's RTMP
+/// row with the same N and readers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Targets {
+    /// CPU per subscriber-second at most this times the baseline's.
+    pub max_cpu_ratio: f64,
+    /// Every subscriber gets at least this share of the stream's bytes.
+    pub min_share: f64,
+    /// Server-added latency p99 at most this (the merge window + 50 ms).
+    pub max_p99_ms: f64,
+    /// RSS growth per subscriber at most this.
+    pub max_rss_kib: f64,
+}
+
+/// One line per candidate row: each target with its figure and `met` / `NOT MET`, and the
+/// number of targets not met over all rows (a missing figure counts as not met).
+pub fn check_targets(
+    rows: &[Row],
+    candidate: &str,
+    baseline: &str,
+    t: &Targets,
+) -> (String, usize) {
+    let mut out = String::new();
+    let mut missed = 0;
+    for row in rows.iter().filter(|r| r.label.contains(candidate)) {
+        let mut verdicts = Vec::new();
+        let mut verdict = |name: String, ok: Option<bool>| {
+            let word = match ok {
+                Some(true) => "met",
+                _ => {
+                    missed += 1;
+                    "NOT MET"
+                }
+            };
+            verdicts.push(format!("{name} {word}"));
+        };
+        let ratio = cpu_ratio(row, rows, baseline);
+        verdict(
+            format!(
+                "CPU {} <= {:.2}x:",
+                ratio.map_or("-".into(), |r| format!("{r:.2}x")),
+                t.max_cpu_ratio
+            ),
+            ratio.map(|r| r <= t.max_cpu_ratio),
+        );
+        verdict(
+            format!(
+                "share min {} >= {:.0}%:",
+                row.share_min
+                    .map_or("-".into(), |s| format!("{:.1}%", s * 100.0)),
+                t.min_share * 100.0
+            ),
+            row.share_min.map(|s| s >= t.min_share),
+        );
+        verdict(
+            format!("failed/disconnected {} = 0:", row.failures),
+            Some(row.failures == 0),
+        );
+        verdict(
+            format!(
+                "latency p99 {} <= {:.0} ms:",
+                row.lat_p99.map_or("-".into(), |p| format!("{p:.1} ms")),
+                t.max_p99_ms
+            ),
+            row.lat_p99.map(|p| p <= t.max_p99_ms),
+        );
+        verdict(
+            format!(
+                "RSS {} <= {:.0} KiB:",
+                row.rss_kib.map_or("-".into(), |r| format!("{r:.1} KiB")),
+                t.max_rss_kib
+            ),
+            row.rss_kib.map(|r| r <= t.max_rss_kib),
+        );
+        let _ = writeln!(
+            out,
+            "- {} {} N={} readers={}: {}",
+            row.label,
+            row.protocol,
+            row.subscribers,
+            row.readers,
+            verdicts.join("; ")
+        );
+    }
+    (out, missed)
 }
 
 #[cfg(test)]
@@ -545,6 +650,7 @@ mod tests {
             label: label.into(),
             protocol: protocol.into(),
             subscribers: n,
+            readers: "player".into(),
             cpu_us: Some(cpu),
             rss_kib: Some(12.0),
             share_min: Some(0.99),
@@ -571,6 +677,58 @@ mod tests {
         let table = summary_table(&rows, Some("nginx"));
         assert!(table.contains("0.50x"), "{table}");
         assert_eq!(table.lines().count(), 2 + rows.len());
+        // Runs with other readers are not compared with each other.
+        let mut lowat = rows[2].clone();
+        lowat.readers = "lowat 16K".into();
+        assert_eq!(
+            cpu_ratio(&rows[0], &[rows[0].clone(), lowat], "nginx"),
+            None
+        );
+    }
+
+    #[test]
+    fn readers_are_named_by_their_rcvlowat() {
+        assert_eq!(readers_name(0), "player");
+        assert_eq!(readers_name(16384), "lowat 16K");
+        assert_eq!(readers_name(1000), "lowat 1000");
+    }
+
+    #[test]
+    fn targets_are_checked_per_candidate_row_and_misses_counted() {
+        let t = Targets {
+            max_cpu_ratio: 0.5,
+            min_share: 0.95,
+            max_p99_ms: 150.0,
+            max_rss_kib: 64.0,
+        };
+        let rows = vec![
+            row("joy4", "rtmp", 1000, 100.0),
+            row("joy4", "http-flv", 1000, 120.0),
+            row("nginx-rtmp", "rtmp", 1000, 200.0),
+        ];
+        let (text, missed) = check_targets(&rows, "joy4", "nginx", &t);
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(
+            text.lines()
+                .next()
+                .unwrap()
+                .contains("CPU 0.50x <= 0.50x: met"),
+            "{text}"
+        );
+        assert!(text.contains("CPU 0.60x <= 0.50x: NOT MET"), "{text}");
+        assert_eq!(missed, 1);
+        // A latency over the bound, a short share and a failure each count.
+        let mut bad = rows.clone();
+        bad[0].lat_p99 = Some(151.0);
+        bad[0].share_min = Some(0.9);
+        bad[0].failures = 2;
+        bad[0].rss_kib = None;
+        let (_, missed) = check_targets(&bad, "joy4", "nginx", &t);
+        assert_eq!(missed, 5);
+        // No baseline row: the CPU target cannot be met.
+        let (text, missed) = check_targets(&rows[..1], "joy4", "nginx", &t);
+        assert!(text.contains("CPU - <= 0.50x: NOT MET"), "{text}");
+        assert_eq!(missed, 1);
     }
 
     #[test]

@@ -18,7 +18,7 @@ joy4-bench: load and measure a live-streaming server (joy4, nginx-rtmp, SRS)
 
 USAGE:
   joy4-bench --publish rtmp://HOST:PORT/APP/STREAM [--play URL] [OPTIONS]
-  joy4-bench summary [--baseline LABEL] FILE.json...
+  joy4-bench summary [--baseline LABEL [--targets WINDOW_MS]] FILE.json...
 
 Publishes one real-time stream over RTMP, opens N subscribers over RTMP (rtmp://…) or HTTP-FLV
 (http://…/x.flv), ramping at --ramp per second, then measures for --duration and stops.
@@ -50,7 +50,9 @@ OPTIONS:
 
 OUTPUT: one progress line per second on stderr; a table on stdout; --json FILE for machines.
 summary: one row per JSON file; --baseline LABEL adds each row's CPU relative to the RTMP run of
-the run labelled LABEL with the same N.
+the run labelled LABEL with the same N and readers; --targets WINDOW_MS then checks every joy4 row
+against the targets (CPU <= 0.5x the baseline, share >= 95 %, none failed, latency p99 <= WINDOW_MS
++ 50 ms, RSS <= 64 KiB per subscriber) and prints met / NOT MET for each.
 ";
 
 fn main() -> ExitCode {
@@ -190,6 +192,7 @@ fn bench(mut args: pico_args::Arguments) -> Result<(), Failure> {
 
 fn summary(mut args: pico_args::Arguments) -> Result<(), Failure> {
     let baseline: Option<String> = opt(&mut args, "--baseline", |s| Ok(s.to_string()))?;
+    let targets_window: Option<u64> = opt(&mut args, "--targets", number)?;
     let files = args.finish();
     if files.is_empty() {
         return Err("summary needs at least one JSON file".to_string().into());
@@ -204,5 +207,24 @@ fn summary(mut args: pico_args::Arguments) -> Result<(), Failure> {
         rows.push(Row::from_json(&v));
     }
     print!("{}", report::summary_table(&rows, baseline.as_deref()));
+    if let (Some(window_ms), Some(base)) = (targets_window, baseline.as_deref()) {
+        let targets = report::Targets {
+            max_cpu_ratio: 0.5,
+            min_share: 0.95,
+            max_p99_ms: window_ms as f64 + 50.0,
+            max_rss_kib: 64.0,
+        };
+        let (text, missed) = report::check_targets(&rows, "joy4", base, &targets);
+        println!();
+        println!(
+            "Targets (joy4 rows against {base}'s RTMP row with the same N and readers; latency bound = {window_ms} ms merge window + 50 ms):"
+        );
+        print!("{text}");
+        if missed == 0 {
+            println!("All targets met.");
+        } else {
+            println!("{missed} target(s) not met.");
+        }
+    }
     Ok(())
 }
