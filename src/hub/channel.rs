@@ -250,11 +250,11 @@ impl Channel {
             second: super::stream::clock_seconds(),
         };
         // One format after the other, so a wire that stages a batch loads each only once.
-        for format in [Format::Rtmp, Format::Flv] {
-            for sink in flush.sinks.iter().filter(|s| s.format == format) {
-                sink.offer(&offer);
-            }
-        }
+        let ordered: Vec<&Arc<Sink>> = [Format::Rtmp, Format::Flv]
+            .into_iter()
+            .flat_map(|format| flush.sinks.iter().filter(move |s| s.format == format))
+            .collect();
+        offer_all(&ordered, &offer);
         drop(order);
     }
 
@@ -514,6 +514,34 @@ fn restamp(packet: &Packet, ts: u32) -> Arc<Frame> {
     }))
 }
 
+/// From this many subscribers on, a batch is written by two threads (the flushing thread and a
+/// helper), so the last subscriber of a big channel does not wait a whole pass of writes.
+const PARALLEL_FLUSH_SINKS: usize = 1024;
+
+/// Offer a batch to every sink, in two halves on two threads for a big channel when the machine
+/// has more than one core. Each sink is offered by exactly one thread, and both are done before
+/// this returns, so the per-channel flush order holds.
+fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if sinks.len() < PARALLEL_FLUSH_SINKS || cores < 2 {
+        sinks.iter().for_each(|sink| sink.offer(offer));
+        return;
+    }
+    let (mine, theirs) = sinks.split_at(sinks.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new()
+            .name("flush-helper".into())
+            .stack_size(128 * 1024)
+            .spawn_scoped(scope, || theirs.iter().for_each(|sink| sink.offer(offer)));
+        mine.iter().for_each(|sink| sink.offer(offer));
+        if let Err(e) = helper {
+            log::debug!("no flush helper thread ({e}): writing the whole batch on one thread");
+            theirs.iter().for_each(|sink| sink.offer(offer));
+        }
+    });
+}
+
 /// A process-wide unique id for each serialised batch (see `SharedBatch::id`).
 fn next_batch_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -571,6 +599,25 @@ mod tests {
         let sink = Sink::queue(stream(key));
         ch.add_subscriber(&sink, cursor).unwrap();
         sink
+    }
+
+    #[test]
+    fn a_big_channel_split_over_two_threads_gives_every_subscriber_every_frame_once() {
+        let ch = channel();
+        let publisher = stream(1);
+        ch.set_publisher(&publisher);
+        ch.push(&publisher, video(0, true));
+        let sinks: Vec<_> = (0..PARALLEL_FLUSH_SINKS as u64 + 11)
+            .map(|key| subscribe(&ch, 10 + key, Cursor::Next))
+            .collect();
+        for i in 1..=20u32 {
+            ch.push(&publisher, video(i * 40, i % 10 == 0));
+        }
+        for sink in &sinks {
+            let got: Vec<u32> = drain(sink).iter().map(|f| f.timestamp()).collect();
+            let want: Vec<u32> = (10..=20).map(|i| i * 40).collect();
+            assert_eq!(got, want, "subscriber {}", sink.stream.id());
+        }
     }
 
     #[test]
