@@ -42,6 +42,7 @@ fn read_head(socket: &mut TcpStream) -> Result<RequestHead, (u16, String)> {
         match socket.read(&mut chunk) {
             Ok(0) => return Err((0, "peer closed before sending a request".into())),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if net::is_timeout(&e) => {
                 return Err((408, "request head not received within 10 s".into()))
             }

@@ -142,7 +142,14 @@ impl Connection {
             net::read_nonblocking(&self.socket, buf, timeout)
         } else {
             self.socket.set_read_timeout(timeout)?;
-            self.socket.read(buf)
+            // A signal (a debugger or profiler attaching, job control) interrupts a read without
+            // anything being wrong with the connection.
+            loop {
+                match self.socket.read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            }
         };
         match read {
             Ok(0) => Err(ConnError::Io(io::ErrorKind::UnexpectedEof.into())),
