@@ -150,6 +150,10 @@ impl Stage {
                 libc::SPLICE_F_NONBLOCK,
             )
         };
+        if teed < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            // Nothing was duplicated: this one batch goes the ordinary way.
+            return Err(StageError::Unstaged);
+        }
         if teed < 0 || teed as usize != batch.len {
             // An empty scratch pipe with room for the whole batch takes all of it; anything
             // else means the kernel does not do what this stage relies on.
@@ -204,7 +208,6 @@ impl Stage {
         let mut written = 0;
         let mut bufs: &[IoSlice<'_>] = batch.bufs;
         while written < batch.len {
-            // Skip what is already written (whole slices only; a partial one is finished below).
             let count = bufs.len().min(MAX_IOV);
             // SAFETY: `IoSlice` is ABI-compatible with `iovec`; the slices outlive the call.
             let n = unsafe {
