@@ -4,7 +4,7 @@
 //! length (HTTP/1.0) or holds bytes back (chunked), and a live body must reach the player as it comes.
 //! The body is close-delimited (`Connection: close`, no Content-Length).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,11 +38,9 @@ fn read_head(socket: &mut TcpStream) -> Result<RequestHead, (u16, String)> {
         if left.is_zero() {
             return Err((408, "request head not received within 10 s".into()));
         }
-        let _ = socket.set_read_timeout(Some(left));
-        match socket.read(&mut chunk) {
+        match net::read_timeout(socket, &mut chunk, Some(left), false) {
             Ok(0) => return Err((0, "peer closed before sending a request".into())),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if net::is_timeout(&e) => {
                 return Err((408, "request head not received within 10 s".into()))
             }

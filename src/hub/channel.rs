@@ -8,7 +8,6 @@
 //! batches in order.
 
 use std::io::IoSlice;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,7 +15,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use super::buffer::{BufferLimits, Cursor, Frame, GopBuffer};
-use super::sink::{Format, Offer, SharedBatch, Sink};
+use super::sink::{next_batch_id, Format, Offer, SharedBatch, Sink};
 use super::stream::{rfc3339, CloseReason, MediaInfo, Stream};
 use crate::media::{ts_after, Packet, PacketKind};
 
@@ -540,12 +539,6 @@ fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) {
             theirs.iter().for_each(|sink| sink.offer(offer));
         }
     });
-}
-
-/// A process-wide unique id for each serialised batch (see `SharedBatch::id`).
-fn next_batch_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -46,6 +46,12 @@ impl<'a> SharedBatch<'a> {
     }
 }
 
+/// A process-wide unique id for each serialised batch (see `SharedBatch::id`).
+pub(crate) fn next_batch_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A connection's write side as the hub sees it.
 pub trait Wire: Send + Sync {
     /// Write what the socket takes now without blocking; `Ok(0)` when it takes nothing.
@@ -663,11 +669,6 @@ mod tests {
             max_lag_ms: 5000,
             second: clock_seconds(),
         });
-    }
-
-    fn next_batch_id() -> u64 {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        NEXT.fetch_add(1, Ordering::Relaxed)
     }
 
     fn expected(frames: &[Arc<Frame>]) -> Vec<u8> {

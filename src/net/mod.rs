@@ -136,18 +136,24 @@ pub fn wait_ready(fd: RawFd, events: libc::c_short, timeout: Option<Duration>) -
     }
 }
 
-/// Read from a socket that may be non-blocking, waiting up to `timeout` (`None`: no limit) for
-/// data; a timeout is an error of kind `TimedOut`.
-pub fn read_nonblocking(
+/// Read from `socket`, waiting up to `timeout` (`None`: no limit) for data; a timeout is an error
+/// of kind `WouldBlock` or `TimedOut` (see `is_timeout`). `nonblocking` says which mode the socket
+/// is in (a player's socket turns non-blocking when it starts to play). A signal interrupting the
+/// read (a debugger or profiler attaching, job control) is not an error of the connection.
+pub fn read_timeout(
     socket: &TcpStream,
     buf: &mut [u8],
     timeout: Option<Duration>,
+    nonblocking: bool,
 ) -> io::Result<usize> {
+    if !nonblocking {
+        socket.set_read_timeout(timeout)?;
+    }
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         match (&*socket).read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && nonblocking => {}
             other => return other,
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -163,14 +169,15 @@ pub fn read_nonblocking(
 ///
 /// A player's socket is switched to non-blocking mode (`make_nonblocking`) when it starts to
 /// play: the kernel only lets a splice stop at a full socket when the socket is non-blocking.
-/// Its reader thread then waits with `read_nonblocking`.
+/// Its reader thread then waits with `read_timeout`.
 pub struct SocketWire {
     socket: TcpStream,
     nonblocking: AtomicBool,
 }
 
-/// At most this many slices go to one `sendmsg` (Linux's IOV_MAX); the rest is a partial write.
-const MAX_IOV: usize = 1024;
+/// At most this many slices go to one `sendmsg` or `writev` (Linux's IOV_MAX); the rest is a
+/// partial write.
+pub(crate) const MAX_IOV: usize = 1024;
 
 impl SocketWire {
     pub fn new(socket: TcpStream) -> SocketWire {
@@ -350,6 +357,33 @@ mod tests {
             assert!(total < 256 << 20, "the socket never filled up");
         }
         assert!(total > 0);
+    }
+
+    #[test]
+    fn read_timeout_waits_for_data_in_both_socket_modes_and_times_out() {
+        for nonblocking in [false, true] {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            server.set_nonblocking(nonblocking).unwrap();
+            let mut buf = [0u8; 16];
+            let quiet = read_timeout(
+                &server,
+                &mut buf,
+                Some(Duration::from_millis(30)),
+                nonblocking,
+            );
+            assert!(is_timeout(&quiet.unwrap_err()), "nonblocking={nonblocking}");
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                client.write_all(b"hello").unwrap();
+                client
+            });
+            let n =
+                read_timeout(&server, &mut buf, Some(Duration::from_secs(5)), nonblocking).unwrap();
+            assert_eq!(&buf[..n], b"hello", "nonblocking={nonblocking}");
+            drop(writer.join().unwrap());
+        }
     }
 
     #[test]

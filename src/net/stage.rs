@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::MAX_IOV;
 use crate::hub::SharedBatch;
 
 /// Below this many bytes a plain copy costs less than the extra system call of `tee`.
@@ -21,8 +22,6 @@ pub const MIN_STAGED_BYTES: usize = 8 * 1024;
 pub const MIN_STAGED_FANOUT: usize = 2;
 /// Pipe size asked for, so that high-bitrate batches fit (the kernel's default is 64 KiB).
 const PIPE_SIZE: i32 = 256 * 1024;
-/// At most this many slices go to one `writev` (Linux's IOV_MAX).
-const MAX_IOV: usize = 1024;
 
 /// Why a send did not go through the stage.
 #[derive(Debug)]

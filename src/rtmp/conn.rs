@@ -1,7 +1,7 @@
 //! The blocking RTMP server: one thread per connection drives handshake -> chunks -> session, and
 //! wires publish/play to the hub. A player gets a second, small writer thread that drains its queue.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,19 +138,7 @@ impl Connection {
             None if self.playing => None,
             None => Some(IDLE_READ_TIMEOUT),
         };
-        let read = if self.wire.is_nonblocking() {
-            net::read_nonblocking(&self.socket, buf, timeout)
-        } else {
-            self.socket.set_read_timeout(timeout)?;
-            // A signal (a debugger or profiler attaching, job control) interrupts a read without
-            // anything being wrong with the connection.
-            loop {
-                match self.socket.read(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other,
-                }
-            }
-        };
+        let read = net::read_timeout(&self.socket, buf, timeout, self.wire.is_nonblocking());
         match read {
             Ok(0) => Err(ConnError::Io(io::ErrorKind::UnexpectedEof.into())),
             Ok(n) => {
