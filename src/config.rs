@@ -7,6 +7,8 @@ use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use crate::text::parse_duration;
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Where a listener binds. `:PORT` means every interface (IPv6 and IPv4 where the host has both).
@@ -225,32 +227,6 @@ pub fn usage() -> String {
     text
 }
 
-/// Parse a duration as users write it: `120s`, `1.5s`, `500ms`, `2m`, `1h`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000.0)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60_000.0)
-    } else if let Some(n) = text.strip_suffix('h') {
-        (n, 3_600_000.0)
-    } else {
-        (text, 1000.0)
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 10s, 1.5s, 500ms or 2m"))?;
-    if !value.is_finite() || value < 0.0 || value * unit_ms > 1e12 {
-        return Err(format!("{text:?} is out of range"));
-    }
-    Ok(Duration::from_micros(
-        (value * unit_ms * 1000.0).round() as u64
-    ))
-}
-
 /// Boolean flags may appear bare (`-rtmpcheckparams`) or with a value (`-rtmpcheckparams=false`).
 const BOOL_FLAGS: &[&str] = &["rtmpcheckparams"];
 
@@ -442,17 +418,6 @@ mod tests {
         let err = run(&["-rtmp=nonsense"]).unwrap_err();
         assert!(err.0.starts_with("flag -rtmp:"), "{}", err.0);
         assert!(run(&["-http=:99999"]).is_err());
-    }
-
-    #[test]
-    fn durations_parse_in_the_units_users_write() {
-        assert_eq!(parse_duration("120s").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("-1s").is_err());
     }
 
     #[test]

@@ -22,3 +22,4 @@ pub mod media;
 pub mod net;
 pub mod proxy;
 pub mod rtmp;
+pub mod text;

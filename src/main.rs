@@ -49,10 +49,10 @@ fn run(config: Config) -> ExitCode {
 
     // Every subscriber is a socket: take as many descriptors as the hard limit allows.
     match joy4::net::raise_fd_limit() {
-        Ok(n) if n < 16_384 => log::warn!(
+        Ok((n, _)) if n < 16_384 => log::warn!(
             "open-file limit is {n} (hard limit); joy4 can serve about that many connections"
         ),
-        Ok(n) => log::debug!("open-file limit {n}"),
+        Ok((n, _)) => log::debug!("open-file limit {n}"),
         Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
     }
 

@@ -361,7 +361,7 @@ fn rtmp_info(command: &str, url: &RtmpUrl) -> RtmpInfo {
         command: command.to_string(),
         connect_params: json!({ "app": url.app, "tcUrl": url.tc_url }),
         stream_name: url.stream_name().to_string(),
-        params: session::query_params(url.query()),
+        params: crate::text::query_pairs(url.query()),
     }
 }
 

@@ -755,7 +755,7 @@ fn sample(pid: Option<u32>, shared: &Shared) -> Option<ServerSample> {
 pub fn run(cfg: Config) -> Result<Outcome, String> {
     cfg.check()?;
     let cfg = Arc::new(cfg);
-    let nofile = sys::raise_nofile_limit().ok();
+    let nofile = crate::net::raise_fd_limit().ok();
     if let Some((soft, _)) = nofile {
         if (soft as usize) < cfg.subscribers + 64 {
             eprintln!(

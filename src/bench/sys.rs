@@ -71,29 +71,6 @@ pub fn clock_ticks_per_second() -> u64 {
     }
 }
 
-/// Raise the soft open-file limit to the hard limit; returns (soft, hard) after the attempt.
-pub fn raise_nofile_limit() -> io::Result<(u64, u64)> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is a valid, writable rlimit.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let want = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: want is a valid rlimit.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
-            lim = want;
-        }
-    }
-    Ok((lim.rlim_cur, lim.rlim_max))
-}
-
 /// Set `SO_RCVLOWAT`: a read (and epoll's readiness) waits until this many bytes are buffered.
 pub fn set_rcvlowat(fd: RawFd, bytes: usize) -> io::Result<()> {
     let value = bytes.min(i32::MAX as usize) as libc::c_int;

@@ -10,8 +10,8 @@ use joy4::bench::report::{self, Row};
 use joy4::bench::run::{self, Config, SourceSpec};
 use joy4::bench::stream::Synthetic;
 use joy4::bench::target::Target;
-use joy4::config::parse_duration;
 use joy4::rtmp::client::RtmpUrl;
+use joy4::text::parse_duration;
 
 const USAGE: &str = "\
 joy4-bench: load and measure a live-streaming server (joy4, nginx-rtmp, SRS)

@@ -27,6 +27,7 @@ use parking_lot::{Condvar, Mutex};
 use serde_json::{json, Map, Value};
 
 use crate::hub::{BufferLimits, Hub, HubError};
+use crate::text::{percent_decode, Decode};
 
 /// Request bodies above this many bytes are refused with 413 `BodyTooLarge`.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -284,7 +285,7 @@ fn match_path(pattern: &str, path: &str) -> Option<Option<String>> {
     match pattern.strip_suffix("{id}") {
         Some(prefix) => {
             let rest = path.strip_prefix(prefix).filter(|r| !r.is_empty())?;
-            percent_decode(rest).map(Some)
+            percent_decode(rest, Decode::Path).map(Some)
         }
         None => (pattern == path).then_some(None),
     }
@@ -308,27 +309,6 @@ fn resolve(method: &str, path: &str) -> Resolved {
         allowed.push("OPTIONS");
         Resolved::WrongMethod(allowed.join(", "))
     }
-}
-
-/// `%XX` escapes to bytes; `None` if the result is not UTF-8 or an escape is malformed.
-fn percent_decode(text: &str) -> Option<String> {
-    if !text.contains('%') {
-        return Some(text.to_string());
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Compare without an early exit, so the time taken does not tell how much of a guess was right.
@@ -441,7 +421,7 @@ impl Fields {
         };
         let duration = match self.get(name) {
             None => return Ok(None),
-            Some(Value::String(s)) => crate::config::parse_duration(s).map_err(|_| bad())?,
+            Some(Value::String(s)) => crate::text::parse_duration(s).map_err(|_| bad())?,
             Some(Value::Number(n)) => n
                 .as_f64()
                 .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)

@@ -128,11 +128,8 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
         simple_response(&mut socket, 404, "", "not found: use /CHANNEL.flv\n");
         return;
     };
-    let params = crate::rtmp::session::query_params(query);
-    let cursor_text = params
-        .get("cursor")
-        .and_then(|v| v.as_str())
-        .unwrap_or("latest");
+    let params = crate::text::query_pairs(query);
+    let cursor_text = crate::text::last_value(&params, "cursor").unwrap_or("latest");
     let Some(cursor) = Cursor::parse(cursor_text) else {
         simple_response(
             &mut socket,

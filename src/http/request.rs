@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::text::{percent_decode, Decode};
+
 /// Request line plus headers may not exceed this.
 pub const MAX_HEAD_LEN: usize = 16 * 1024;
 
@@ -29,7 +31,7 @@ impl RequestHead {
             None => (self.target.as_str(), ""),
         };
         (
-            crate::rtmp::session::percent_decode(&path.replace('+', "%2B")),
+            percent_decode(path, Decode::Path).unwrap_or_else(|| path.to_string()),
             query,
         )
     }

@@ -130,7 +130,7 @@ impl Cursor {
                 if !other.ends_with('s') && !other.ends_with('m') {
                     return None;
                 }
-                let d = crate::config::parse_duration(other).ok()?;
+                let d = crate::text::parse_duration(other).ok()?;
                 Some(Cursor::Behind(d.as_millis().min(u32::MAX as u128) as u32))
             }
         }

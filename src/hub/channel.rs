@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 
 use super::buffer::{BufferLimits, Cursor, Frame, GopBuffer};
 use super::sink::{next_batch_id, Format, Offer, SharedBatch, Sink};
-use super::stream::{rfc3339, CloseReason, MediaInfo, Stream};
+use super::stream::{CloseReason, MediaInfo, Stream};
 use crate::media::{ts_after, Packet, PacketKind};
+use crate::text::rfc3339;
 
 /// Gap inserted between the last frame of an old source and the first of a new one (one frame).
 const SWITCH_GAP_MS: u32 = 40;

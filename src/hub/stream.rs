@@ -9,6 +9,8 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
+use crate::text::rfc3339;
+
 use super::channel::{Channel, Headers};
 use super::sink::Sink;
 use crate::media::codec;
@@ -94,7 +96,8 @@ pub struct RtmpInfo {
     pub command: String,
     pub connect_params: Value,
     pub stream_name: String,
-    pub params: Map<String, Value>,
+    /// Query parameters of the publish/play request, decoded, in order.
+    pub params: Vec<(String, String)>,
 }
 
 impl RtmpInfo {
@@ -103,7 +106,7 @@ impl RtmpInfo {
             "command": self.command,
             "connectParams": self.connect_params,
             "streamName": self.stream_name,
-            "params": self.params,
+            "params": self.params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<String, Value>>(),
         })
     }
 }
@@ -562,53 +565,9 @@ pub fn close_reason_of(e: &std::io::Error) -> CloseReason {
     }
 }
 
-/// RFC 3339 in UTC with an explicit offset, e.g. `2026-11-24T06:19:27.123+00:00`.
-pub fn rfc3339(time: SystemTime) -> String {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+00:00",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(
-            rfc3339(SystemTime::UNIX_EPOCH),
-            "1970-01-01T00:00:00.000+00:00"
-        );
-        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_990_767_250);
-        assert_eq!(rfc3339(t), "2026-11-29T22:19:27.250+00:00");
-        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000+00:00");
-    }
 
     #[test]
     fn rate_meter_averages_complete_seconds() {

@@ -285,8 +285,8 @@ impl Wire for SocketWire {
 }
 
 /// Raise the open-file limit to its hard maximum (every subscriber is a socket). Returns the
-/// soft limit now in force.
-pub fn raise_fd_limit() -> io::Result<u64> {
+/// (soft, hard) limits now in force.
+pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
     // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
     unsafe {
         let mut limit: libc::rlimit = std::mem::zeroed();
@@ -303,7 +303,7 @@ pub fn raise_fd_limit() -> io::Result<u64> {
             }
             limit.rlim_cur = limit.rlim_max;
         }
-        Ok(limit.rlim_cur as u64)
+        Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
     }
 }
 
@@ -388,7 +388,7 @@ mod tests {
 
     #[test]
     fn raising_the_fd_limit_reports_a_usable_limit() {
-        assert!(raise_fd_limit().unwrap() >= 64);
+        assert!(raise_fd_limit().unwrap().0 >= 64);
     }
 
     #[test]

@@ -236,7 +236,7 @@ impl Connection {
         let mut info = self.stream.rtmp_info().unwrap_or_default();
         info.command = command.to_string();
         info.stream_name = request.name.clone();
-        info.params = session::query_params(&request.query);
+        info.params = crate::text::query_pairs(&request.query);
         self.stream.set_rtmp_info(info);
     }
 
@@ -287,11 +287,8 @@ impl Connection {
         self.note_request("play", &request);
         let path = session::channel_path(&request.app, &request.name);
         let peer = self.stream.remote_addr.clone();
-        let params = session::query_params(&request.query);
-        let cursor_text = params
-            .get("cursor")
-            .and_then(|v| v.as_str())
-            .unwrap_or("latest");
+        let params = crate::text::query_pairs(&request.query);
+        let cursor_text = crate::text::last_value(&params, "cursor").unwrap_or("latest");
         let Some(cursor) = Cursor::parse(cursor_text) else {
             self.session.reject_play(
                 "NetStream.Play.Failed",

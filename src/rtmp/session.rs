@@ -461,50 +461,6 @@ pub fn channel_path(app: &str, name: &str) -> String {
     }
 }
 
-/// `a=1&b=x` as a JSON object (values kept as strings, percent-decoding of `%XX` and `+`).
-pub fn query_params(query: &str) -> serde_json::Map<String, serde_json::Value> {
-    query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (
-                percent_decode(k),
-                serde_json::Value::String(percent_decode(v)),
-            )
-        })
-        .collect()
-}
-
-pub fn percent_decode(text: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                match (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                ) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi << 4 | lo);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Is this message type one the session treats as media (for byte accounting only)?
 pub fn is_media_type(t: u8) -> bool {
     matches!(
@@ -790,15 +746,5 @@ mod tests {
         assert_eq!(channel_path("live", "abc"), "live/abc");
         assert_eq!(channel_path("live?x=1", "abc"), "live/abc");
         assert_eq!(channel_path("", "abc"), "abc");
-    }
-
-    #[test]
-    fn query_strings_become_parameters() {
-        let p = query_params("token=a%20b&cursor=5s&flag");
-        assert_eq!(p["token"], "a b");
-        assert_eq!(p["cursor"], "5s");
-        assert_eq!(p["flag"], "");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%a\u{e9}%41"), "%a\u{e9}A");
     }
 }
