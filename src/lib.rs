@@ -20,6 +20,6 @@ pub mod http;
 pub mod hub;
 pub mod media;
 pub mod net;
-pub mod proxy;
+pub mod relay;
 pub mod rtmp;
 pub mod text;
