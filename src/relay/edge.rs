@@ -1,0 +1,140 @@
+//! Edge mode: a play of an unknown channel creates it and pulls it from the origin; the pull
+//! stops, and the channel closes, once nobody has watched it for `EDGE_IDLE`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::pull::Pull;
+use super::request::Source;
+use super::{rtmp_info, TICK};
+use crate::hub::{Channel, CloseReason, Hub, StreamType};
+use crate::net;
+use crate::rtmp::client::RtmpUrl;
+use crate::rtmp::session;
+
+/// An edge pull stops once its channel has had no subscriber for this long.
+const EDGE_IDLE: Duration = Duration::from_secs(5);
+
+/// Edge mode: a play of an unknown channel creates it and pulls it from `origin`
+/// (`rtmp://host[:port]`): channel `live/abc` from `{origin}/live/abc`, channel `abc` from
+/// `{origin}/abc/abc` (app and name `abc`, which joy4 maps back to channel `abc`). The pull stops,
+/// and the channel closes, once the channel has had no subscriber for 5 s.
+pub fn install_edge(hub: &Arc<Hub>, origin: String) {
+    let active: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
+    hub.set_missing_channel_handler(Box::new(move |hub: &Arc<Hub>, path: &str| {
+        start_edge_pull(hub, &origin, path, &active)
+    }));
+}
+
+/// The origin URL that channel `path` is pulled from.
+pub fn edge_url(origin: &str, path: &str) -> String {
+    let origin = origin.trim_end_matches('/');
+    let path = path.trim_matches('/');
+    if path.contains('/') {
+        format!("{origin}/{path}")
+    } else {
+        format!("{origin}/{path}/{path}")
+    }
+}
+
+fn start_edge_pull(
+    hub: &Arc<Hub>,
+    origin: &str,
+    path: &str,
+    active: &Arc<Mutex<HashSet<String>>>,
+) -> bool {
+    let url_text = edge_url(origin, path);
+    let url = match RtmpUrl::parse(&url_text) {
+        Ok(url) if session::channel_path(&url.app, url.stream_name()) == path => url,
+        Ok(_) | Err(_) => {
+            log::info!("edge: channel {path:?} cannot be pulled from {url_text:?}");
+            return false;
+        }
+    };
+    let mut pulls = active.lock();
+    if pulls.contains(path) {
+        // A pull is starting or ending: the player finds its channel or, very rarely, none.
+        return hub.channel(path).is_some();
+    }
+    let channel = hub.ensure_channel(path);
+    let stream = hub.new_stream(StreamType::Rtmp, url_text.clone());
+    stream.set_rtmp_info(rtmp_info("pull", &url));
+    let edge = EdgeWatch {
+        channel: channel.clone(),
+        active: active.clone(),
+        empty_since: None,
+        last_check: Instant::now(),
+    };
+    let pull = Pull::new(
+        hub,
+        &stream,
+        Source::Rtmp(url),
+        Some(path.to_string()),
+        Some(edge),
+    );
+    let id = stream.id();
+    match net::spawn(format!("edge-{id}"), net::CONNECTION_STACK, move || {
+        pull.run()
+    }) {
+        Ok(_) => {
+            log::info!("edge: stream {id} pulls channel {path} from {url_text}");
+            pulls.insert(path.to_string());
+            true
+        }
+        Err(e) => {
+            log::warn!("edge: cannot start a pull thread for {path}: {e}");
+            drop(pulls);
+            hub.finish_stream(&stream, CloseReason::Error);
+            close_if_vacant(hub, &channel);
+            false
+        }
+    }
+}
+
+/// Close `channel` if it is still registered and has no publisher (an edge channel whose pull
+/// ended: players must not wait on a channel nobody feeds).
+fn close_if_vacant(hub: &Hub, channel: &Arc<Channel>) {
+    if let Some(current) = hub.channel(&channel.id) {
+        if Arc::ptr_eq(&current, channel) && current.publisher().is_none() {
+            let _ = hub.close_channel(&channel.id);
+        }
+    }
+}
+
+/// An edge pull's view of its channel: stop once nobody has watched for `EDGE_IDLE`.
+pub(super) struct EdgeWatch {
+    channel: Arc<Channel>,
+    /// The paths with an edge pull, shared with the missing-channel handler.
+    active: Arc<Mutex<HashSet<String>>>,
+    empty_since: Option<Instant>,
+    last_check: Instant,
+}
+
+impl EdgeWatch {
+    pub(super) fn idle(&mut self) -> bool {
+        // Looked at every tick, not per packet: the count takes the channel's lock.
+        if self.last_check.elapsed() >= TICK {
+            self.last_check = Instant::now();
+            if self.channel.is_closed() {
+                return true;
+            }
+            if self.channel.subscriber_count() > 0 {
+                self.empty_since = None;
+            } else {
+                self.empty_since.get_or_insert_with(Instant::now);
+            }
+        }
+        self.empty_since
+            .is_some_and(|since| since.elapsed() >= EDGE_IDLE)
+    }
+
+    /// The pull has ended: close its channel if nobody else feeds it, and let a later play
+    /// start a new pull.
+    pub(super) fn release(&self, hub: &Hub) {
+        close_if_vacant(hub, &self.channel);
+        self.active.lock().remove(&self.channel.id);
+    }
+}

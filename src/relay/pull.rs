@@ -1,0 +1,250 @@
+//! A pull: play a remote stream (RTMP, or an HTTP-FLV body) and publish it here, reconnecting
+//! until closed. It stays its channel's publisher across reconnects.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::backoff::{Backoff, Ended};
+use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
+use super::edge::EdgeWatch;
+use super::request::Source;
+use super::{MEDIA_TIMEOUT, SETUP_TIMEOUT, TICK};
+use crate::flv::FlvReader;
+use crate::hub::{CloseReason, Hub, Stream, StreamState};
+use crate::media::{Packet, PacketKind};
+use crate::net;
+use crate::rtmp::client::{RtmpClient, RtmpUrl};
+
+const HTTP_READ_BUFFER: usize = 64 * 1024;
+
+pub(super) struct Pull {
+    hub: Arc<Hub>,
+    stream: Arc<Stream>,
+    source: Source,
+    channel: Option<String>,
+    edge: Option<EdgeWatch>,
+    socket: SocketSlot,
+    connected_once: bool,
+}
+
+impl Pull {
+    pub(super) fn new(
+        hub: &Arc<Hub>,
+        stream: &Arc<Stream>,
+        source: Source,
+        channel: Option<String>,
+        edge: Option<EdgeWatch>,
+    ) -> Pull {
+        Pull {
+            hub: hub.clone(),
+            stream: stream.clone(),
+            socket: SocketSlot::install(stream),
+            source,
+            channel,
+            edge,
+            connected_once: false,
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        let id = self.stream.id();
+        let mut backoff = Backoff::new();
+        let reason = loop {
+            if let Some(reason) = self.should_stop() {
+                break reason;
+            }
+            let ended = match self.source.clone() {
+                Source::Rtmp(url) => self.pull_rtmp(&url),
+                Source::HttpFlv(url) => self.pull_http(&url),
+            };
+            self.socket.detach();
+            match ended {
+                Ended::Stop(reason) => break reason,
+                Ended::Retry {
+                    why,
+                    media_for,
+                    refused,
+                } => {
+                    if self.edge.is_some() && refused {
+                        // The origin says the channel is not there: end like it did.
+                        log::info!("edge pull {id}: {why}; giving up");
+                        break CloseReason::PeerClosed;
+                    }
+                    let delay = backoff.after(media_for);
+                    log::info!("pull {id}: {why}; reconnecting in {delay:?}");
+                    if let Some(reason) = self.wait(delay) {
+                        break reason;
+                    }
+                    if self.connected_once {
+                        self.stream.set_state(StreamState::Connecting);
+                    }
+                }
+            }
+        };
+        log::info!("pull {id}: ended ({})", reason.as_str());
+        self.hub.finish_stream(&self.stream, reason);
+        if let Some(edge) = &self.edge {
+            edge.release(&self.hub);
+        }
+    }
+
+    fn should_stop(&mut self) -> Option<CloseReason> {
+        if let Some(reason) = self.stream.close_requested() {
+            return Some(reason);
+        }
+        match &mut self.edge {
+            Some(edge) => edge.idle().then_some(CloseReason::ChannelClosed),
+            None => None,
+        }
+    }
+
+    /// Sleep `delay` in ticks; `Some` if the pull must stop meanwhile.
+    fn wait(&mut self, delay: Duration) -> Option<CloseReason> {
+        let end = Instant::now() + delay;
+        loop {
+            if let Some(reason) = self.should_stop() {
+                return Some(reason);
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            std::thread::sleep(left.min(TICK));
+        }
+    }
+
+    /// The remote is playing: wire the channel the first time, restart its timeline after.
+    fn on_connected(&mut self) -> Result<(), CloseReason> {
+        if self.connected_once {
+            self.hub.restart_source(&self.stream);
+            log::info!("pull {}: reconnected", self.stream.id());
+        } else {
+            self.connected_once = true;
+            if let Some(path) = &self.channel {
+                if let Err(e) = self.hub.start_publish(&self.stream, path) {
+                    log::warn!(
+                        "pull {}: cannot publish channel {path}: {}",
+                        self.stream.id(),
+                        e.name()
+                    );
+                    return Err(CloseReason::Rejected);
+                }
+            }
+            log::info!("pull {}: connected", self.stream.id());
+        }
+        let state = if self.stream.channel().is_some() {
+            StreamState::Publishing
+        } else {
+            StreamState::Connected
+        };
+        self.stream.set_state(state);
+        Ok(())
+    }
+
+    fn pull_rtmp(&mut self, url: &RtmpUrl) -> Ended {
+        let mut client = match RtmpClient::connect_with(url, client_options()) {
+            Ok(client) => client,
+            Err(e) => return Ended::from_client("cannot connect", &e, Duration::ZERO),
+        };
+        let mut bytes = ByteCounts::default();
+        let result = self.play_rtmp(&mut client, &mut bytes);
+        bytes.account(&client, &self.stream);
+        if matches!(result, Ended::Stop(_)) {
+            client.close();
+        }
+        result
+    }
+
+    fn play_rtmp(&mut self, client: &mut RtmpClient, bytes: &mut ByteCounts) -> Ended {
+        if let Err(reason) = self.socket.attach(client, &self.stream) {
+            return Ended::Stop(reason);
+        }
+        if let Err(e) = client.play() {
+            return Ended::from_client("cannot play", &e, Duration::ZERO);
+        }
+        if let Err(reason) = self.on_connected() {
+            return Ended::Stop(reason);
+        }
+        let mut clock = MediaClock::new();
+        loop {
+            match client.read_packet() {
+                Ok(Some(packet)) => {
+                    clock.note();
+                    self.stream.publish_packet(packet);
+                    bytes.account(client, &self.stream);
+                }
+                Ok(None) => return Ended::retry("the remote ended the stream", clock.media_for()),
+                Err(e) if e.is_timeout() => {
+                    if clock.silent_for() >= MEDIA_TIMEOUT {
+                        return Ended::retry(
+                            format!("no media for {MEDIA_TIMEOUT:?}"),
+                            clock.media_for(),
+                        );
+                    }
+                }
+                Err(e) => return Ended::from_client("connection lost", &e, clock.media_for()),
+            }
+            if let Some(reason) = self.should_stop() {
+                return Ended::Stop(reason);
+            }
+        }
+    }
+
+    fn pull_http(&mut self, url: &str) -> Ended {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(SETUP_TIMEOUT)
+            .timeout_read(MEDIA_TIMEOUT)
+            .timeout_write(net::WRITE_TIMEOUT)
+            .user_agent(concat!("joy4/", env!("CARGO_PKG_VERSION")))
+            .build();
+        let response = match agent.get(url).call() {
+            Ok(response) => response,
+            Err(ureq::Error::Status(code, _)) => {
+                return Ended::Retry {
+                    why: format!("the remote answered HTTP {code}"),
+                    media_for: Duration::ZERO,
+                    refused: (400..500).contains(&code),
+                }
+            }
+            Err(e) => return Ended::retry(format!("cannot connect: {e}"), Duration::ZERO),
+        };
+        if let Some(reason) = self.should_stop() {
+            return Ended::Stop(reason);
+        }
+        if let Err(reason) = self.on_connected() {
+            return Ended::Stop(reason);
+        }
+        // The body is endless: read it a buffer at a time into the FLV reader, never whole.
+        let mut body = response.into_reader();
+        let mut flv = FlvReader::new();
+        let mut buf = vec![0u8; HTTP_READ_BUFFER];
+        let mut clock = MediaClock::new();
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => return Ended::retry("the remote ended the body", clock.media_for()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Ended::retry(format!("connection lost: {e}"), clock.media_for()),
+            };
+            self.stream.add_bytes_in(n as u64);
+            flv.feed(&buf[..n]);
+            loop {
+                match flv.next_tag() {
+                    Ok(Some(tag)) => {
+                        if let Some(kind) = PacketKind::from_tag_type(tag.tag_type) {
+                            clock.note();
+                            self.stream
+                                .publish_packet(Packet::new(kind, tag.timestamp, tag.body));
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Ended::retry(format!("bad FLV body: {e}"), clock.media_for()),
+                }
+            }
+            if let Some(reason) = self.should_stop() {
+                return Ended::Stop(reason);
+            }
+        }
+    }
+}
