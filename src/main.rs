@@ -89,7 +89,7 @@ fn run(config: Config) -> ExitCode {
     };
     let hub = Hub::new(settings, events);
     if let Some(origin) = &config.origin {
-        joy4::proxy::install_edge(&hub, origin.clone());
+        joy4::relay::install_edge(&hub, origin.clone());
         log::info!("edge mode: unknown channels are pulled from {origin}");
     }
     if let Some(sender) = &callback {

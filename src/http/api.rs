@@ -587,7 +587,7 @@ impl Api {
     /// `POST /stream/new {id?, url, channel?, push?}`: start a pull or push proxy.
     fn stream_new(&self, body: &[u8]) -> Result<Value, ApiError> {
         let body = Value::Object(Fields::parse(body)?.0);
-        let id = crate::proxy::new_stream(&self.hub, &body)
+        let id = crate::relay::new_stream(&self.hub, &body)
             .map_err(|e| ApiError::new(400, e.name(), e.detail()))?;
         Ok(json!({ "id": id }))
     }
