@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
-use crate::hub::{CloseReason, Cursor, Format, Hub, Sink, Stream, StreamType, Wire};
+use crate::hub::{CloseReason, Cursor, Format, Hub, Sink, StreamHandle, StreamType, Wire};
 use crate::net::{self, SocketWire};
 
 /// Accept HTTP-FLV connections forever, a thread each.
@@ -175,7 +175,7 @@ const RESPONSE_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nAcc
 fn play(
     socket: TcpStream,
     hub: &Hub,
-    stream: &Arc<Stream>,
+    stream: &Arc<StreamHandle>,
     channel: &str,
     cursor: Cursor,
     (has_audio, has_video): (bool, bool),
@@ -194,9 +194,12 @@ fn play(
         return net::close_reason(&e);
     }
     stream.add_bytes_out(head.len() as u64);
-    let sink = Sink::new(stream.clone(), Format::Flv, wire.clone());
+    let sink = Sink::new(stream.record().clone(), Format::Flv, wire.clone());
     if let Err(e) = hub.start_play_with(stream, channel, cursor, sink.clone()) {
-        log::info!("http-flv {}: {}", stream.remote_addr, e.detail());
+        log::info!(
+            "http-flv {}: play of {channel} failed: {e}",
+            stream.remote_addr
+        );
         return CloseReason::ChannelClosed;
     }
     log::info!(

@@ -2,4 +2,5 @@
 pub mod api;
 pub mod callback;
 pub mod flv;
+pub mod json;
 pub mod request;

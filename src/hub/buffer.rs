@@ -1,90 +1,12 @@
-//! A channel's media buffer: whole GOPs, bounded by size, media duration and GOP count, plus the
-//! `Frame` type that carries one packet and its once-per-channel serialisations.
+//! A channel's media buffer: whole GOPs, bounded by size (the bytes its frames really hold),
+//! media duration and GOP count; and the cursor a joiner starts from.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use crate::media::{ts_after, ts_diff, Packet, PacketKind};
+use super::frame::Frame;
 
-/// RTMP chunk size joy4 uses towards players (sent as Set Chunk Size before any media).
-pub const RTMP_OUT_CHUNK_SIZE: u32 = 4096;
-/// The message stream id every play session gets from `createStream`; shared chunk bytes carry it.
-pub const RTMP_PLAY_STREAM_ID: u32 = 1;
-/// Chunk stream ids for outgoing media (one per kind, so players can tell them apart).
-pub const RTMP_CSID_AUDIO: u32 = 4;
-pub const RTMP_CSID_DATA: u32 = 5;
-pub const RTMP_CSID_VIDEO: u32 = 6;
-
-/// One packet on the channel's timeline, serialised at most once per output format and shared by
-/// every subscriber through an `Arc<Frame>`.
-#[derive(Debug)]
-pub struct Frame {
-    pub packet: Packet,
-    pub keyframe: bool,
-    pub sequence_header: bool,
-    flv: OnceLock<Box<[u8]>>,
-    rtmp: OnceLock<Box<[u8]>>,
-}
-
-impl Frame {
-    pub fn new(packet: Packet) -> Frame {
-        Frame {
-            keyframe: packet.is_keyframe(),
-            sequence_header: packet.is_sequence_header(),
-            packet,
-            flv: OnceLock::new(),
-            rtmp: OnceLock::new(),
-        }
-    }
-
-    pub fn timestamp(&self) -> u32 {
-        self.packet.timestamp
-    }
-
-    pub fn len(&self) -> usize {
-        self.packet.body.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.packet.body.is_empty()
-    }
-
-    /// The FLV tag (header, body, PreviousTagSize), built on first use.
-    pub fn flv_bytes(&self) -> &[u8] {
-        self.flv.get_or_init(|| {
-            let mut out = Vec::with_capacity(crate::flv::TAG_HEADER_LEN + self.len() + 4);
-            crate::flv::write_tag(
-                self.packet.kind.tag_type(),
-                self.packet.timestamp,
-                &self.packet.body,
-                &mut out,
-            );
-            out.into_boxed_slice()
-        })
-    }
-
-    /// The RTMP chunks for message stream 1 at chunk size 4096, built on first use.
-    pub fn rtmp_bytes(&self) -> &[u8] {
-        self.rtmp.get_or_init(|| {
-            let csid = match self.packet.kind {
-                PacketKind::Audio => RTMP_CSID_AUDIO,
-                PacketKind::Video => RTMP_CSID_VIDEO,
-                PacketKind::Data => RTMP_CSID_DATA,
-            };
-            let mut out = Vec::with_capacity(self.len() + 64);
-            crate::rtmp::chunk::write_message(
-                csid,
-                self.packet.timestamp,
-                self.packet.kind.tag_type(),
-                RTMP_PLAY_STREAM_ID,
-                &self.packet.body,
-                RTMP_OUT_CHUNK_SIZE,
-                &mut out,
-            );
-            out.into_boxed_slice()
-        })
-    }
-}
+use crate::media::{ts_after, ts_diff, PacketKind};
 
 /// The three optional bounds of a channel buffer. The GOP in progress is never trimmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +80,7 @@ impl GopBuffer {
         GopBuffer::default()
     }
 
-    /// Bytes of media held (packet bodies).
+    /// Bytes held: each frame's body and serialisations (`Frame::held_bytes`).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -193,7 +115,7 @@ impl GopBuffer {
     /// Append a media frame (never a sequence header or metadata) and trim to `limits`.
     pub fn push(&mut self, frame: Arc<Frame>, limits: &BufferLimits) {
         let is_video = frame.packet.kind == PacketKind::Video;
-        if is_video && frame.keyframe {
+        if is_video && frame.is_keyframe() {
             self.has_video = true;
             self.gop_starts
                 .push_back(self.base + self.frames.len() as u64);
@@ -201,7 +123,7 @@ impl GopBuffer {
             // A video channel's buffer always begins at a keyframe.
             return;
         }
-        self.bytes += frame.len();
+        self.bytes += frame.held_bytes();
         self.frames.push_back(frame);
         self.trim(limits);
     }
@@ -244,7 +166,7 @@ impl GopBuffer {
         while self.base < absolute {
             match self.frames.pop_front() {
                 Some(frame) => {
-                    self.bytes -= frame.len();
+                    self.bytes -= frame.held_bytes();
                     self.base += 1;
                 }
                 None => break,
@@ -309,6 +231,7 @@ impl GopBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::Packet;
 
     fn video(ts: u32, key: bool, len: usize) -> Arc<Frame> {
         let mut body = vec![0u8; len.max(5)];
@@ -341,9 +264,11 @@ mod tests {
         feed(&mut b, &limits, 5, 2000);
         assert_eq!(b.gop_count(), 1);
         let frames = b.frames_from(Cursor::Latest);
-        assert!(frames[0].keyframe);
+        assert!(frames[0].is_keyframe());
         assert_eq!(frames[0].timestamp(), 8000);
-        assert_eq!(b.bytes(), 50 * 1100);
+        let held: usize = frames.iter().map(|f| f.held_bytes()).sum();
+        assert_eq!(b.bytes(), held);
+        assert!(held > 50 * 1100 * 2, "bodies and both serialisations count");
     }
 
     #[test]
@@ -357,7 +282,7 @@ mod tests {
         assert_eq!(b.gop_count(), 3);
         let oldest = b.frames_from(Cursor::Oldest);
         assert_eq!(oldest[0].timestamp(), 6000);
-        assert!(oldest[0].keyframe);
+        assert!(oldest[0].is_keyframe());
         assert_eq!(b.frames_from(Cursor::Latest)[0].timestamp(), 10000);
         assert!(b.frames_from(Cursor::Next).is_empty());
     }
@@ -372,7 +297,7 @@ mod tests {
         let mut b = GopBuffer::new();
         feed(&mut b, &limits, 10, 2000);
         assert!(b.duration_ms() <= 4000 + 2000, "{}", b.duration_ms());
-        assert!(b.frames_from(Cursor::Oldest)[0].keyframe);
+        assert!(b.frames_from(Cursor::Oldest)[0].is_keyframe());
         // A GOP longer than the bound is kept whole while in progress.
         let mut long = GopBuffer::new();
         feed(&mut long, &limits, 1, 10_000);
@@ -383,15 +308,19 @@ mod tests {
     #[test]
     fn size_bound_holds_and_used_bytes_are_exact() {
         let limits = BufferLimits {
-            max_bytes: Some(150_000),
+            max_bytes: Some(450_000),
             max_duration_ms: None,
             max_gops: None,
         };
         let mut b = GopBuffer::new();
         feed(&mut b, &limits, 10, 2000);
-        let held: usize = b.frames_from(Cursor::Oldest).iter().map(|f| f.len()).sum();
+        let held: usize = b
+            .frames_from(Cursor::Oldest)
+            .iter()
+            .map(|f| f.held_bytes())
+            .sum();
         assert_eq!(held, b.bytes());
-        assert!(b.bytes() <= 150_000, "{}", b.bytes());
+        assert!(b.bytes() <= 450_000, "{}", b.bytes());
         assert!(b.gop_count() >= 1);
     }
 

@@ -1,15 +1,38 @@
-//! Streams, channels and the fan-out between them. Knows nothing of sockets: connections call in
-//! with packets and read frames out of their queues.
+//! Streams, channels and the fan-out between them. Knows nothing of sockets (a subscriber's
+//! socket is a `Wire`) and renders nothing: it reports typed events and stats snapshots, which
+//! the server layer turns into JSON.
+//!
+//! ```text
+//! types, meter, headers     small vocabulary: states, close reasons, counters, codec facts
+//! frame, buffer             a packet with its once-built serialisations; the bounded GOP buffer
+//! sink                      a subscriber's output: direct non-blocking writes, else a backlog
+//! channel                   publisher switch, timeline, joins, the merge window and its flush
+//! stream                    the record of a connection, and the handle its connection holds
+//! registry                  every stream and channel; publish/play wiring; control-plane ops
+//! events, stats             what the hub reports; timer: flush deadlines and grace periods
+//! ```
 pub mod buffer;
 pub mod channel;
+pub mod events;
+pub mod frame;
+pub mod headers;
+pub mod meter;
 pub mod registry;
 pub mod sink;
+pub mod stats;
 pub mod stream;
+pub mod timer;
+pub mod types;
 
-pub use buffer::{BufferLimits, Cursor, Frame};
+pub use buffer::{BufferLimits, Cursor};
 pub use channel::Channel;
+pub use events::{EventSink, HubEvent, NoEvents};
+pub use frame::Frame;
+pub use headers::{Headers, MediaInfo};
+pub use registry::{Hub, HubError, HubSettings};
 pub use sink::{Format, QueueEnd, SharedBatch, Sink, Wire};
+pub use stats::{ChannelStats, StreamStats};
+pub use stream::{Stream, StreamHandle};
+pub use types::{CloseReason, Role, RtmpInfo, StreamState, StreamType};
 /// What `Hub::start_play` returns: an in-process subscriber that takes frames with `next_batch`.
 pub type PlayQueue = std::sync::Arc<Sink>;
-pub use registry::{EventSink, Hub, HubError, HubSettings, NoEvents};
-pub use stream::{CloseReason, Role, Stream, StreamState, StreamType};

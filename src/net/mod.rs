@@ -80,9 +80,21 @@ pub fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-/// The close reason an I/O error stands for.
+/// The close reason an I/O error stands for: timeouts, a peer that went away, or an error.
 pub fn close_reason(e: &io::Error) -> CloseReason {
-    crate::hub::stream::close_reason_of(e)
+    if is_timeout(e) {
+        CloseReason::Timeout
+    } else if is_peer_gone(e) {
+        CloseReason::PeerClosed
+    } else {
+        CloseReason::Error
+    }
+}
+
+/// A subscriber write failed: log the error and tell the hub what it means.
+fn wire_failure(e: io::Error) -> CloseReason {
+    log::debug!("subscriber write failed: {e}");
+    close_reason(&e)
 }
 
 /// Write every byte of `bufs`, however the kernel splits it.
@@ -201,12 +213,11 @@ impl SocketWire {
     /// Write all of `bytes` (connection bytes before the stream has a sink: handshake, status),
     /// waiting for the socket up to the write timeout.
     pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
-        self.write_all_vectored(&mut [IoSlice::new(bytes)])
+        self.write_all_bufs(&mut [IoSlice::new(bytes)])
     }
-}
 
-impl Wire for SocketWire {
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    /// Send what the socket takes now; `Ok(0)` when it takes nothing.
+    fn send_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         if bufs.is_empty() {
             return Ok(0);
         }
@@ -236,7 +247,8 @@ impl Wire for SocketWire {
         }
     }
 
-    fn try_write_shared(&self, batch: &SharedBatch<'_>) -> io::Result<usize> {
+    /// `send_now` for a batch many sockets get: staged once and spliced where that pays.
+    fn send_shared_now(&self, batch: &SharedBatch<'_>) -> io::Result<usize> {
         if self.is_nonblocking() && stage::worth_staging(batch) {
             match stage::send(self.socket.as_raw_fd(), batch) {
                 Ok(n) => return Ok(n),
@@ -244,10 +256,11 @@ impl Wire for SocketWire {
                 Err(stage::StageError::Unstaged) => {}
             }
         }
-        self.try_write_vectored(batch.bufs)
+        self.send_now(batch.bufs)
     }
 
-    fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    /// Write all of `bufs`, waiting for the socket up to the write timeout in total.
+    fn write_all_bufs(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
         // SO_SNDTIMEO restarts whenever the peer takes a few bytes; a subscriber that trickles
         // must still be closed once one batch has taken longer than the write timeout.
         let deadline = Instant::now() + WRITE_TIMEOUT;
@@ -279,8 +292,26 @@ impl Wire for SocketWire {
         Ok(())
     }
 
-    fn shutdown(&self) {
+    fn shut_down(&self) {
         let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+impl Wire for SocketWire {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> Result<usize, CloseReason> {
+        self.send_now(bufs).map_err(wire_failure)
+    }
+
+    fn try_write_shared(&self, batch: &SharedBatch<'_>) -> Result<usize, CloseReason> {
+        self.send_shared_now(batch).map_err(wire_failure)
+    }
+
+    fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> Result<(), CloseReason> {
+        self.write_all_bufs(bufs).map_err(wire_failure)
+    }
+
+    fn shutdown(&self) {
+        self.shut_down();
     }
 }
 

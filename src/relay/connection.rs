@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::{SETUP_TIMEOUT, TICK};
-use crate::hub::{CloseReason, Stream};
+use crate::hub::{CloseReason, Stream, StreamHandle};
 use crate::net;
 use crate::rtmp::client::{ClientOptions, RtmpClient};
 
@@ -52,7 +52,7 @@ impl MediaClock {
 pub(super) struct SocketSlot(Arc<Mutex<Option<TcpStream>>>);
 
 impl SocketSlot {
-    pub(super) fn install(stream: &Arc<Stream>) -> SocketSlot {
+    pub(super) fn install(stream: &Arc<StreamHandle>) -> SocketSlot {
         let slot = SocketSlot(Arc::new(Mutex::new(None)));
         let closer = slot.clone();
         stream.set_closer(Box::new(move || {

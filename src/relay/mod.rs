@@ -24,9 +24,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::hub::stream::RtmpInfo;
+use crate::amf0::Amf0Value;
+use crate::hub::RtmpInfo;
 use crate::hub::{CloseReason, Hub, StreamType};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
@@ -159,7 +160,10 @@ pub fn new_stream(hub: &Arc<Hub>, body: &Value) -> Result<String, ProxyError> {
 fn rtmp_info(command: &str, url: &RtmpUrl) -> RtmpInfo {
     RtmpInfo {
         command: command.to_string(),
-        connect_params: json!({ "app": url.app, "tcUrl": url.tc_url }),
+        connect_params: Some(Arc::new(Amf0Value::Object(vec![
+            ("app".into(), Amf0Value::String(url.app.clone())),
+            ("tcUrl".into(), Amf0Value::String(url.tc_url.clone())),
+        ]))),
         stream_name: url.stream_name().to_string(),
         params: crate::text::query_pairs(url.query()),
     }

@@ -11,7 +11,7 @@ use super::edge::EdgeWatch;
 use super::request::Source;
 use super::{MEDIA_TIMEOUT, SETUP_TIMEOUT, TICK};
 use crate::flv::FlvReader;
-use crate::hub::{CloseReason, Hub, Stream, StreamState};
+use crate::hub::{CloseReason, Hub, StreamHandle, StreamState};
 use crate::media::{Packet, PacketKind};
 use crate::net;
 use crate::rtmp::client::{RtmpClient, RtmpUrl};
@@ -20,7 +20,7 @@ const HTTP_READ_BUFFER: usize = 64 * 1024;
 
 pub(super) struct Pull {
     hub: Arc<Hub>,
-    stream: Arc<Stream>,
+    stream: Arc<StreamHandle>,
     source: Source,
     channel: Option<String>,
     edge: Option<EdgeWatch>,
@@ -31,7 +31,7 @@ pub(super) struct Pull {
 impl Pull {
     pub(super) fn new(
         hub: &Arc<Hub>,
-        stream: &Arc<Stream>,
+        stream: &Arc<StreamHandle>,
         source: Source,
         channel: Option<String>,
         edge: Option<EdgeWatch>,

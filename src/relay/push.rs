@@ -8,15 +8,14 @@ use std::time::{Duration, Instant};
 use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
 use super::TICK;
-use crate::hub::buffer::{RTMP_OUT_CHUNK_SIZE, RTMP_PLAY_STREAM_ID};
-use crate::hub::channel::Headers;
-use crate::hub::{CloseReason, Cursor, Frame, Hub, PlayQueue, QueueEnd, Stream};
+use crate::hub::frame::{RTMP_OUT_CHUNK_SIZE, RTMP_PLAY_STREAM_ID};
+use crate::hub::{CloseReason, Cursor, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle};
 use crate::media::{Packet, PacketKind};
 use crate::rtmp::client::{RtmpClient, RtmpUrl};
 
 pub(super) struct Push {
     hub: Arc<Hub>,
-    stream: Arc<Stream>,
+    stream: Arc<StreamHandle>,
     url: RtmpUrl,
     channel: String,
     socket: SocketSlot,
@@ -33,7 +32,12 @@ struct PushState {
 }
 
 impl Push {
-    pub(super) fn new(hub: &Arc<Hub>, stream: &Arc<Stream>, url: RtmpUrl, channel: String) -> Push {
+    pub(super) fn new(
+        hub: &Arc<Hub>,
+        stream: &Arc<StreamHandle>,
+        url: RtmpUrl,
+        channel: String,
+    ) -> Push {
         Push {
             hub: hub.clone(),
             stream: stream.clone(),
@@ -185,10 +189,9 @@ impl Push {
                     for frame in state.frames.drain(..) {
                         state.headers.observe(&frame.packet);
                         state.last_ts = frame.timestamp();
-                        let is_header =
-                            frame.sequence_header || frame.packet.kind == PacketKind::Data;
+                        let is_header = frame.is_header();
                         if awaiting_keyframe && !is_header {
-                            if !(frame.keyframe && frame.packet.kind == PacketKind::Video) {
+                            if !(frame.is_keyframe() && frame.packet.kind == PacketKind::Video) {
                                 continue;
                             }
                             awaiting_keyframe = false;
@@ -204,7 +207,7 @@ impl Push {
                         }
                         clock.note();
                     }
-                    self.stream.note_media_ts(state.last_ts);
+                    self.stream.meter.note_media_ts(state.last_ts);
                     bytes.account(client, &self.stream);
                 }
                 Ok(false) => {

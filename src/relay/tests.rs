@@ -2,6 +2,8 @@ use std::time::Instant;
 
 use super::backoff::Backoff;
 use super::*;
+use serde_json::json;
+
 use crate::hub::{HubSettings, NoEvents};
 use crate::rtmp::session;
 
@@ -105,7 +107,7 @@ fn a_pull_of_an_unreachable_url_stays_connecting_until_closed() {
     )
     .unwrap();
     assert_eq!(id, "p1");
-    let stat = hub.stream("p1").unwrap().stat_json();
+    let stat = crate::http::json::stream_json(&hub.stream("p1").unwrap().stats());
     assert_eq!(stat["stat"], "connecting");
     assert_eq!(stat["type"], "rtmp");
     assert_eq!(stat["rtmp"]["command"], "pull");

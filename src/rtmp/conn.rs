@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use super::chunk::{ChunkError, ChunkReader};
 use super::handshake::{HandshakeError, HandshakeOutcome, ServerHandshake};
 use super::session::{self, ServerSession, SessionError, SessionEvent, StreamRequest};
-use crate::hub::stream::RtmpInfo;
-use crate::hub::{CloseReason, Cursor, Format, Hub, HubError, Sink, Stream, StreamType, Wire};
+use crate::hub::{
+    CloseReason, Cursor, Format, Hub, HubError, RtmpInfo, Sink, Stream, StreamHandle, StreamType,
+    Wire,
+};
 use crate::net::{self, SocketWire};
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
@@ -100,7 +102,7 @@ struct Connection {
     wire: Arc<SocketWire>,
     /// A player's output once it plays: control replies then go through it, in order with media.
     sink: Option<Arc<Sink>>,
-    stream: Arc<Stream>,
+    stream: Arc<StreamHandle>,
     hub: Arc<Hub>,
     session: ServerSession,
     reader: ChunkReader,
@@ -108,7 +110,11 @@ struct Connection {
 }
 
 impl Connection {
-    fn start(socket: TcpStream, stream: Arc<Stream>, hub: Arc<Hub>) -> io::Result<Connection> {
+    fn start(
+        socket: TcpStream,
+        stream: Arc<StreamHandle>,
+        hub: Arc<Hub>,
+    ) -> io::Result<Connection> {
         socket.set_nodelay(true)?;
         socket.set_write_timeout(Some(net::WRITE_TIMEOUT))?;
         let wire = Arc::new(SocketWire::new(socket.try_clone()?));
@@ -215,7 +221,7 @@ impl Connection {
         match event {
             SessionEvent::Connected { command_object } => {
                 self.stream.set_rtmp_info(RtmpInfo {
-                    connect_params: command_object.to_json(),
+                    connect_params: Some(Arc::new(command_object)),
                     ..RtmpInfo::default()
                 });
                 Ok(None)
@@ -317,7 +323,7 @@ impl Connection {
         self.session.accept_play();
         self.flush_session()?;
         let stream_id = self.session.play_stream_id().unwrap_or(1);
-        if stream_id != crate::hub::buffer::RTMP_PLAY_STREAM_ID {
+        if stream_id != crate::hub::frame::RTMP_PLAY_STREAM_ID {
             log::warn!(
                 "rtmp {peer}: plays on message stream {stream_id}; media is sent on stream 1"
             );
@@ -327,7 +333,11 @@ impl Connection {
             log::warn!("rtmp {peer}: cannot make the socket non-blocking: {e}");
             return Ok(Some(CloseReason::Error));
         }
-        let sink = Sink::new(self.stream.clone(), Format::Rtmp, self.wire.clone());
+        let sink = Sink::new(
+            self.stream.record().clone(),
+            Format::Rtmp,
+            self.wire.clone(),
+        );
         if let Err(e) = self
             .hub
             .start_play_with(&self.stream, &path, cursor, sink.clone())
@@ -344,7 +354,7 @@ impl Connection {
         );
         self.sink = Some(sink.clone());
         self.playing = true;
-        let stream = self.stream.clone();
+        let stream = self.stream.record().clone();
         let spawned = net::spawn(format!("rtmp-play-{peer}"), net::WRITER_STACK, move || {
             play_owner(sink, stream, stream_id)
         });

@@ -14,7 +14,7 @@ use crate::flv;
 use crate::media::{Packet, PacketKind};
 
 /// Chunk size joy4 announces right after `connect` (the shared media serialisation assumes it).
-pub const OUT_CHUNK_SIZE: u32 = crate::hub::buffer::RTMP_OUT_CHUNK_SIZE;
+pub const OUT_CHUNK_SIZE: u32 = crate::hub::frame::RTMP_OUT_CHUNK_SIZE;
 /// Window acknowledgement size and peer bandwidth announced to clients.
 pub const WINDOW_ACK_SIZE: u32 = 2_500_000;
 
@@ -635,7 +635,7 @@ mod tests {
         match &events[0] {
             SessionEvent::Media(p) => {
                 assert_eq!(p.kind, PacketKind::Data);
-                assert!(crate::hub::channel::is_metadata(&p.body));
+                assert!(crate::hub::headers::is_metadata(&p.body));
             }
             other => panic!("{other:?}"),
         }

@@ -1,6 +1,7 @@
 //! Deciding one request: the CORS preflight, the token, the route lookup and the body limit, then
 //! the route's operation on the hub (or the proxies) and its answer.
 
+use crate::http::json;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -85,15 +86,15 @@ impl Api {
         let param = param.unwrap_or_default();
         let fields = || Fields::parse(body);
         match op {
-            Op::StatStreams => Ok(hub.streams_json()),
+            Op::StatStreams => Ok(json::streams_json(&hub.stream_stats())),
             Op::StatStream => hub
                 .stream(&param)
-                .map(|s| s.stat_json())
+                .map(|s| json::stream_json(&s.stats()))
                 .ok_or_else(|| no_stream(&param)),
-            Op::StatChannels => Ok(hub.channels_json()),
+            Op::StatChannels => Ok(json::channels_json(&hub.channel_stats())),
             Op::StatChannel => hub
                 .channel(&param)
-                .map(|c| c.stat_json())
+                .map(|c| json::channel_json(&c.stats()))
                 .ok_or_else(|| no_channel(&param)),
             Op::ChannelCreate => {
                 let f = fields()?;

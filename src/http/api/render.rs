@@ -39,22 +39,38 @@ impl ApiError {
 
 /// The API's status and `err` name for a refusal of a hub operation. The names are the API's
 /// contract (`docs/openapi.json`), so they are spelled here rather than taken from the variants.
-fn hub_error(e: HubError) -> (u16, &'static str) {
+fn hub_error(e: HubError) -> (u16, &'static str, &'static str) {
     match e {
-        HubError::StreamNotExists => (400, "StreamNotExists"),
-        HubError::StreamExists => (400, "StreamExists"),
-        HubError::ChannelNotExists => (400, "ChannelNotExists"),
-        HubError::ChannelExists => (400, "ChannelExists"),
-        HubError::ChannelAlreadyHasPublisher => (400, "ChannelAlreadyHasPublisher"),
-        HubError::StreamStateInvalid => (400, "StreamStateInvalid"),
-        HubError::BadCursor => (400, "BadCursor"),
+        HubError::StreamNotExists => (400, "StreamNotExists", "no stream has that id"),
+        HubError::StreamExists => (400, "StreamExists", "a stream with that id already exists"),
+        HubError::ChannelNotExists => (400, "ChannelNotExists", "no channel has that id"),
+        HubError::ChannelExists => (
+            400,
+            "ChannelExists",
+            "a channel with that id already exists",
+        ),
+        HubError::ChannelAlreadyHasPublisher => (
+            400,
+            "ChannelAlreadyHasPublisher",
+            "the channel already has a publisher",
+        ),
+        HubError::StreamStateInvalid => (
+            400,
+            "StreamStateInvalid",
+            "the stream is not in a state that allows this",
+        ),
+        HubError::BadCursor => (
+            400,
+            "BadCursor",
+            "cursor must be latest, oldest, next or a duration like 5s",
+        ),
     }
 }
 
 impl From<HubError> for ApiError {
     fn from(e: HubError) -> ApiError {
-        let (status, err) = hub_error(e);
-        ApiError::new(status, err, e.detail())
+        let (status, err, detail) = hub_error(e);
+        ApiError::new(status, err, detail)
     }
 }
 

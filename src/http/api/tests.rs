@@ -355,8 +355,8 @@ fn stream_operations_report_the_hubs_errors() {
         "StreamStateInvalid",
     );
     assert_eq!(
-        api.hub.channel("c").unwrap().stat_json()["publisher"],
-        "cam"
+        api.hub.channel("c").unwrap().stats().publisher.as_deref(),
+        Some("cam")
     );
     assert_eq!(
         post(&api, "/stream/close", json!({"id": "cam"})).status,

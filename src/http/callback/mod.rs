@@ -37,7 +37,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde_json::Value;
 
-use crate::hub::{EventSink, Hub};
+use crate::hub::{EventSink, Hub, HubEvent};
 use lanes::{check_lane, event_lane, Shared};
 
 mod lanes;
@@ -146,7 +146,18 @@ fn spawn(
 }
 
 impl EventSink for CallbackSender {
-    fn emit(&self, stream_key: Option<u64>, name: &'static str, body: Value) {
+    fn emit(&self, stream_key: Option<u64>, event: HubEvent) {
+        self.post(
+            stream_key,
+            event.name(),
+            crate::http::json::event_json(&event),
+        );
+    }
+}
+
+impl CallbackSender {
+    /// Queue the POST of `body` to `…/event/NAME`; never blocks (a full queue drops and counts).
+    pub fn post(&self, stream_key: Option<u64>, name: &'static str, body: Value) {
         let event = Event {
             key: stream_key,
             name,

@@ -94,9 +94,9 @@ fn events_are_posted_in_order_to_base_event_name() {
     let r = receiver(|_, _| (200, "{}".into()));
     let sender = CallbackSender::start(format!("{}/", r.base));
     for i in 0..20 {
-        sender.emit(Some(1), "streamConnected", json!({ "id": "1", "n": i }));
+        sender.post(Some(1), "streamConnected", json!({ "id": "1", "n": i }));
     }
-    sender.emit(None, "channelClose", json!({ "id": "c" }));
+    sender.post(None, "channelClose", json!({ "id": "c" }));
     for i in 0..20 {
         let (path, body) = r.next();
         assert_eq!(path, "/cb/event/streamConnected");
@@ -114,7 +114,7 @@ fn a_dead_callback_server_costs_a_counter_and_never_blocks() {
     let sender = CallbackSender::start(closed_port());
     let start = Instant::now();
     for _ in 0..10 {
-        sender.emit(Some(3), "streamClose", json!({ "id": "3" }));
+        sender.post(Some(3), "streamClose", json!({ "id": "3" }));
     }
     assert!(start.elapsed() < Duration::from_millis(100));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -133,7 +133,7 @@ fn a_full_queue_drops_and_counts() {
     let sender = CallbackSender::start_with(base, 2, Duration::from_secs(1));
     let start = Instant::now();
     for _ in 0..10 {
-        sender.emit(None, "channelClose", json!({ "id": "x" }));
+        sender.post(None, "channelClose", json!({ "id": "x" }));
     }
     assert!(start.elapsed() < Duration::from_millis(100));
     // One in flight (maybe), two queued: at least seven dropped.
@@ -145,7 +145,7 @@ fn a_full_queue_drops_and_counts() {
 fn non_2xx_answers_are_failures() {
     let r = receiver(|_, _| (500, "oops".into()));
     let sender = CallbackSender::start(r.base.clone());
-    sender.emit(Some(1), "streamClose", json!({ "id": "1" }));
+    sender.post(Some(1), "streamClose", json!({ "id": "1" }));
     r.next();
     let deadline = Instant::now() + Duration::from_secs(5);
     while sender.failures() == 0 && Instant::now() < deadline {
@@ -210,9 +210,9 @@ fn a_streams_later_events_wait_for_its_check_but_other_streams_do_not() {
         (200, "{}".into())
     });
     let sender = CallbackSender::start(r.base.clone());
-    sender.emit(Some(1), "streamCheckParams", json!({ "id": "1" }));
-    sender.emit(Some(2), "streamClose", json!({ "id": "2" }));
-    sender.emit(Some(1), "streamClose", json!({ "id": "1" }));
+    sender.post(Some(1), "streamCheckParams", json!({ "id": "1" }));
+    sender.post(Some(2), "streamClose", json!({ "id": "2" }));
+    sender.post(Some(1), "streamClose", json!({ "id": "1" }));
     let order: Vec<(String, Value)> = (0..3).map(|_| r.next()).collect();
     let names: Vec<String> = order
         .iter()

@@ -1,0 +1,150 @@
+//! Writing a channel's pending batch: serialised once per output format, offered to every sink,
+//! in order with every other batch of the channel; and the deadline that ends a merge window.
+
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::MutexGuard;
+
+use super::{Channel, State};
+use crate::hub::frame::Frame;
+use crate::hub::meter::clock_seconds;
+use crate::hub::sink::{next_batch_id, Format, Offer, SharedBatch, Sink};
+use crate::media::Packet;
+
+/// From this many subscribers on, a batch is written by two threads (the flushing thread and a
+/// helper), so the last subscriber of a big channel does not wait a whole pass of writes.
+pub(super) const PARALLEL_FLUSH_SINKS: usize = 1024;
+
+/// A batch taken out of the channel, to be offered to a snapshot of its subscribers.
+pub(super) struct Flush {
+    frames: Vec<Arc<Frame>>,
+    sinks: Arc<Vec<Arc<Sink>>>,
+    headers: Vec<Packet>,
+    has_video: bool,
+}
+
+impl Channel {
+    /// Take the pending batch out (with the lock held), for `finish_flush`.
+    pub(super) fn take_flush(st: &mut State) -> Option<Flush> {
+        st.batch_started = None;
+        if st.batch.is_empty() {
+            return None;
+        }
+        let frames = std::mem::take(&mut st.batch);
+        if st.sinks.is_empty() {
+            return None;
+        }
+        Some(Flush {
+            frames,
+            sinks: st.sinks.clone(),
+            headers: st.headers.iter().cloned().collect(),
+            has_video: st.media.video_codec.is_some(),
+        })
+    }
+
+    /// Release the state lock and write the batch, in order with every other flush.
+    pub(super) fn finish_flush(&self, st: MutexGuard<'_, State>, flush: Option<Flush>) {
+        let Some(flush) = flush else { return };
+        let order = self.flushing.lock();
+        drop(st);
+        let count = |format| flush.sinks.iter().filter(|s| s.format == format).count();
+        let (rtmp_sinks, flv_sinks) = (count(Format::Rtmp), count(Format::Flv));
+        let slices = |sinks: usize, bytes: fn(&Frame) -> &[u8]| -> Vec<IoSlice<'_>> {
+            if sinks == 0 {
+                return Vec::new();
+            }
+            flush
+                .frames
+                .iter()
+                .map(|f| IoSlice::new(bytes(f)))
+                .collect()
+        };
+        let rtmp = slices(rtmp_sinks, Frame::rtmp_bytes);
+        let flv = slices(flv_sinks, Frame::flv_bytes);
+        let offer = Offer {
+            frames: &flush.frames,
+            rtmp: SharedBatch::new(next_batch_id(), &rtmp, rtmp_sinks),
+            flv: SharedBatch::new(next_batch_id(), &flv, flv_sinks),
+            has_video: flush.has_video,
+            headers: &flush.headers,
+            max_lag_ms: self.max_lag_ms,
+            second: clock_seconds(),
+        };
+        // One format after the other, so a wire that stages a batch loads each only once.
+        let ordered: Vec<&Arc<Sink>> = [Format::Rtmp, Format::Flv]
+            .into_iter()
+            .flat_map(|format| flush.sinks.iter().filter(move |s| s.format == format))
+            .collect();
+        offer_all(&ordered, &offer);
+        drop(order);
+    }
+
+    /// Add a frame to the pending batch; flush if the merge window has passed. A new batch gets
+    /// a deadline on the hub's timer, so it goes out when its window ends even if no other frame
+    /// arrives.
+    pub(super) fn enqueue_frame(&self, mut st: MutexGuard<'_, State>, frame: Arc<Frame>) {
+        st.batch.push(frame);
+        let now = Instant::now();
+        let started = match st.batch_started {
+            Some(started) => started,
+            None => {
+                st.batch_started = Some(now);
+                if !self.merge_window.is_zero() {
+                    if let Some(timers) = &self.timers {
+                        timers.flush_at(now + self.merge_window, self.this.clone());
+                    }
+                }
+                now
+            }
+        };
+        if self.merge_window.is_zero() || now.duration_since(started) >= self.merge_window {
+            let flush = Self::take_flush(&mut st);
+            self.finish_flush(st, flush);
+        }
+    }
+
+    /// Flush whatever is pending now (publisher change, close).
+    pub fn flush(&self) {
+        let mut st = self.state.lock();
+        let flush = Self::take_flush(&mut st);
+        self.finish_flush(st, flush);
+    }
+
+    /// Flush the pending batch if its merge window has ended (the timer's call).
+    pub fn flush_if_due(&self) {
+        let mut st = self.state.lock();
+        let due = st
+            .batch_started
+            .is_some_and(|started| started.elapsed() >= self.merge_window);
+        if due {
+            let flush = Self::take_flush(&mut st);
+            self.finish_flush(st, flush);
+        }
+    }
+}
+
+/// Offer a batch to every sink, in two halves on two threads for a big channel when the machine
+/// has more than one core. Each sink is offered by exactly one thread, and both are done before
+/// this returns, so the per-channel flush order holds.
+fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if sinks.len() < PARALLEL_FLUSH_SINKS || cores < 2 {
+        sinks.iter().for_each(|sink| sink.offer(offer));
+        return;
+    }
+    let (mine, theirs) = sinks.split_at(sinks.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new()
+            .name("flush-helper".into())
+            .stack_size(128 * 1024)
+            .spawn_scoped(scope, || theirs.iter().for_each(|sink| sink.offer(offer)));
+        mine.iter().for_each(|sink| sink.offer(offer));
+        if let Err(e) = helper {
+            log::debug!("no flush helper thread ({e}): writing the whole batch on one thread");
+            theirs.iter().for_each(|sink| sink.offer(offer));
+        }
+    });
+}

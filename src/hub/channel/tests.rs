@@ -1,0 +1,214 @@
+//! Channel behaviour with in-process subscribers: joins, switches, the merge window, close.
+
+use super::flush::PARALLEL_FLUSH_SINKS;
+use super::*;
+use crate::hub::buffer::Cursor;
+use crate::hub::sink::QueueEnd;
+use crate::hub::types::{CloseReason, StreamType};
+
+fn stream(key: u64) -> Arc<Stream> {
+    Arc::new(Stream::new(
+        key,
+        key.to_string(),
+        StreamType::Rtmp,
+        "test".into(),
+    ))
+}
+
+fn video(ts: u32, key: bool) -> Packet {
+    Packet::new(
+        PacketKind::Video,
+        ts,
+        vec![if key { 0x17 } else { 0x27 }, 1, 0, 0, 0, 9],
+    )
+}
+
+fn avc_header(tag: u8) -> Packet {
+    Packet::new(PacketKind::Video, 0, vec![0x17, 0, 0, 0, 0, tag])
+}
+
+fn audio(ts: u32) -> Packet {
+    Packet::new(PacketKind::Audio, ts, vec![0xAF, 1, 7])
+}
+
+fn drain(sink: &Sink) -> Vec<Arc<Frame>> {
+    let mut out = Vec::new();
+    while let Ok(true) = sink.next_batch(Duration::from_millis(1), &mut out) {}
+    out
+}
+
+fn channel_with_window(merge_window: Duration, timers: Option<Arc<Timers>>) -> Arc<Channel> {
+    let config = ChannelConfig {
+        limits: BufferLimits::default(),
+        auto_created: true,
+        max_lag_ms: 5000,
+        merge_window,
+    };
+    Channel::new("c".into(), config, timers)
+}
+
+fn channel() -> Arc<Channel> {
+    channel_with_window(Duration::ZERO, None)
+}
+
+fn subscribe(ch: &Channel, key: u64, cursor: Cursor) -> Arc<Sink> {
+    let sink = Sink::queue(stream(key));
+    ch.add_subscriber(&sink, cursor).unwrap();
+    sink
+}
+
+#[test]
+fn a_big_channel_split_over_two_threads_gives_every_subscriber_every_frame_once() {
+    let ch = channel();
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    ch.push(&publisher, video(0, true));
+    let sinks: Vec<_> = (0..PARALLEL_FLUSH_SINKS as u64 + 11)
+        .map(|key| subscribe(&ch, 10 + key, Cursor::Next))
+        .collect();
+    for i in 1..=20u32 {
+        ch.push(&publisher, video(i * 40, i % 10 == 0));
+    }
+    for sink in &sinks {
+        let got: Vec<u32> = drain(sink).iter().map(|f| f.timestamp()).collect();
+        let want: Vec<u32> = (10..=20).map(|i| i * 40).collect();
+        assert_eq!(got, want, "subscriber {}", sink.stream.id());
+    }
+}
+
+#[test]
+fn only_the_current_publisher_is_heard() {
+    let ch = channel();
+    let (a, b) = (stream(1), stream(2));
+    ch.set_publisher(&a);
+    assert!(ch.push(&a, video(0, true)));
+    assert!(!ch.push(&b, video(0, true)));
+}
+
+#[test]
+fn a_joiner_gets_headers_then_the_latest_gop_then_live_frames_without_gaps() {
+    let ch = channel();
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    ch.push(&publisher, avc_header(1));
+    for i in 0..60u32 {
+        ch.push(&publisher, video(i * 40, i % 50 == 0));
+    }
+    let sub = subscribe(&ch, 2, Cursor::Latest);
+    for i in 60..70u32 {
+        ch.push(&publisher, video(i * 40, false));
+    }
+    let got = drain(&sub);
+    assert!(got[0].is_sequence_header());
+    assert_eq!(
+        got[0].timestamp(),
+        2000,
+        "headers are stamped at the joiner's start"
+    );
+    assert!(got[1].is_keyframe());
+    let ts: Vec<u32> = got[1..].iter().map(|f| f.timestamp()).collect();
+    let expected: Vec<u32> = (50..70).map(|i| i * 40).collect();
+    assert_eq!(ts, expected);
+}
+
+#[test]
+fn a_merge_window_holds_frames_until_it_passes_and_a_joiner_neither_loses_nor_doubles() {
+    let ch = channel_with_window(Duration::from_secs(3600), None);
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    let early = subscribe(&ch, 2, Cursor::Latest);
+    ch.push(&publisher, video(0, true));
+    ch.push(&publisher, video(40, false));
+    assert!(drain(&early).is_empty(), "held back by the window");
+    // A joiner flushes the pending batch to the others and takes it from the buffer.
+    let late = subscribe(&ch, 3, Cursor::Latest);
+    ch.push(&publisher, video(80, false));
+    ch.flush();
+    let ts = |fs: Vec<Arc<Frame>>| fs.iter().map(|f| f.timestamp()).collect::<Vec<_>>();
+    assert_eq!(ts(drain(&early)), vec![0, 40, 80]);
+    assert_eq!(ts(drain(&late)), vec![0, 40, 80]);
+}
+
+#[test]
+fn a_subscriber_with_cursor_next_waits_for_a_keyframe_without_counting_drops() {
+    let ch = channel();
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    ch.push(&publisher, avc_header(1));
+    ch.push(&publisher, video(0, true));
+    ch.push(&publisher, video(40, false));
+    let sub = subscribe(&ch, 2, Cursor::Next);
+    ch.push(&publisher, video(80, false));
+    ch.push(&publisher, video(120, true));
+    let got = drain(&sub);
+    assert!(got[0].is_sequence_header());
+    assert_eq!(got[1].timestamp(), 120);
+    assert_eq!(got.len(), 2);
+    assert_eq!(sub.stream.dropped_packets(), 0);
+}
+
+#[test]
+fn a_new_publisher_continues_the_timeline_from_its_first_keyframe() {
+    let ch = channel();
+    let (a, b) = (stream(1), stream(2));
+    ch.set_publisher(&a);
+    ch.push(&a, avc_header(1));
+    ch.push(&a, video(1000, true));
+    ch.push(&a, video(1040, false));
+    let sub = subscribe(&ch, 3, Cursor::Latest);
+    drain(&sub);
+    // b has been streaming with other headers; it takes over.
+    b.observe_packet(&avc_header(2));
+    ch.set_publisher(&b);
+    assert!(ch.push(&b, video(0, false)), "dropped until b's keyframe");
+    ch.push(&b, audio(5));
+    ch.push(&b, video(40, true));
+    ch.push(&b, video(80, false));
+    let got = drain(&sub);
+    assert!(got[0].is_sequence_header(), "the new header comes first");
+    assert_eq!(got[0].packet.body[5], 2);
+    let media: Vec<u32> = got[1..].iter().map(|f| f.timestamp()).collect();
+    assert_eq!(media, vec![1080, 1120]);
+}
+
+#[test]
+fn closing_ends_every_subscriber() {
+    let ch = channel();
+    let sub = subscribe(&ch, 2, Cursor::Latest);
+    let (_, subs) = ch.close();
+    assert_eq!(subs.len(), 1);
+    let mut out = Vec::new();
+    assert_eq!(
+        sub.next_batch(Duration::from_millis(10), &mut out),
+        Err(QueueEnd::Ended(CloseReason::ChannelClosed))
+    );
+    assert!(ch
+        .add_subscriber(&Sink::queue(stream(4)), Cursor::Latest)
+        .is_err());
+}
+
+#[test]
+fn a_batch_goes_out_when_its_window_ends_although_no_other_frame_arrives() {
+    let timers = Timers::start().expect("timer thread");
+    let ch = channel_with_window(Duration::from_millis(50), Some(timers));
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    let sink = subscribe(&ch, 2, Cursor::Next);
+    let pushed = std::time::Instant::now();
+    ch.push(&publisher, video(0, true));
+    ch.push(&publisher, video(40, false));
+    let mut got = Vec::new();
+    while got.len() < 2 && pushed.elapsed() < Duration::from_secs(5) {
+        let _ = sink.next_batch(Duration::from_millis(10), &mut got);
+    }
+    let waited = pushed.elapsed();
+    assert_eq!(got.len(), 2, "both frames written by the deadline alone");
+    assert!(
+        waited >= Duration::from_millis(45),
+        "held for the window: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(1000),
+        "written at the deadline: {waited:?}"
+    );
+}

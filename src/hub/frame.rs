@@ -1,0 +1,133 @@
+//! A frame: one packet on a channel's timeline with its serialisations, each built at most once
+//! per channel and shared by every subscriber through an `Arc<Frame>`.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::media::{Packet, PacketKind};
+
+/// RTMP chunk size joy4 uses towards players (sent as Set Chunk Size before any media).
+pub const RTMP_OUT_CHUNK_SIZE: u32 = 4096;
+/// The message stream id every play session gets from `createStream`; shared chunk bytes carry it.
+pub const RTMP_PLAY_STREAM_ID: u32 = 1;
+/// Chunk stream ids for outgoing media (one per kind, so players can tell them apart).
+pub const RTMP_CSID_AUDIO: u32 = 4;
+pub const RTMP_CSID_DATA: u32 = 5;
+pub const RTMP_CSID_VIDEO: u32 = 6;
+
+#[derive(Debug)]
+pub struct Frame {
+    pub packet: Packet,
+    flv: OnceLock<Box<[u8]>>,
+    rtmp: OnceLock<Box<[u8]>>,
+}
+
+impl Frame {
+    pub fn new(packet: Packet) -> Frame {
+        Frame {
+            packet,
+            flv: OnceLock::new(),
+            rtmp: OnceLock::new(),
+        }
+    }
+
+    pub fn timestamp(&self) -> u32 {
+        self.packet.timestamp
+    }
+
+    pub fn is_keyframe(&self) -> bool {
+        self.packet.is_keyframe()
+    }
+
+    pub fn is_sequence_header(&self) -> bool {
+        self.packet.is_sequence_header()
+    }
+
+    /// Metadata or a sequence header: what a joiner gets first and a skipping subscriber resends.
+    pub fn is_header(&self) -> bool {
+        self.is_sequence_header() || self.packet.kind == PacketKind::Data
+    }
+
+    pub fn len(&self) -> usize {
+        self.packet.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packet.body.is_empty()
+    }
+
+    /// The memory the frame holds once both serialisations exist: the body, the FLV tag and the
+    /// RTMP chunks. The channel's buffer bound counts this, so it bounds what is really held.
+    pub fn held_bytes(&self) -> usize {
+        let len = self.len();
+        let flv = crate::flv::TAG_HEADER_LEN + len + 4;
+        let extended = if self.timestamp() >= 0xFF_FFFF { 4 } else { 0 };
+        let chunks = len.div_ceil(RTMP_OUT_CHUNK_SIZE as usize).max(1);
+        let rtmp = 12 + extended + len + (chunks - 1) * (1 + extended);
+        len + flv + rtmp
+    }
+
+    /// The FLV tag (header, body, PreviousTagSize), built on first use.
+    pub fn flv_bytes(&self) -> &[u8] {
+        self.flv.get_or_init(|| {
+            let mut out = Vec::with_capacity(crate::flv::TAG_HEADER_LEN + self.len() + 4);
+            crate::flv::write_tag(
+                self.packet.kind.tag_type(),
+                self.packet.timestamp,
+                &self.packet.body,
+                &mut out,
+            );
+            out.into_boxed_slice()
+        })
+    }
+
+    /// The RTMP chunks for the play message stream at joy4's chunk size, built on first use.
+    pub fn rtmp_bytes(&self) -> &[u8] {
+        self.rtmp.get_or_init(|| {
+            let csid = match self.packet.kind {
+                PacketKind::Audio => RTMP_CSID_AUDIO,
+                PacketKind::Video => RTMP_CSID_VIDEO,
+                PacketKind::Data => RTMP_CSID_DATA,
+            };
+            let mut out = Vec::with_capacity(self.len() + 64);
+            crate::rtmp::chunk::write_message(
+                csid,
+                self.packet.timestamp,
+                self.packet.kind.tag_type(),
+                RTMP_PLAY_STREAM_ID,
+                &self.packet.body,
+                RTMP_OUT_CHUNK_SIZE,
+                &mut out,
+            );
+            out.into_boxed_slice()
+        })
+    }
+}
+
+/// A copy of `packet` at timestamp `ts`, as a new frame (headers replayed to a joiner or after a
+/// skip sit at the joiner's start time).
+pub fn restamp(packet: &Packet, ts: u32) -> Arc<Frame> {
+    let mut packet = packet.clone();
+    packet.timestamp = ts;
+    Arc::new(Frame::new(packet))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_bytes_match_the_serialisations_once_built() {
+        for (len, ts) in [
+            (1usize, 0u32),
+            (4096, 40),
+            (4097, 80),
+            (20_000, 0x0100_0000),
+        ] {
+            let mut body = vec![0u8; len];
+            body[0] = 0x27;
+            let frame = Frame::new(Packet::new(PacketKind::Video, ts, body));
+            let built = frame.len() + frame.flv_bytes().len() + frame.rtmp_bytes().len();
+            assert_eq!(frame.held_bytes(), built, "len {len} ts {ts}");
+        }
+    }
+}

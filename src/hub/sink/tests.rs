@@ -1,0 +1,189 @@
+//! Sink behaviour on a fake wire: fast path, backlog, skipping, queue mode.
+
+use super::*;
+use crate::hub::types::StreamType;
+use crate::media::PacketKind;
+use std::time::Duration;
+
+/// A socket that takes `capacity` bytes without blocking, then nothing until drained.
+struct FakeWire {
+    written: Mutex<Vec<u8>>,
+    capacity: Mutex<usize>,
+}
+
+impl FakeWire {
+    fn new(capacity: usize) -> Arc<FakeWire> {
+        Arc::new(FakeWire {
+            written: Mutex::new(Vec::new()),
+            capacity: Mutex::new(capacity),
+        })
+    }
+}
+
+impl Wire for FakeWire {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> Result<usize, CloseReason> {
+        let mut cap = self.capacity.lock();
+        let mut n = 0;
+        for b in bufs {
+            let take = b.len().min(*cap - n);
+            self.written.lock().extend_from_slice(&b[..take]);
+            n += take;
+            if n == *cap {
+                break;
+            }
+        }
+        *cap -= n;
+        Ok(n)
+    }
+    fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> Result<(), CloseReason> {
+        for b in bufs.iter() {
+            self.written.lock().extend_from_slice(b);
+        }
+        Ok(())
+    }
+    fn shutdown(&self) {}
+}
+
+fn stream() -> Arc<Stream> {
+    Arc::new(Stream::new(1, "1".into(), StreamType::HttpFlv, "t".into()))
+}
+
+fn video(ts: u32, key: bool) -> Arc<Frame> {
+    Arc::new(Frame::new(Packet::new(
+        PacketKind::Video,
+        ts,
+        vec![if key { 0x17 } else { 0x27 }, 1, 0, 0, 0, (ts / 40) as u8],
+    )))
+}
+
+fn offer_all(sink: &Sink, frames: &[Arc<Frame>]) {
+    let flv: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f.flv_bytes())).collect();
+    sink.offer(&Offer {
+        frames,
+        rtmp: SharedBatch::new(0, &[], 0),
+        flv: SharedBatch::new(next_batch_id(), &flv, 1),
+        has_video: true,
+        headers: &[],
+        max_lag_ms: 5000,
+        second: clock_seconds(),
+    });
+}
+
+fn expected(frames: &[Arc<Frame>]) -> Vec<u8> {
+    frames.iter().flat_map(|f| f.flv_bytes().to_vec()).collect()
+}
+
+#[test]
+fn a_keeping_up_socket_is_written_directly_and_never_queued() {
+    let wire = FakeWire::new(usize::MAX / 2);
+    let sink = Sink::new(stream(), Format::Flv, wire.clone());
+    let frames: Vec<_> = (0..10).map(|i| video(i * 40, i == 0)).collect();
+    offer_all(&sink, &frames[..5]);
+    offer_all(&sink, &frames[5..]);
+    assert_eq!(*wire.written.lock(), expected(&frames));
+    assert!(sink.rx.is_empty());
+    assert_eq!(sink.stream.bytes_out() as usize, expected(&frames).len());
+}
+
+#[test]
+fn a_partial_write_hands_the_rest_to_the_owner_in_order_and_then_back() {
+    let frames: Vec<_> = (0..6).map(|i| video(i * 40, i == 0)).collect();
+    let all = expected(&frames);
+    let wire = FakeWire::new(all.len() / 3);
+    let sink = Sink::new(stream(), Format::Flv, wire.clone());
+    offer_all(&sink, &frames[..4]);
+    offer_all(&sink, &frames[4..]); // queued behind the remainder, not written directly
+    assert_eq!(wire.written.lock().len(), all.len() / 3);
+    sink.end(CloseReason::ApiClose);
+    assert_eq!(sink.run_owner(), CloseReason::ApiClose);
+    assert_eq!(*wire.written.lock(), all);
+}
+
+#[test]
+fn the_owner_hands_the_socket_back_once_caught_up() {
+    let frames: Vec<_> = (0..4).map(|i| video(i * 40, i == 0)).collect();
+    let wire = FakeWire::new(10);
+    let sink = Sink::new(stream(), Format::Flv, wire.clone());
+    offer_all(&sink, &frames[..2]);
+    assert!(sink.state.lock().owner_writes);
+    let owner = {
+        let sink = Arc::new(sink);
+        let s = sink.clone();
+        (std::thread::spawn(move || s.run_owner()), sink)
+    };
+    let (handle, sink) = owner;
+    while sink.state.lock().owner_writes {
+        std::thread::yield_now();
+    }
+    *wire.capacity.lock() = usize::MAX / 2;
+    offer_all(&sink, &frames[2..]);
+    assert!(sink.rx.is_empty(), "written directly again");
+    sink.end(CloseReason::PeerClosed);
+    assert_eq!(handle.join().unwrap(), CloseReason::PeerClosed);
+    assert_eq!(*wire.written.lock(), expected(&frames));
+}
+
+#[test]
+fn a_stuck_subscriber_skips_to_the_next_keyframe_and_counts_what_it_missed() {
+    let wire = FakeWire::new(0);
+    let sink = Sink::new(stream(), Format::Flv, wire.clone());
+    // Never drained: past 5 s of lag it starts skipping.
+    let mut ts = 0;
+    while ts <= 8000 {
+        offer_all(&sink, &[video(ts, ts % 2000 == 0)]);
+        ts += 40;
+    }
+    let dropped = sink.stream.dropped_packets();
+    assert!(dropped > 50, "{dropped}");
+    assert!(sink.state.lock().skipping);
+    // The owner drains the queue; the next keyframe resumes without further loss.
+    sink.end(CloseReason::ApiClose);
+    sink.state.lock().ended = false;
+    let _ = sink.run_owner();
+    sink.state.lock().owner_writes = false;
+    *wire.capacity.lock() = usize::MAX / 2;
+    wire.written.lock().clear();
+    offer_all(
+        &sink,
+        &[video(8040, false), video(10000, true), video(10040, false)],
+    );
+    assert_eq!(sink.stream.dropped_packets(), dropped + 1);
+    assert_eq!(
+        *wire.written.lock(),
+        expected(&[video(10000, true), video(10040, false)])
+    );
+}
+
+#[test]
+fn queue_mode_hands_out_frames_and_then_the_end() {
+    let sink = Sink::queue(stream());
+    let frames: Vec<_> = (0..3).map(|i| video(i * 40, i == 0)).collect();
+    offer_all(&sink, &frames);
+    sink.end(CloseReason::ChannelClosed);
+    let mut out = Vec::new();
+    assert_eq!(
+        sink.next_batch(Duration::from_millis(10), &mut out),
+        Ok(true)
+    );
+    assert_eq!(out.len(), 3);
+    assert_eq!(
+        sink.next_batch(Duration::from_millis(10), &mut out),
+        Err(QueueEnd::Ended(CloseReason::ChannelClosed))
+    );
+}
+
+#[test]
+fn control_bytes_keep_their_place_among_queued_media() {
+    let frames: Vec<_> = (0..2).map(|i| video(i * 40, i == 0)).collect();
+    let wire = FakeWire::new(5);
+    let sink = Sink::new(stream(), Format::Flv, wire.clone());
+    offer_all(&sink, &frames[..1]);
+    sink.send_raw(b"PING".to_vec());
+    offer_all(&sink, &frames[1..]);
+    sink.end(CloseReason::ApiClose);
+    sink.run_owner();
+    let mut want = expected(&frames[..1]);
+    want.extend_from_slice(b"PING");
+    want.extend(expected(&frames[1..]));
+    assert_eq!(*wire.written.lock(), want);
+}
