@@ -1,0 +1,165 @@
+//! AMF0 decoding from a byte slice, and the reading primitives shared with AMF3.
+
+use super::amf3::Amf3Decoder;
+use super::*;
+
+/// Decode one value from the front of `input`, advancing it.
+pub fn decode(input: &mut &[u8]) -> Result<Amf0Value, Amf0Error> {
+    decode_value(input, 0)
+}
+
+/// Decode values until the input is used up.
+pub fn decode_all(input: &[u8]) -> Result<Vec<Amf0Value>, Amf0Error> {
+    let mut rest = input;
+    let mut values = Vec::new();
+    while !rest.is_empty() {
+        values.push(decode(&mut rest)?);
+    }
+    Ok(values)
+}
+
+// Reading primitives, shared with AMF3. Each takes from the front of the slice and fails without
+// consuming on shortage.
+
+fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], Amf0Error> {
+    if input.len() < n {
+        return Err(Amf0Error::Truncated);
+    }
+    let (head, tail) = input.split_at(n);
+    *input = tail;
+    Ok(head)
+}
+
+pub(super) fn read_u8(input: &mut &[u8]) -> Result<u8, Amf0Error> {
+    Ok(take(input, 1)?[0])
+}
+
+fn read_array<const N: usize>(input: &mut &[u8]) -> Result<[u8; N], Amf0Error> {
+    let mut bytes = [0; N];
+    bytes.copy_from_slice(take(input, N)?);
+    Ok(bytes)
+}
+
+fn read_u16(input: &mut &[u8]) -> Result<u16, Amf0Error> {
+    read_array(input).map(u16::from_be_bytes)
+}
+
+fn read_u32(input: &mut &[u8]) -> Result<u32, Amf0Error> {
+    read_array(input).map(u32::from_be_bytes)
+}
+
+pub(super) fn read_f64(input: &mut &[u8]) -> Result<f64, Amf0Error> {
+    read_array(input).map(f64::from_be_bytes)
+}
+
+/// `len` bytes of UTF-8; a length beyond the input is refused before anything is allocated.
+pub(super) fn read_utf8(input: &mut &[u8], len: usize) -> Result<String, Amf0Error> {
+    if len > input.len() {
+        return Err(Amf0Error::TooLong(len));
+    }
+    let bytes = take(input, len)?;
+    std::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|_| Amf0Error::InvalidUtf8)
+}
+
+fn read_short_string(input: &mut &[u8]) -> Result<String, Amf0Error> {
+    let len = read_u16(input)? as usize;
+    read_utf8(input, len)
+}
+
+fn read_long_string(input: &mut &[u8]) -> Result<String, Amf0Error> {
+    let len = read_u32(input)? as usize;
+    read_utf8(input, len)
+}
+
+fn decode_value(input: &mut &[u8], depth: usize) -> Result<Amf0Value, Amf0Error> {
+    let marker = read_u8(input)?;
+    match marker {
+        // 00 | f64 BE
+        NUMBER => Ok(Amf0Value::Number(read_f64(input)?)),
+        // 01 | u8 (non-zero = true)
+        BOOLEAN => Ok(Amf0Value::Boolean(read_u8(input)? != 0)),
+        // 02 | u16 len | UTF-8
+        STRING => Ok(Amf0Value::String(read_short_string(input)?)),
+        // 03 | (u16 len | key | value)* | 00 00 09
+        OBJECT => Ok(Amf0Value::Object(decode_pairs(input, depth, None)?)),
+        NULL => Ok(Amf0Value::Null),
+        UNDEFINED | UNSUPPORTED => Ok(Amf0Value::Undefined),
+        // 07 | u16 index: we keep no reference table (see the module comment).
+        REFERENCE => {
+            read_u16(input)?;
+            Ok(Amf0Value::Undefined)
+        }
+        // 08 | u32 count | (u16 len | key | value)* | 00 00 09
+        ECMA_ARRAY => {
+            let count = read_u32(input)? as usize;
+            Ok(Amf0Value::EcmaArray(decode_pairs(
+                input,
+                depth,
+                Some(count),
+            )?))
+        }
+        // 0A | u32 count | value*
+        STRICT_ARRAY => {
+            let count = read_u32(input)? as usize;
+            // Every value takes at least one byte, so a larger count cannot be honest.
+            if count > input.len() {
+                return Err(Amf0Error::TooLong(count));
+            }
+            let depth = deeper(depth)?;
+            let mut items = Vec::with_capacity(count);
+            for _ in 0..count {
+                items.push(decode_value(input, depth)?);
+            }
+            Ok(Amf0Value::StrictArray(items))
+        }
+        // 0B | f64 millis | i16 time zone
+        DATE => {
+            let millis = read_f64(input)?;
+            let time_zone = i16::from_be_bytes(read_array(input)?);
+            Ok(Amf0Value::Date { millis, time_zone })
+        }
+        // 0C | u32 len | UTF-8;  0F (XML document) has the same layout.
+        LONG_STRING | XML_DOCUMENT => Ok(Amf0Value::String(read_long_string(input)?)),
+        // 10 | u16 len | class name | object body: the class name does not matter to a server.
+        TYPED_OBJECT => {
+            read_short_string(input)?;
+            Ok(Amf0Value::Object(decode_pairs(input, depth, None)?))
+        }
+        // 11 | one AMF3 value
+        AVMPLUS => Amf3Decoder::new(input.len()).value(input, deeper(depth)?),
+        other => Err(Amf0Error::UnknownMarker(other)),
+    }
+}
+
+pub(super) fn deeper(depth: usize) -> Result<usize, Amf0Error> {
+    if depth >= MAX_DEPTH {
+        Err(Amf0Error::TooDeep)
+    } else {
+        Ok(depth + 1)
+    }
+}
+
+/// Key/value pairs up to the `00 00 09` end. `ecma_count` is only used to accept a missing end marker
+/// when exactly that many pairs were read and the input is used up; it never sizes an allocation.
+fn decode_pairs(
+    input: &mut &[u8],
+    depth: usize,
+    ecma_count: Option<usize>,
+) -> Result<Vec<(String, Amf0Value)>, Amf0Error> {
+    let depth = deeper(depth)?;
+    let mut pairs = Vec::new();
+    loop {
+        if input.is_empty() && ecma_count == Some(pairs.len()) {
+            return Ok(pairs);
+        }
+        let key = read_short_string(input)?;
+        if key.is_empty() && input.first() == Some(&OBJECT_END) {
+            *input = &input[1..];
+            return Ok(pairs);
+        }
+        let value = decode_value(input, depth)?;
+        pairs.push((key, value));
+    }
+}
