@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::amf0::{self, Amf0Value};
-use crate::flv::FlvReader;
-use crate::media::codec;
+use joy4::amf0::{self, Amf0Value};
+use joy4::flv::FlvReader;
+use joy4::media::codec;
 
 /// One message to publish: an FLV tag body (= RTMP message payload) and its timestamp in ms.
 #[derive(Debug, Clone, PartialEq)]
@@ -459,13 +459,13 @@ mod tests {
 
     #[test]
     fn a_looped_file_keeps_timestamps_rising_and_headers_first() {
-        let mut file = crate::flv::file_header(true, true).to_vec();
-        crate::flv::write_tag(18, 0, &metadata(1, 1, 1, 25), &mut file);
-        crate::flv::write_tag(9, 0, &avc_sequence_header(), &mut file);
-        crate::flv::write_tag(8, 0, &[0xAF, 0, 0x12, 0x10], &mut file);
+        let mut file = joy4::flv::file_header(true, true).to_vec();
+        joy4::flv::write_tag(18, 0, &metadata(1, 1, 1, 25), &mut file);
+        joy4::flv::write_tag(9, 0, &avc_sequence_header(), &mut file);
+        joy4::flv::write_tag(8, 0, &[0xAF, 0, 0x12, 0x10], &mut file);
         for i in 0..5u32 {
-            crate::flv::write_tag(9, 1000 + i * 40, &[0x27, 1, 0, 0, 0, 9], &mut file);
-            crate::flv::write_tag(8, 1000 + i * 40 + 5, &[0xAF, 1, 7], &mut file);
+            joy4::flv::write_tag(9, 1000 + i * 40, &[0x27, 1, 0, 0, 0, 9], &mut file);
+            joy4::flv::write_tag(8, 1000 + i * 40 + 5, &[0xAF, 1, 7], &mut file);
         }
         let mut src = Source::from_flv(&file).unwrap();
         let types: Vec<u8> = (0..3).map(|_| src.next_msg().type_id).collect();
@@ -473,6 +473,6 @@ mod tests {
         let ts: Vec<u32> = (0..12).map(|_| src.next_msg().timestamp).collect();
         // One round spans 160 ms + one 40 ms frame interval.
         assert_eq!(ts, vec![0, 5, 40, 45, 80, 85, 120, 125, 160, 165, 200, 205]);
-        assert!(Source::from_flv(&crate::flv::file_header(true, true)).is_err());
+        assert!(Source::from_flv(&joy4::flv::file_header(true, true)).is_err());
     }
 }

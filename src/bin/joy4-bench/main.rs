@@ -2,14 +2,22 @@
 //! report what they got and what it cost the server. `joy4-bench summary FILE.json…` prints the
 //! side-by-side table of several runs.
 
+mod report;
+mod run;
+mod sendlog;
+mod skim;
+mod stream;
+mod sys;
+mod target;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use joy4::bench::report::{self, Row};
-use joy4::bench::run::{self, Config, SourceSpec};
-use joy4::bench::stream::Synthetic;
-use joy4::bench::target::Target;
+use crate::report::Row;
+use crate::run::{Config, SourceSpec};
+use crate::stream::Synthetic;
+use crate::target::Target;
 use joy4::rtmp::client::RtmpUrl;
 use joy4::text::parse_duration;
 

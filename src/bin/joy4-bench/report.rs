@@ -110,6 +110,7 @@ impl Histogram {
         self.max_us = self.max_us.max(us);
     }
 
+    #[cfg(test)]
     pub fn merge(&mut self, other: &Histogram) {
         if !other.counts.is_empty() {
             if self.counts.is_empty() {

@@ -28,15 +28,15 @@ use crossbeam_channel as channel;
 use parking_lot::Mutex;
 use serde_json::json;
 
-use super::report::{self, Histogram, Spread};
-use super::sendlog::SendLog;
-use super::skim::{self, Event, FlvSkimmer, RtmpSkimmer};
-use super::stream::{Source, Synthetic};
-use super::sys;
-use super::target::{self, Target};
-use crate::media::{Packet, PacketKind};
-use crate::rtmp::chunk::RawMessage;
-use crate::rtmp::client::{ClientEvent, ClientOptions, ClientSession, RtmpClient, RtmpUrl};
+use crate::report::{self, Histogram, Spread};
+use crate::sendlog::SendLog;
+use crate::skim::{self, Event, FlvSkimmer, RtmpSkimmer};
+use crate::stream::{Source, Synthetic};
+use crate::sys;
+use crate::target::{self, Target};
+use joy4::media::{Packet, PacketKind};
+use joy4::rtmp::chunk::RawMessage;
+use joy4::rtmp::client::{ClientEvent, ClientOptions, ClientSession, RtmpClient, RtmpUrl};
 
 pub const MAX_SUBSCRIBERS: usize = 10_000;
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -301,8 +301,8 @@ impl Sub {
                 }
                 stats.first_media_us.get_or_insert(now);
                 let is_header = match type_id {
-                    9 => crate::media::codec::video_is_sequence_header(head),
-                    _ => crate::media::codec::audio_is_sequence_header(head),
+                    9 => joy4::media::codec::video_is_sequence_header(head),
+                    _ => joy4::media::codec::audio_is_sequence_header(head),
                 };
                 if type_id == 9 && stats.first_key_us.is_none() && skim::is_video_keyframe(head) {
                     stats.first_key_us = Some(now);
@@ -755,7 +755,7 @@ fn sample(pid: Option<u32>, shared: &Shared) -> Option<ServerSample> {
 pub fn run(cfg: Config) -> Result<Outcome, String> {
     cfg.check()?;
     let cfg = Arc::new(cfg);
-    let nofile = crate::net::raise_fd_limit().ok();
+    let nofile = joy4::net::raise_fd_limit().ok();
     if let Some((soft, _)) = nofile {
         if (soft as usize) < cfg.subscribers + 64 {
             eprintln!(

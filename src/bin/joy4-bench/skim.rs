@@ -10,8 +10,8 @@
 
 use std::fmt;
 
-use crate::media::codec;
-use crate::rtmp::chunk::{self, Header, HeaderEffect, HeaderState};
+use joy4::media::codec;
+use joy4::rtmp::chunk::{self, Header, HeaderEffect, HeaderState};
 
 /// Bytes of a media message's body kept to classify it (frame type, AVC packet type, ex-header).
 pub const HEAD_LEN: usize = 5;
@@ -141,10 +141,6 @@ impl RtmpSkimmer {
             partial_len: 0,
             current: None,
         }
-    }
-
-    pub fn chunk_size(&self) -> usize {
-        self.chunk_size
     }
 
     /// Consume `data`, calling `on_event` for each message completed in it.
@@ -392,16 +388,12 @@ impl FlvSkimmer {
     }
 
     /// A reader of a bare FLV byte stream (no HTTP head).
+    #[cfg(test)]
     pub fn bare() -> FlvSkimmer {
         FlvSkimmer {
             http: HttpState::Body,
             ..FlvSkimmer::new()
         }
-    }
-
-    /// Whether the HTTP response head has been read.
-    pub fn head_done(&self) -> bool {
-        matches!(self.http, HttpState::Body)
     }
 
     pub fn feed(
@@ -620,7 +612,7 @@ fn parse_head(head: &[u8]) -> Result<(u16, bool), SkimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rtmp::chunk::{write_message, ChunkReader};
+    use joy4::rtmp::chunk::{write_message, ChunkReader};
 
     /// What a skimmer reports, owned, for comparisons.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -755,19 +747,19 @@ mod tests {
     }
 
     fn flv_stream() -> Vec<u8> {
-        let mut out = crate::flv::file_header(true, true).to_vec();
-        crate::flv::write_tag(18, 0, b"meta", &mut out);
+        let mut out = joy4::flv::file_header(true, true).to_vec();
+        joy4::flv::write_tag(18, 0, b"meta", &mut out);
         for i in 0..20u32 {
             let body: Vec<u8> = (0..(i as usize * 97 % 3000 + 1)).map(|k| k as u8).collect();
             let tag_type = if i % 2 == 0 { 9 } else { 8 };
             // A timestamp past 24 bits uses the extension byte.
-            crate::flv::write_tag(tag_type, 0xFF_FFF0 + i * 33, &body, &mut out);
+            joy4::flv::write_tag(tag_type, 0xFF_FFF0 + i * 33, &body, &mut out);
         }
         out
     }
 
     fn flv_expected(bytes: &[u8]) -> Vec<Seen> {
-        let mut r = crate::flv::FlvReader::new();
+        let mut r = joy4::flv::FlvReader::new();
         r.feed(bytes);
         let mut seen = Vec::new();
         while let Some(tag) = r.next_tag().unwrap() {
