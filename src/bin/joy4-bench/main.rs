@@ -1,12 +1,20 @@
 //! `joy4-bench`: publish a stream to an RTMP server, open N subscribers over RTMP or HTTP-FLV, and
 //! report what they got and what it cost the server. `joy4-bench summary FILE.json…` prints the
 //! side-by-side table of several runs.
+//!
+//! `run` drives one run (threads and the measurement window), `stream` is what gets published,
+//! `skim` reads what subscribers receive, `sendlog` matches arrivals to send times, `report` holds
+//! the arithmetic and the tables, `target` the URLs and socket setup, and `sys` the few Linux calls
+//! (`/proc`, epoll, `SO_RCVLOWAT`); only `sys` may use `unsafe`. It uses joy4 through the library's
+//! public API only (`rtmp::{chunk, client, handshake}`, `flv`, `amf0`, `media`, `net`, `text`).
+#![deny(unsafe_code)]
 
 mod report;
 mod run;
 mod sendlog;
 mod skim;
 mod stream;
+#[allow(unsafe_code)]
 mod sys;
 mod target;
 
