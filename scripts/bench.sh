@@ -14,7 +14,9 @@ N = 200 and 1000 subscribers on loopback, each server freshly started for each c
 side-by-side table: server CPU µs per subscriber-second (and its ratio to nginx-rtmp's RTMP figure
 at the same N and readers), RSS growth per subscriber, min/median share of the stream's bitrate,
 server-added latency p50/p99, failed or dropped subscribers, and the bench's own CPU. Then it checks
-every joy4 row against the targets of issue 6 and prints met / NOT MET for each.
+every joy4 row against the performance targets (CPU <= 0.5x nginx-rtmp's, share >= 95 %, none
+failed, latency p99 <= merge window + 50 ms, RSS <= 64 KiB per subscriber; see joy4-bench --help)
+and prints met / NOT MET for each.
 
 Two kinds of subscribers ("readers"), each a full set of runs:
   player  every subscriber is woken for every write that reaches it, as ffplay, VLC, OBS or a

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick fan-out measurement (until the bench tool lands): one looped H.264/AAC publisher, N HTTP-FLV
-# players (curl, discarding the body) on loopback, T seconds. Prints server CPU, RSS and bytes/s.
+# Quick fan-out measurement without joy4-bench (scripts/bench.sh is the full one): one looped
+# H.264/AAC publisher (ffmpeg), N HTTP-FLV players (curl, discarding the body) on loopback, T seconds.
+# Prints server CPU, RSS and bytes/s.
 #   scripts/measure-fanout.sh [N=100] [T=20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ T=${2:-20}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
-cargo build --release --quiet
+cargo build --release --quiet --bin joy4
 clip="$work/clip.flv"
 ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=640x360:rate=25 \
   -f lavfi -i sine=frequency=440:sample_rate=44100 -ac 2 -t 20 \

@@ -13,7 +13,6 @@
 //! `hub` knows nothing of sockets (a subscriber's socket is a `hub::Wire`); `rtmp::conn`, `http`,
 //! `proxy` and `net` own sockets and threads.
 pub mod amf0;
-pub mod bench;
 pub mod config;
 pub mod flv;
 pub mod http;

@@ -1,15 +1,31 @@
 //! `joy4-bench`: publish a stream to an RTMP server, open N subscribers over RTMP or HTTP-FLV, and
 //! report what they got and what it cost the server. `joy4-bench summary FILE.json…` prints the
 //! side-by-side table of several runs.
+//!
+//! `run` drives one run (threads and the measurement window), `stream` is what gets published,
+//! `skim` reads what subscribers receive, `sendlog` matches arrivals to send times, `report` holds
+//! the arithmetic and the tables, `target` the URLs and socket setup, and `sys` the few Linux calls
+//! (`/proc`, epoll, `SO_RCVLOWAT`); only `sys` may use `unsafe`. It uses joy4 through the library's
+//! public API only (`rtmp::{chunk, client, handshake}`, `flv`, `amf0`, `media`, `net`, `text`).
+#![deny(unsafe_code)]
+
+mod report;
+mod run;
+mod sendlog;
+mod skim;
+mod stream;
+#[allow(unsafe_code)]
+mod sys;
+mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use joy4::bench::report::{self, Row};
-use joy4::bench::run::{self, Config, SourceSpec};
-use joy4::bench::stream::Synthetic;
-use joy4::bench::target::Target;
+use crate::report::Row;
+use crate::run::{Config, SourceSpec};
+use crate::stream::Synthetic;
+use crate::target::Target;
 use joy4::rtmp::client::RtmpUrl;
 use joy4::text::parse_duration;
 

@@ -5,8 +5,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use crate::rtmp::client::{parse_authority, RtmpUrl};
-use crate::rtmp::handshake::{ClientHandshake, HandshakeOutcome};
+use joy4::rtmp::client::{parse_authority, RtmpUrl};
+use joy4::rtmp::handshake::{ClientHandshake, HandshakeOutcome};
 
 /// What subscribers open (and, RTMP only, where the publisher publishes).
 #[derive(Debug, Clone, PartialEq, Eq)]
