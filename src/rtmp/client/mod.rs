@@ -8,7 +8,7 @@
 //!   C0 C1 / C2 (handshake::ClientHandshake)   <-->   S0 S1 S2
 //!   connect(1, {app, tcUrl, flashVer, ...})   --->
 //!                                             <---   Window Ack Size, Set Peer Bandwidth,
-//!                                                    Set Chunk Size, _result(1, .., Connect.Success)
+//!                                                    Set Chunk Size, _result(1, {fmsVer..}, {Connect.Success})
 //! play:    createStream(2)                    --->
 //!                                             <---   _result(2, null, stream id)
 //!          play(0, name, -2000) on stream id,

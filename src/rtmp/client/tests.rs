@@ -267,6 +267,83 @@ fn a_refused_connect_is_a_failed_event() {
     assert!(p.client.play().is_err());
 }
 
+/// The events of a client that sent `connect` and got `answer` back.
+fn events_after_connect_answer(answer: &Message) -> Vec<ClientEvent> {
+    let mut p = Pair::new("rtmp://localhost/live/x");
+    p.client.connect();
+    let mut bytes = Vec::new();
+    message::write(&mut bytes, 3, 0, 0, answer, 128);
+    p.client_reader.feed(&bytes);
+    while let Some(raw) = p.client_reader.next_message().unwrap() {
+        p.client.handle(raw).unwrap();
+    }
+    p.client_events()
+}
+
+fn connect_properties() -> Amf0Value {
+    Amf0Value::object([
+        ("fmsVer", Amf0Value::string("FMS/3,0,1,123")),
+        ("capabilities", Amf0Value::Number(31.0)),
+        ("mode", Amf0Value::Number(1.0)),
+    ])
+}
+
+fn connect_info(level: &str, code: &str, description: &str) -> Amf0Value {
+    Amf0Value::object([
+        ("level", Amf0Value::string(level)),
+        ("code", Amf0Value::string(code)),
+        ("description", Amf0Value::string(description)),
+    ])
+}
+
+#[test]
+fn a_connect_result_with_the_properties_first_is_accepted() {
+    // _result, 1, {properties}, {info}: FMS, nginx-rtmp, SRS.
+    let info = connect_info("status", "NetConnection.Connect.Success", "ok");
+    let answer = message::command("_result", 1.0, connect_properties(), vec![info]);
+    assert_eq!(
+        events_after_connect_answer(&answer),
+        vec![ClientEvent::Connected]
+    );
+}
+
+#[test]
+fn a_connect_result_with_a_leading_null_is_accepted() {
+    // _result, 1, null, {properties}, {info}.
+    let info = connect_info("status", "NetConnection.Connect.Success", "ok");
+    let answer = message::command(
+        "_result",
+        1.0,
+        Amf0Value::Null,
+        vec![connect_properties(), info],
+    );
+    assert_eq!(
+        events_after_connect_answer(&answer),
+        vec![ClientEvent::Connected]
+    );
+}
+
+#[test]
+fn a_refused_connect_gives_its_code_whether_or_not_a_null_leads() {
+    let info = || connect_info("error", "NetConnection.Connect.Rejected", "go away");
+    let failed = vec![ClientEvent::Failed {
+        code: "NetConnection.Connect.Rejected".into(),
+        description: "go away".into(),
+    }];
+    for answer in [
+        message::command("_error", 1.0, connect_properties(), vec![info()]),
+        message::command("_error", 1.0, info(), vec![]),
+        message::command(
+            "_error",
+            1.0,
+            Amf0Value::Null,
+            vec![connect_properties(), info()],
+        ),
+    ] {
+        assert_eq!(events_after_connect_answer(&answer), failed, "{answer:?}");
+    }
+}
+
 #[test]
 fn pings_are_answered_and_acknowledgements_follow_the_server_window() {
     let mut client = ClientSession::new("live", "rtmp://localhost/live", "abc");

@@ -44,9 +44,13 @@ impl ServerSession {
                 );
                 self.send(CSID_CONTROL, 0, &Message::SetChunkSize(OUT_CHUNK_SIZE));
                 self.phase = Phase::Connected;
+                // `_result, 1, {properties}, {information}`: the properties object is the
+                // command object, with no null before it, as FMS, nginx-rtmp and SRS send it
+                // (GStreamer's rtmp2 looks for the status code in the second object).
                 let properties = Amf0Value::object([
                     ("fmsVer", Amf0Value::string("FMS/3,0,1,123")),
                     ("capabilities", Amf0Value::Number(31.0)),
+                    ("mode", Amf0Value::Number(1.0)),
                 ]);
                 let mut info = status(
                     "status",
@@ -59,7 +63,8 @@ impl ServerSession {
                         Amf0Value::Number(self.object_encoding),
                     ));
                 }
-                self.send_result(transaction_id, vec![properties, info]);
+                let result = message::command("_result", transaction_id, properties, vec![info]);
+                self.send(CSID_COMMAND, 0, &result);
                 events.push(SessionEvent::Connected { command_object });
             }
             "releaseStream" | "FCPublish" | "FCSubscribe" => {

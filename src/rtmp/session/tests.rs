@@ -72,18 +72,51 @@ fn connect_is_answered_with_window_bandwidth_chunk_size_and_success() {
         Message::Command {
             name,
             transaction_id,
+            command_object,
             args,
-            ..
         } => {
             assert_eq!(name, "_result");
             assert_eq!(*transaction_id, 1.0);
             assert_eq!(
-                args[1].get("code").and_then(|c| c.as_str()),
+                command_object.get("fmsVer").and_then(|v| v.as_str()),
+                Some("FMS/3,0,1,123"),
+                "the properties come first, with no null before them"
+            );
+            assert_eq!(args.len(), 1);
+            assert_eq!(
+                args[0].get("code").and_then(|c| c.as_str()),
                 Some("NetConnection.Connect.Success")
             );
         }
         other => panic!("expected _result, got {other:?}"),
     }
+}
+
+#[test]
+fn the_connect_result_has_the_shape_of_fms_nginx_rtmp_and_srs() {
+    let mut s = connected("live");
+    let msgs = sent(&mut s);
+    let result = msgs.last().unwrap().encode().1;
+    // _result, 1, {fmsVer, capabilities, mode}, {level, code, description, objectEncoding}
+    let values = amf0::decode_all(&result).unwrap();
+    assert_eq!(values.len(), 4);
+    assert_eq!(values[0], Amf0Value::string("_result"));
+    assert_eq!(values[1], Amf0Value::Number(1.0));
+    let properties = &values[2];
+    assert_eq!(
+        properties.get("capabilities"),
+        Some(&Amf0Value::Number(31.0))
+    );
+    assert_eq!(properties.get("mode"), Some(&Amf0Value::Number(1.0)));
+    let info = &values[3];
+    for (key, want) in [
+        ("level", "status"),
+        ("code", "NetConnection.Connect.Success"),
+        ("description", "Connection succeeded."),
+    ] {
+        assert_eq!(info.get(key).and_then(|v| v.as_str()), Some(want), "{key}");
+    }
+    assert_eq!(info.get("objectEncoding"), Some(&Amf0Value::Number(0.0)));
 }
 
 #[test]

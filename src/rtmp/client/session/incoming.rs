@@ -8,9 +8,18 @@ use crate::rtmp::chunk::RawMessage;
 use crate::rtmp::message::{self, type_id, Message, UserControl};
 use crate::rtmp::{RtmpError, CSID_CONTROL, CSID_STREAM_COMMAND, OUT_CHUNK_SIZE};
 
-/// An onStatus / _error info object's code, level and description.
-fn info_of(args: &[Amf0Value]) -> Option<(&str, &str, &str)> {
-    let info = args.iter().find(|a| a.get("code").is_some())?;
+/// The code, level and description of the info object of an onStatus, `_result` or `_error`: the
+/// first object with a `code`, the command object included. Servers answer `connect` with
+/// `_result, 1, {properties}, {info}` (FMS, nginx-rtmp, SRS) or with a null first
+/// (`_result, 1, null, {properties}, {info}`); both are understood.
+fn info_of<'a>(
+    object: &'a Amf0Value,
+    args: &'a [Amf0Value],
+) -> Option<(&'a str, &'a str, &'a str)> {
+    let info = [object]
+        .into_iter()
+        .chain(args)
+        .find(|a| a.get("code").is_some())?;
     let text = |key| info.get(key).and_then(Amf0Value::as_str).unwrap_or("");
     Some((text("code"), text("level"), text("description")))
 }
@@ -96,7 +105,7 @@ impl ClientSession {
         match name {
             "_result" | "_error" => self.answer(name == "_result", transaction, object, &args),
             "onStatus" => {
-                let (code, level, description) = info_of(&args).unwrap_or_default();
+                let (code, level, description) = info_of(&object, &args).unwrap_or_default();
                 self.status(code, level, description);
             }
             "close" => self.end("NetConnection.Close"),
@@ -112,7 +121,7 @@ impl ClientSession {
                     self.phase = Phase::Connected;
                     self.events.push_back(ClientEvent::Connected);
                 } else {
-                    let (code, _, description) = info_of(args).unwrap_or_default();
+                    let (code, _, description) = info_of(&object, args).unwrap_or_default();
                     let code = if code.is_empty() {
                         "NetConnection.Connect.Rejected"
                     } else {
@@ -131,7 +140,7 @@ impl ClientSession {
                     .find_map(Amf0Value::as_number)
                     .filter(|n| ok && *n >= 0.0 && *n <= f64::from(u32::MAX));
                 let Some(id) = id else {
-                    let (code, _, description) = info_of(args).unwrap_or_default();
+                    let (code, _, description) = info_of(&object, args).unwrap_or_default();
                     let code = if code.is_empty() {
                         "NetStream.CreateStream.Failed"
                     } else {
