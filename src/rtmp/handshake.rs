@@ -23,7 +23,7 @@
 //! ```
 //!
 //! We never produce the digest ("complex") form. S1 bytes 4..8 stay zero on purpose: ffmpeg, when it
-//! plays, validates an HMAC digest in S1 whenever S1[4] >= 3, and zeros make it skip that check. A C1
+//! plays, validates an HMAC digest in S1 whenever `S1[4] >= 3`, and zeros make it skip that check. A C1
 //! that carries a digest (ffmpeg sends one) is simply echoed back like any other C1.
 
 use std::collections::hash_map::RandomState;

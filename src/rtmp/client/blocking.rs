@@ -251,8 +251,8 @@ impl RtmpClient {
         self.poll_now_and_then()
     }
 
-    /// Send bytes that are already chunked for this connection: messages on [`stream_id`]
-    /// (Self::stream_id) at [`out_chunk_size`](Self::out_chunk_size), each starting with a fmt 0
+    /// Send bytes that are already chunked for this connection: messages on
+    /// [`stream_id`](Self::stream_id) at [`out_chunk_size`](Self::out_chunk_size), each starting with a fmt 0
     /// header (a channel's shared serialisation, when those match).
     pub fn write_prechunked(&mut self, bytes: &[u8]) -> Result<(), RtmpError> {
         if !self.session.is_publishing() {
