@@ -1,0 +1,47 @@
+//! The client side of RTMP: a sans-IO [`ClientSession`] (the command flow of a player or of a
+//! publisher) and a blocking [`RtmpClient`] that drives it over a `TcpStream`. The stream proxy
+//! (pull and push), the tests and the benchmark tool use it; it shares the handshake, chunk and
+//! message layers with the server.
+//!
+//! ```text
+//! client                                             server
+//!   C0 C1 / C2 (handshake::ClientHandshake)   <-->   S0 S1 S2
+//!   connect(1, {app, tcUrl, flashVer, ...})   --->
+//!                                             <---   Window Ack Size, Set Peer Bandwidth,
+//!                                                    Set Chunk Size, _result(1, {fmsVer..}, {Connect.Success})
+//! play:    createStream(2)                    --->
+//!                                             <---   _result(2, null, stream id)
+//!          play(0, name, -2000) on stream id,
+//!          SetBufferLength                    --->
+//!                                             <---   StreamBegin, onStatus Play.Reset, Play.Start,
+//!                                                    onMetaData, sequence headers, media ...
+//!                                             <---   onStatus Play.UnpublishNotify, StreamEOF (end)
+//! publish: releaseStream(2, name), FCPublish(3, name), createStream(4)
+//!                                             <---   _result(4, null, stream id)
+//!          Set Chunk Size 4096,
+//!          publish(0, name, "live")           --->
+//!                                             <---   onStatus Publish.Start
+//!          @setDataFrame onMetaData, audio, video ...
+//! ```
+//!
+//! Whatever the phase, the session answers PingRequest with PingResponse and sends an
+//! Acknowledgement each time the bytes received pass the window the server announced. A `_error`
+//! answer or an onStatus of level "error" becomes [`ClientEvent::Failed`] with the status code.
+//!
+//! `url` parses rtmp:// URLs, `session` is the command flow, `blocking` drives it over a socket;
+//! errors are the [`RtmpError`] the server's connections use too.
+
+mod blocking;
+mod session;
+mod url;
+
+use super::RtmpError;
+pub use blocking::{ClientOptions, RtmpClient};
+pub use session::{ClientEvent, ClientSession};
+pub use url::{parse_authority, RtmpUrl, UrlError, DEFAULT_PORT};
+
+/// The client's name for [`RtmpError`], which the server's connections share.
+pub type ClientError = RtmpError;
+
+#[cfg(test)]
+mod tests;
