@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::amf_json::amf_to_json;
 use crate::hub::{ChannelStats, HubEvent, MediaInfo, RtmpInfo, StreamStats};
 use crate::text::rfc3339;
 
@@ -13,7 +14,7 @@ pub fn rtmp_json(info: &RtmpInfo) -> Value {
         .collect();
     json!({
         "command": info.command,
-        "connectParams": info.connect_params.as_deref().map_or(Value::Null, |v| v.to_json()),
+        "connectParams": info.connect_params.as_deref().map_or(Value::Null, amf_to_json),
         "streamName": info.stream_name,
         "params": params,
     })

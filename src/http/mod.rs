@@ -1,4 +1,5 @@
 //! HTTP: HTTP-FLV play (our own response writer), the REST API and the callback sender.
+pub mod amf_json;
 pub mod api;
 pub mod callback;
 pub mod flv;

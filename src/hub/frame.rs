@@ -4,15 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::media::{Packet, PacketKind};
-
-/// RTMP chunk size joy4 uses towards players (sent as Set Chunk Size before any media).
-pub const RTMP_OUT_CHUNK_SIZE: u32 = 4096;
-/// The message stream id every play session gets from `createStream`; shared chunk bytes carry it.
-pub const RTMP_PLAY_STREAM_ID: u32 = 1;
-/// Chunk stream ids for outgoing media (one per kind, so players can tell them apart).
-pub const RTMP_CSID_AUDIO: u32 = 4;
-pub const RTMP_CSID_DATA: u32 = 5;
-pub const RTMP_CSID_VIDEO: u32 = 6;
+use crate::rtmp::{CSID_AUDIO, CSID_DATA, CSID_VIDEO, OUT_CHUNK_SIZE, PLAY_STREAM_ID};
 
 #[derive(Debug)]
 pub struct Frame {
@@ -61,7 +53,7 @@ impl Frame {
         let len = self.len();
         let flv = crate::flv::TAG_HEADER_LEN + len + 4;
         let extended = if self.timestamp() >= 0xFF_FFFF { 4 } else { 0 };
-        let chunks = len.div_ceil(RTMP_OUT_CHUNK_SIZE as usize).max(1);
+        let chunks = len.div_ceil(OUT_CHUNK_SIZE as usize).max(1);
         let rtmp = 12 + extended + len + (chunks - 1) * (1 + extended);
         len + flv + rtmp
     }
@@ -84,18 +76,18 @@ impl Frame {
     pub fn rtmp_bytes(&self) -> &[u8] {
         self.rtmp.get_or_init(|| {
             let csid = match self.packet.kind {
-                PacketKind::Audio => RTMP_CSID_AUDIO,
-                PacketKind::Video => RTMP_CSID_VIDEO,
-                PacketKind::Data => RTMP_CSID_DATA,
+                PacketKind::Audio => CSID_AUDIO,
+                PacketKind::Video => CSID_VIDEO,
+                PacketKind::Data => CSID_DATA,
             };
             let mut out = Vec::with_capacity(self.len() + 64);
             crate::rtmp::chunk::write_message(
                 csid,
                 self.packet.timestamp,
                 self.packet.kind.tag_type(),
-                RTMP_PLAY_STREAM_ID,
+                PLAY_STREAM_ID,
                 &self.packet.body,
-                RTMP_OUT_CHUNK_SIZE,
+                OUT_CHUNK_SIZE,
                 &mut out,
             );
             out.into_boxed_slice()

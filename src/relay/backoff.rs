@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::hub::CloseReason;
-use crate::rtmp::client::ClientError;
+use crate::rtmp::RtmpError;
 
 /// First reconnect delay; it doubles after each failure up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -59,11 +59,11 @@ impl Ended {
         }
     }
 
-    pub(super) fn from_client(what: &str, e: &ClientError, media_for: Duration) -> Ended {
+    pub(super) fn from_client(what: &str, e: &RtmpError, media_for: Duration) -> Ended {
         Ended::Retry {
             why: format!("{what}: {e}"),
             media_for,
-            refused: matches!(e, ClientError::Rejected { .. }),
+            refused: matches!(e, RtmpError::Rejected { .. }),
         }
     }
 }

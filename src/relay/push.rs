@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
 use super::TICK;
-use crate::hub::frame::{RTMP_OUT_CHUNK_SIZE, RTMP_PLAY_STREAM_ID};
 use crate::hub::{CloseReason, Cursor, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle};
 use crate::media::{Packet, PacketKind};
 use crate::rtmp::client::{RtmpClient, RtmpUrl};
@@ -180,8 +179,8 @@ impl Push {
         let queue = state.queue.insert(queue);
         // The channel's shared serialisation fits this connection when the ids and chunk size
         // match joy4's own players (they do against joy4, nginx-rtmp and SRS).
-        let shared = client.stream_id() == RTMP_PLAY_STREAM_ID
-            && client.out_chunk_size() == RTMP_OUT_CHUNK_SIZE;
+        let shared = client.stream_id() == crate::rtmp::PLAY_STREAM_ID
+            && client.out_chunk_size() == crate::rtmp::OUT_CHUNK_SIZE;
         let mut clock = MediaClock::new();
         loop {
             match queue.next_batch(TICK, &mut state.frames) {

@@ -6,9 +6,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::chunk::{ChunkError, ChunkReader};
-use super::handshake::{HandshakeError, HandshakeOutcome, ServerHandshake};
-use super::session::{self, ServerSession, SessionError, SessionEvent, StreamRequest};
+use super::chunk::ChunkReader;
+use super::handshake::{HandshakeOutcome, ServerHandshake};
+use super::session::{self, ServerSession, SessionEvent, StreamRequest};
+use super::RtmpError;
 use crate::hub::{
     CloseReason, Cursor, Format, Hub, HubError, RtmpInfo, Sink, Stream, StreamHandle, StreamType,
     Wire,
@@ -28,32 +29,8 @@ pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
     });
 }
 
-#[derive(Debug)]
-enum ConnError {
-    Io(io::Error),
-    Handshake(HandshakeError),
-    Chunk(ChunkError),
-    Session(SessionError),
-    SetupTimeout,
-}
-
-impl std::fmt::Display for ConnError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConnError::Io(e) => write!(f, "{e}"),
-            ConnError::Handshake(e) => write!(f, "bad handshake: {e}"),
-            ConnError::Chunk(e) => write!(f, "bad chunk stream: {e}"),
-            ConnError::Session(e) => write!(f, "{e}"),
-            ConnError::SetupTimeout => write!(f, "handshake and connect not done within 10 s"),
-        }
-    }
-}
-
-impl From<io::Error> for ConnError {
-    fn from(e: io::Error) -> ConnError {
-        ConnError::Io(e)
-    }
-}
+/// The setup step a connection must finish within `net::SETUP_TIMEOUT`.
+const SETUP_STEP: &str = "handshake and connect (10 s)";
 
 fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     let stream = hub.new_stream(StreamType::Rtmp, peer.to_string());
@@ -66,7 +43,7 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
         Ok(mut conn) => {
             let reason = match conn.run() {
                 Ok(reason) => reason,
-                Err(ConnError::Io(e)) => {
+                Err(RtmpError::Io(e)) => {
                     if net::is_peer_gone(&e) {
                         log::debug!("rtmp {peer}: {e}");
                     } else if net::is_timeout(&e) {
@@ -76,8 +53,8 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
                     }
                     net::close_reason(&e)
                 }
-                Err(ConnError::SetupTimeout) => {
-                    log::info!("rtmp {peer}: {}", ConnError::SetupTimeout);
+                Err(e @ RtmpError::Timeout(_)) => {
+                    log::info!("rtmp {peer}: {e}");
                     CloseReason::Timeout
                 }
                 Err(e) => {
@@ -132,12 +109,12 @@ impl Connection {
         })
     }
 
-    fn read_some(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, ConnError> {
+    fn read_some(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, RtmpError> {
         let timeout = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(ConnError::SetupTimeout);
+                    return Err(RtmpError::Timeout(SETUP_STEP));
                 }
                 Some(left)
             }
@@ -146,17 +123,19 @@ impl Connection {
         };
         let read = net::read_timeout(&self.socket, buf, timeout, self.wire.is_nonblocking());
         match read {
-            Ok(0) => Err(ConnError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(0) => Err(RtmpError::Io(io::ErrorKind::UnexpectedEof.into())),
             Ok(n) => {
                 self.stream.add_bytes_in(n as u64);
                 Ok(n)
             }
-            Err(e) if deadline.is_some() && net::is_timeout(&e) => Err(ConnError::SetupTimeout),
-            Err(e) => Err(ConnError::Io(e)),
+            Err(e) if deadline.is_some() && net::is_timeout(&e) => {
+                Err(RtmpError::Timeout(SETUP_STEP))
+            }
+            Err(e) => Err(RtmpError::Io(e)),
         }
     }
 
-    fn write(&self, bytes: &[u8]) -> Result<(), ConnError> {
+    fn write(&self, bytes: &[u8]) -> Result<(), RtmpError> {
         if !bytes.is_empty() {
             self.wire.write_all(bytes)?;
             self.stream.add_bytes_out(bytes.len() as u64);
@@ -164,7 +143,7 @@ impl Connection {
         Ok(())
     }
 
-    fn flush_session(&mut self) -> Result<(), ConnError> {
+    fn flush_session(&mut self) -> Result<(), RtmpError> {
         let out = self.session.take_output();
         match &self.sink {
             Some(sink) => sink.send_raw(out),
@@ -174,14 +153,14 @@ impl Connection {
     }
 
     /// Drive the connection until it ends; returns why it ended.
-    fn run(&mut self) -> Result<CloseReason, ConnError> {
+    fn run(&mut self) -> Result<CloseReason, RtmpError> {
         let setup_deadline = Instant::now() + net::SETUP_TIMEOUT;
         let mut buf = vec![0u8; READ_BUFFER];
 
         let mut handshake = ServerHandshake::new();
         loop {
             let n = self.read_some(&mut buf, Some(setup_deadline))?;
-            match handshake.process(&buf[..n]).map_err(ConnError::Handshake)? {
+            match handshake.process(&buf[..n])? {
                 HandshakeOutcome::InProgress { response } => self.write(&response)?,
                 HandshakeOutcome::Completed {
                     response,
@@ -195,8 +174,8 @@ impl Connection {
         }
 
         loop {
-            while let Some(raw) = self.reader.next_message().map_err(ConnError::Chunk)? {
-                let events = self.session.handle(raw).map_err(ConnError::Session)?;
+            while let Some(raw) = self.reader.next_message()? {
+                let events = self.session.handle(raw)?;
                 self.flush_session()?;
                 for event in events {
                     if let Some(reason) = self.on_event(event)? {
@@ -217,7 +196,7 @@ impl Connection {
     }
 
     /// Act on a session event; `Some(reason)` ends the connection.
-    fn on_event(&mut self, event: SessionEvent) -> Result<Option<CloseReason>, ConnError> {
+    fn on_event(&mut self, event: SessionEvent) -> Result<Option<CloseReason>, RtmpError> {
         match event {
             SessionEvent::Connected { command_object } => {
                 self.stream.set_rtmp_info(RtmpInfo {
@@ -246,7 +225,7 @@ impl Connection {
         self.stream.set_rtmp_info(info);
     }
 
-    fn on_publish(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, ConnError> {
+    fn on_publish(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, RtmpError> {
         self.note_request("publish", &request);
         let path = session::channel_path(&request.app, &request.name);
         let peer = &self.stream.remote_addr;
@@ -289,7 +268,7 @@ impl Connection {
         }
     }
 
-    fn on_play(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, ConnError> {
+    fn on_play(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, RtmpError> {
         self.note_request("play", &request);
         let path = session::channel_path(&request.app, &request.name);
         let peer = self.stream.remote_addr.clone();
@@ -323,7 +302,7 @@ impl Connection {
         self.session.accept_play();
         self.flush_session()?;
         let stream_id = self.session.play_stream_id().unwrap_or(1);
-        if stream_id != crate::hub::frame::RTMP_PLAY_STREAM_ID {
+        if stream_id != super::PLAY_STREAM_ID {
             log::warn!(
                 "rtmp {peer}: plays on message stream {stream_id}; media is sent on stream 1"
             );

@@ -29,19 +29,15 @@
 //! answer or an onStatus of level "error" becomes [`ClientEvent::Failed`] with the status code.
 //!
 //! `url` parses rtmp:// URLs, `session` is the command flow, `blocking` drives it over a socket;
-//! errors are the [`RtmpError`] the server's connections use too.
+//! errors are the [`RtmpError`](crate::rtmp::RtmpError) the server's connections use too.
 
 mod blocking;
 mod session;
 mod url;
 
-use super::RtmpError;
 pub use blocking::{ClientOptions, RtmpClient};
 pub use session::{ClientEvent, ClientSession};
 pub use url::{parse_authority, RtmpUrl, UrlError, DEFAULT_PORT};
-
-/// The client's name for [`RtmpError`], which the server's connections share.
-pub type ClientError = RtmpError;
 
 #[cfg(test)]
 mod tests;

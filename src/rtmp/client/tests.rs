@@ -10,6 +10,7 @@ use crate::rtmp::chunk::ChunkReader;
 use crate::rtmp::handshake::{HandshakeOutcome, ServerHandshake};
 use crate::rtmp::message::{self, Message, UserControl};
 use crate::rtmp::session::{self, ServerSession, SessionEvent, StreamRequest};
+use crate::rtmp::RtmpError;
 use crate::rtmp::OUT_CHUNK_SIZE;
 
 // ---- session against the server session, in memory ----
@@ -510,7 +511,7 @@ fn connecting_to_a_closed_port_fails_quickly() {
     let url = RtmpUrl::parse(&format!("rtmp://127.0.0.1:{port}/live/x")).unwrap();
     let t0 = Instant::now();
     let err = RtmpClient::connect(&url, Duration::from_secs(5)).unwrap_err();
-    assert!(matches!(err, ClientError::Io(_)), "{err}");
+    assert!(matches!(err, RtmpError::Io(_)), "{err}");
     assert!(t0.elapsed() < Duration::from_secs(2));
 }
 
@@ -520,7 +521,7 @@ fn a_silent_server_times_the_setup_out() {
     let url = RtmpUrl::parse(&format!("rtmp://{}/live/x", listener.local_addr().unwrap())).unwrap();
     let t0 = Instant::now();
     let err = RtmpClient::connect(&url, Duration::from_millis(300)).unwrap_err();
-    assert!(matches!(err, ClientError::Timeout("handshake")), "{err}");
+    assert!(matches!(err, RtmpError::Timeout("handshake")), "{err}");
     assert!(err.is_timeout());
     assert!(t0.elapsed() < Duration::from_secs(2));
     drop(listener);
