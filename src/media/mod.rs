@@ -92,15 +92,17 @@ impl PacketFlags {
 pub struct Packet {
     pub kind: PacketKind,
     pub timestamp: u32,
-    pub body: Arc<[u8]>,
+    /// The tag body, moved in whole from the message that carried it and shared from then on.
+    pub body: Arc<Vec<u8>>,
     /// Read from `kind` and `body` by [`Packet::new`]; a copy that changes only the timestamp keeps
     /// them (see [`Packet::with_timestamp`]).
-    pub flags: PacketFlags,
+    flags: PacketFlags,
 }
 
 impl Packet {
-    pub fn new(kind: PacketKind, timestamp: u32, body: impl Into<Arc<[u8]>>) -> Packet {
-        let body = body.into();
+    /// A packet of `body`; a `Vec` moves in without a copy.
+    pub fn new(kind: PacketKind, timestamp: u32, body: impl Into<Vec<u8>>) -> Packet {
+        let body = Arc::new(body.into());
         Packet {
             kind,
             timestamp,
@@ -189,7 +191,7 @@ mod tests {
         let header = Packet::new(PacketKind::Video, 0, vec![0x17, 0, 0, 0, 0, 1]);
         // The stored answer stands even if the body is swapped for an inter frame afterwards.
         let mut swapped = header.clone();
-        swapped.body = Arc::from(&[0x27, 1, 0, 0, 0][..]);
+        swapped.body = Arc::new(vec![0x27, 1, 0, 0, 0]);
         assert!(swapped.is_keyframe() && swapped.is_sequence_header());
         // A restamped copy shares body and flags.
         let later = header.clone().with_timestamp(1000);

@@ -9,7 +9,7 @@ use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
 use super::TICK;
 use crate::hub::{CloseReason, Cursor, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle};
-use crate::media::{Packet, PacketKind};
+use crate::media::PacketKind;
 use crate::rtmp::client::{RtmpClient, RtmpUrl};
 
 pub(super) struct Push {
@@ -139,10 +139,7 @@ impl Push {
                     &state.headers.audio,
                 ];
                 for header in headers.into_iter().flatten() {
-                    let packet = Packet {
-                        timestamp: state.last_ts,
-                        ..header.clone()
-                    };
+                    let packet = header.clone().with_timestamp(state.last_ts);
                     if let Err(e) = client.write_packet(&packet) {
                         state.queue = Some(queue);
                         return Ended::from_client("connection lost", &e, Duration::ZERO);

@@ -18,9 +18,12 @@ use crate::net::{self, SocketWire};
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
-// Small: a player's reader keeps it for its whole life; publishers read in a loop anyway.
+/// Room for one read of a publisher's chunks, and of a player's (it sends only small control
+/// messages, and keeps its buffer for its whole life).
 const READ_BUFFER: usize = 16 * 1024;
 const PLAYER_READ_BUFFER: usize = 1024;
+/// The handshake's reads (C0+C1 is 1537 bytes, C2 1536).
+const HANDSHAKE_READ_BUFFER: usize = 4096;
 
 /// Accept RTMP connections forever, a thread each.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
@@ -109,30 +112,17 @@ impl Connection {
         })
     }
 
-    fn read_some(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, RtmpError> {
-        let timeout = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(RtmpError::Timeout(SETUP_STEP));
-                }
-                Some(left)
-            }
-            None if self.playing => None,
-            None => Some(IDLE_READ_TIMEOUT),
-        };
-        let read = net::read_timeout(&self.socket, buf, timeout, self.wire.is_nonblocking());
-        match read {
-            Ok(0) => Err(RtmpError::Io(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => {
-                self.stream.add_bytes_in(n as u64);
-                Ok(n)
-            }
-            Err(e) if deadline.is_some() && net::is_timeout(&e) => {
-                Err(RtmpError::Timeout(SETUP_STEP))
-            }
-            Err(e) => Err(RtmpError::Io(e)),
-        }
+    /// Read once from the socket into `buf`: within `deadline` while setting up, within the idle
+    /// timeout after that (a player waits as long as it plays).
+    fn read_some(&self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, RtmpError> {
+        read_socket(
+            &self.socket,
+            &self.wire,
+            &self.stream,
+            self.playing,
+            buf,
+            deadline,
+        )
     }
 
     fn write(&self, bytes: &[u8]) -> Result<(), RtmpError> {
@@ -155,8 +145,7 @@ impl Connection {
     /// Drive the connection until it ends; returns why it ended.
     fn run(&mut self) -> Result<CloseReason, RtmpError> {
         let setup_deadline = Instant::now() + net::SETUP_TIMEOUT;
-        let mut buf = vec![0u8; READ_BUFFER];
-
+        let mut buf = vec![0u8; HANDSHAKE_READ_BUFFER];
         let mut handshake = ServerHandshake::new();
         loop {
             let n = self.read_some(&mut buf, Some(setup_deadline))?;
@@ -172,6 +161,7 @@ impl Connection {
                 }
             }
         }
+        drop(buf);
 
         loop {
             while let Some(raw) = self.reader.next_message()? {
@@ -183,14 +173,20 @@ impl Connection {
                     }
                 }
             }
-            if self.playing && buf.len() > PLAYER_READ_BUFFER {
-                // A player only sends small control messages: give the memory back.
-                buf = vec![0u8; PLAYER_READ_BUFFER];
-            }
             let deadline = (!self.session.is_connected()).then_some(setup_deadline);
-            let n = self.read_some(&mut buf, deadline)?;
+            // A player only sends small control messages: it reads in small steps.
+            let room = if self.playing {
+                PLAYER_READ_BUFFER
+            } else {
+                READ_BUFFER
+            };
+            let (socket, wire, stream, playing) =
+                (&self.socket, &self.wire, &self.stream, self.playing);
+            // Straight into the chunk reader's input: no copy through a buffer of our own.
+            let n = self.reader.fill_from(room, |into| {
+                read_socket(socket, wire, stream, playing, into, deadline)
+            })?;
             self.session.bytes_received(n);
-            self.reader.feed(&buf[..n]);
             self.flush_session()?;
         }
     }
@@ -342,6 +338,37 @@ impl Connection {
             return Ok(Some(CloseReason::Error));
         }
         Ok(None)
+    }
+}
+
+/// One read from the connection's socket; see `Connection::read_some`.
+fn read_socket(
+    socket: &TcpStream,
+    wire: &SocketWire,
+    stream: &StreamHandle,
+    playing: bool,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+) -> Result<usize, RtmpError> {
+    let timeout = match deadline {
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RtmpError::Timeout(SETUP_STEP));
+            }
+            Some(left)
+        }
+        None if playing => None,
+        None => Some(IDLE_READ_TIMEOUT),
+    };
+    match net::read_timeout(socket, buf, timeout, wire.is_nonblocking()) {
+        Ok(0) => Err(RtmpError::Io(io::ErrorKind::UnexpectedEof.into())),
+        Ok(n) => {
+            stream.add_bytes_in(n as u64);
+            Ok(n)
+        }
+        Err(e) if deadline.is_some() && net::is_timeout(&e) => Err(RtmpError::Timeout(SETUP_STEP)),
+        Err(e) => Err(RtmpError::Io(e)),
     }
 }
 

@@ -46,9 +46,12 @@ impl AsRef<HeaderState> for ChunkStream {
 pub struct ChunkReader {
     limits: ChunkLimits,
     chunk_size: u32,
+    /// Input: `buf[pos..end]` is unparsed; `buf[end..]` is zeroed room a read may fill in place.
     pub(super) buf: Vec<u8>,
     /// Start of the unparsed bytes in `buf`.
     pub(super) pos: usize,
+    /// End of the bytes received.
+    pub(super) end: usize,
     pub(super) streams: Vec<ChunkStream>,
     /// The chunk whose payload is being read: stream index and payload bytes still to come.
     current: Option<(usize, usize)>,
@@ -72,6 +75,7 @@ impl ChunkReader {
             chunk_size: DEFAULT_CHUNK_SIZE,
             buf: Vec::new(),
             pos: 0,
+            end: 0,
             streams: Vec::new(),
             current: None,
             failed: None,
@@ -84,21 +88,44 @@ impl ChunkReader {
     }
 
     pub fn feed(&mut self, data: &[u8]) {
-        // Compact before appending. Moving the unparsed tail only when it is no longer than what was
-        // parsed keeps the cost amortised O(1) per byte.
-        if self.pos == self.buf.len() {
-            self.buf.clear();
+        let room = self.room_for(data.len());
+        room[..data.len()].copy_from_slice(data);
+        self.end += data.len();
+    }
+
+    /// Let `read` put up to `max` bytes straight into the reader's input (no copy through a
+    /// buffer of the caller's); returns what `read` returned.
+    pub fn fill_from<E>(
+        &mut self,
+        max: usize,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let room = self.room_for(max);
+        let n = read(&mut room[..max])?;
+        self.end += n.min(max);
+        Ok(n)
+    }
+
+    /// At least `len` bytes of room after the received bytes. Compacts first: moving the
+    /// unparsed tail only when it is no longer than what was parsed keeps the cost amortised O(1)
+    /// per byte.
+    fn room_for(&mut self, len: usize) -> &mut [u8] {
+        if self.pos == self.end {
             self.pos = 0;
-        } else if self.pos >= self.buf.len() - self.pos {
-            self.buf.drain(..self.pos);
+            self.end = 0;
+        } else if self.pos >= self.end - self.pos {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.pos = 0;
         }
-        if self.buf.capacity() > KEEP_INPUT_CAPACITY
-            && self.buf.len() + data.len() <= KEEP_INPUT_CAPACITY
-        {
-            self.buf.shrink_to(KEEP_INPUT_CAPACITY);
+        if self.buf.len() > KEEP_INPUT_CAPACITY && self.end + len <= KEEP_INPUT_CAPACITY {
+            self.buf.truncate(KEEP_INPUT_CAPACITY);
+            self.buf.shrink_to_fit();
         }
-        self.buf.extend_from_slice(data);
+        if self.buf.len() < self.end + len {
+            self.buf.resize(self.end + len, 0);
+        }
+        &mut self.buf[self.end..]
     }
 
     /// Next complete message, `Ok(None)` when more bytes are needed.
@@ -119,7 +146,7 @@ impl ChunkReader {
     fn advance(&mut self) -> Result<Option<RawMessage>, ChunkError> {
         loop {
             if let Some((index, remaining)) = self.current {
-                let n = remaining.min(self.buf.len() - self.pos);
+                let n = remaining.min(self.end - self.pos);
                 let stream = &mut self.streams[index];
                 if n > 0 {
                     let length = stream.length;
@@ -158,7 +185,7 @@ impl ChunkReader {
 
     /// Parse the chunk header at `pos` without changing any state; `None` if incomplete.
     fn parse_header(&self) -> Result<Option<Header>, ChunkError> {
-        parse_header(&self.buf[self.pos..], &self.streams)
+        parse_header(&self.buf[self.pos..self.end], &self.streams)
     }
 
     /// Consume a parsed header: update the chunk stream and set up reading the chunk's payload.

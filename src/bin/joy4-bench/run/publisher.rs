@@ -62,7 +62,7 @@ pub fn publisher(
             }
         }
         let len = msg.body.len() as u64;
-        let packet = Packet::new(kind, msg.timestamp, msg.body);
+        let packet = Packet::new(kind, msg.timestamp, msg.body.to_vec());
         let now = shared.now_us();
         if is_media {
             shared.log.record(msg.type_id, msg.timestamp, now);
