@@ -10,6 +10,8 @@ use super::{http_status, wait_until, Proc, Server, TMP};
 
 /// Length of the standard clip: long enough that every test finishes while it is still publishing.
 pub const CLIP_SECS: u32 = 20;
+/// GOP length of the H.264 clips in milliseconds (`-g 50` at 25 fps).
+pub const GOP_MS: i64 = 2000;
 
 /// The standard clip: H.264 640x360 + AAC, [`CLIP_SECS`] long (see [`clip_h264_aac`]).
 pub fn clip() -> PathBuf {
