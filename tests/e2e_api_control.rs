@@ -22,9 +22,9 @@ fn channel_and_stream_operations_and_each_named_error() {
     wait_for_channel(&mut server, "live/b", &mut pub_b);
     let dir = TestDir::new();
     let _player = record(&server.flv_url("live/a"), &dir.file("rec.flv"), 15.0);
-    let (a, _) = wait_stream(&mut server, "publisher a", secs(10.0), is_publisher("a"));
-    let (b, _) = wait_stream(&mut server, "publisher b", secs(10.0), is_publisher("b"));
-    let (player, _) = wait_stream(&mut server, "the player", secs(10.0), |s| {
+    let (a, _) = wait_stream(&server, "publisher a", secs(10.0), is_publisher("a"));
+    let (b, _) = wait_stream(&server, "publisher b", secs(10.0), is_publisher("b"));
+    let (player, _) = wait_stream(&server, "the player", secs(10.0), |s| {
         s["type"] == "http-flv"
             && s["stat"] == "subscribing"
             && s["elapsed"].as_f64().unwrap_or(0.0) > 1.0
@@ -222,7 +222,7 @@ fn changeid_then_close_under_the_new_id_with_one_event_each() {
     let api = server.api_addr;
     let mut publisher = publish(&clip(), &server.rtmp_url("live/cid"));
     wait_for_channel(&mut server, "live/cid", &mut publisher);
-    let (id, _) = wait_stream(&mut server, "the publisher", secs(5.0), is_publisher("cid"));
+    let (id, _) = wait_stream(&server, "the publisher", secs(5.0), is_publisher("cid"));
 
     assert_ok(post(
         api,
@@ -268,10 +268,10 @@ fn channel_close_ends_its_publisher_and_players_with_one_event_each() {
     wait_for_channel(&mut server, "room", &mut publisher);
     let dir = TestDir::new();
     let mut player = record(&server.flv_url("room"), &dir.file("rec.flv"), 15.0);
-    let (pid, _) = wait_stream(&mut server, "the publisher", secs(5.0), |s| {
+    let (pid, _) = wait_stream(&server, "the publisher", secs(5.0), |s| {
         s["rtmp"]["command"] == "publish"
     });
-    let (player_id, _) = wait_stream(&mut server, "the player", secs(10.0), |s| {
+    let (player_id, _) = wait_stream(&server, "the player", secs(10.0), |s| {
         s["type"] == "http-flv"
             && s["stat"] == "subscribing"
             && s["elapsed"].as_f64().unwrap_or(0.0) > 1.0

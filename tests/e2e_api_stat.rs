@@ -55,7 +55,7 @@ fn stat_fields_are_real_values_for_an_h264_aac_publish() {
     let api = server.api_addr;
 
     // The bitrate is averaged over complete seconds of a 5 s window: let it fill.
-    let (pid, first) = wait_stream(&mut server, "a publisher for 6 s", secs(15.0), |s| {
+    let (pid, first) = wait_stream(&server, "a publisher for 6 s", secs(15.0), |s| {
         is_publisher("stat")(s) && s["elapsed"].as_f64().unwrap_or(0.0) >= 6.0
     });
     thread::sleep(Duration::from_millis(1500));
@@ -126,7 +126,7 @@ fn stat_fields_are_real_values_for_an_h264_aac_publish() {
     assert!(num(s, "elapsed") > num(&first, "elapsed"));
 
     // The player: its channel's media, its own bytes.
-    let (player_id, player) = wait_stream(&mut server, "the HTTP-FLV player", secs(10.0), |s| {
+    let (player_id, player) = wait_stream(&server, "the HTTP-FLV player", secs(10.0), |s| {
         s["type"] == "http-flv"
             && s["stat"] == "subscribing"
             && s["elapsed"].as_f64().unwrap_or(0.0) > 2.0

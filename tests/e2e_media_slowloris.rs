@@ -5,6 +5,7 @@
 mod support;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -49,10 +50,16 @@ fn expect_closed_after_about_10s(
 }
 
 /// A named slow client, run on its own thread; Ok(when it was closed).
-type SlowCase = (
-    &'static str,
-    Box<dyn FnOnce() -> Result<Duration, String> + Send>,
-);
+type SlowCase = (&'static str, SlowClient);
+type SlowClient = Box<dyn FnOnce() -> Result<Duration, String> + Send>;
+
+/// A client that connects and sends nothing.
+fn silent(addr: SocketAddr) -> SlowClient {
+    Box::new(move || {
+        let sock = tcp_connect(addr).map_err(|e| e.to_string())?;
+        expect_closed_after_about_10s(sock, Instant::now(), None)
+    })
+}
 
 fn run_slow_cases(server: &mut Server, cases: Vec<SlowCase>) {
     let handles: Vec<_> = cases
@@ -81,13 +88,7 @@ fn slowloris_http_request_head_is_closed_after_about_10s() {
     let mut server = Server::start(&[]);
     let a = server.http_addr;
     let cases: Vec<SlowCase> = vec![
-        (
-            "HTTP: nothing sent",
-            Box::new(move || {
-                let sock = tcp_connect(a).map_err(|e| e.to_string())?;
-                expect_closed_after_about_10s(sock, Instant::now(), None)
-            }),
-        ),
+        ("HTTP: nothing sent", silent(a)),
         (
             "HTTP: header trickled one byte a second",
             Box::new(move || {
@@ -120,13 +121,7 @@ fn slowloris_rtmp_handshake_and_connect_are_closed_after_about_10s() {
     let mut server = Server::start(&[]);
     let a = server.rtmp_addr;
     let cases: Vec<SlowCase> = vec![
-        (
-            "RTMP: nothing sent",
-            Box::new(move || {
-                let sock = tcp_connect(a).map_err(|e| e.to_string())?;
-                expect_closed_after_about_10s(sock, Instant::now(), None)
-            }),
-        ),
+        ("RTMP: nothing sent", silent(a)),
         (
             "RTMP: C2 trickled two bytes a second",
             Box::new(move || {

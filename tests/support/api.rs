@@ -32,6 +32,8 @@ pub fn raw(addr: SocketAddr, method: &str, path: &str, body: &[u8], extra: &str)
     request(addr, method, path, body, extra).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
+/// The status and JSON body of an API answer, which must carry the API's content type and CORS
+/// header.
 pub fn parse(method: &str, path: &str, r: &HttpResponse) -> (u16, Value) {
     assert_eq!(
         r.head.header("content-type"),
@@ -49,15 +51,18 @@ pub fn parse(method: &str, path: &str, r: &HttpResponse) -> (u16, Value) {
     (r.head.status, v)
 }
 
+/// `GET path`, strictly parsed.
 pub fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
     parse("GET", path, &raw(addr, "GET", path, b"", ""))
 }
 
+/// `POST path` with a JSON body, strictly parsed.
 pub fn post(addr: SocketAddr, path: &str, body: Value) -> (u16, Value) {
     let r = raw(addr, "POST", path, body.to_string().as_bytes(), "");
     parse("POST", path, &r)
 }
 
+/// `POST path` with a body sent as is, strictly parsed.
 pub fn post_text(addr: SocketAddr, path: &str, body: &str) -> (u16, Value) {
     parse("POST", path, &raw(addr, "POST", path, body.as_bytes(), ""))
 }
@@ -141,6 +146,7 @@ pub fn post_json(server: &Server, path: &str, body: &Value) -> (u16, Value) {
     (r.head.status, v)
 }
 
+/// `POST path` with a JSON body, which must answer `200 {}`.
 #[track_caller]
 pub fn post_ok(server: &Server, path: &str, body: Value) {
     let answer = post_json(server, path, &body);
@@ -152,6 +158,7 @@ pub fn post_ok(server: &Server, path: &str, body: Value) {
     );
 }
 
+/// `/stat/channel/ID`.
 pub fn channel_stat(server: &Server, id: &str) -> Value {
     get_json(server, &format!("/stat/channel/{id}"))
 }
@@ -162,6 +169,7 @@ pub fn stream_stat(server: &Server, id: &str) -> Option<Value> {
     all.get(id).cloned()
 }
 
+/// A stat field that must be a number.
 pub fn f64_of(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -231,10 +239,12 @@ pub fn wait_stream_stat(
     })
 }
 
+/// Whether `/stat/streams` lists `id`.
 pub fn has_stream(server: &Server, id: &str) -> bool {
-    get_json(server, "/stat/streams").get(id).is_some()
+    stream_stat(server, id).is_some()
 }
 
+/// Whether `/stat/channels` lists `id`.
 pub fn has_channel(server: &Server, id: &str) -> bool {
     get_json(server, "/stat/channels").get(id).is_some()
 }

@@ -11,12 +11,7 @@ use super::{
 /// number of decoded video (and audio) frames is within 10 % of what that duration should hold.
 pub fn check_h264_aac_recording(file: &Path, min_secs: f64) -> Result<(), String> {
     let p = ffprobe(file, Count::Frames)?;
-    let v = p
-        .video()
-        .ok_or_else(|| format!("no video stream in {p:?}"))?;
-    let a = p
-        .audio()
-        .ok_or_else(|| format!("no audio stream in {p:?}"))?;
+    let (v, a) = p.video_and_audio()?;
     if v.codec_name != "h264" || (v.width, v.height) != (640, 360) {
         return Err(format!(
             "video is {} {}x{}, want h264 640x360",
@@ -29,10 +24,7 @@ pub fn check_h264_aac_recording(file: &Path, min_secs: f64) -> Result<(), String
             a.codec_name, a.sample_rate, a.channels
         ));
     }
-    let dur = p.duration.ok_or("ffprobe reports no duration")?;
-    if dur < min_secs {
-        return Err(format!("recorded {dur:.2} s, want at least {min_secs} s"));
-    }
+    let dur = p.duration_at_least(min_secs)?;
     let frames = v.nb_read_frames.ok_or("no decoded video frame count")? as f64;
     let expected = FPS * dur;
     if (frames - expected).abs() > 0.10 * expected {
@@ -59,19 +51,11 @@ pub fn check_h264_aac_recording(file: &Path, min_secs: f64) -> Result<(), String
 /// (packet count within 10 % of 25 fps over the duration). Packet counting only: no decoding.
 pub fn check_received_media(file: &Path, min_secs: f64, vcodec: &str) -> Result<(), String> {
     let p = ffprobe(file, Count::Packets)?;
-    let v = p
-        .video()
-        .ok_or_else(|| format!("no video stream in {p:?}"))?;
-    let a = p
-        .audio()
-        .ok_or_else(|| format!("no audio stream in {p:?}"))?;
+    let (v, a) = p.video_and_audio()?;
     if v.codec_name != vcodec {
         return Err(format!("video codec {}, want {vcodec}", v.codec_name));
     }
-    let dur = p.duration.ok_or("ffprobe reports no duration")?;
-    if dur < min_secs {
-        return Err(format!("recorded {dur:.2} s, want at least {min_secs} s"));
-    }
+    let dur = p.duration_at_least(min_secs)?;
     let packets = v.nb_read_packets.ok_or("no video packet count")? as f64;
     if (packets - FPS * dur).abs() > 0.10 * FPS * dur {
         return Err(format!(
@@ -103,10 +87,7 @@ pub fn check_continuous_recording(
     max_step: f64,
 ) -> Result<f64, String> {
     let probe = ffprobe(file, Count::Nothing)?;
-    let dur = probe.duration.ok_or("ffprobe reports no duration")?;
-    if dur < min_secs {
-        return Err(format!("recorded {dur:.2} s, want at least {min_secs} s"));
-    }
+    let dur = probe.duration_at_least(min_secs)?;
     let (video, audio) = packet_dts(file);
     if video.len() < (FPS * min_secs * 0.9) as usize {
         return Err(format!("only {} video packets in {dur:.2} s", video.len()));

@@ -18,113 +18,61 @@ pub fn clip() -> PathBuf {
     clip_h264_aac(640, 360, CLIP_SECS)
 }
 
+/// The audio source of every clip: a 440 Hz sine at 44.1 kHz.
+const SINE: [&str; 4] = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"];
+/// AAC at 44.1 kHz stereo.
+const AAC: [&str; 6] = ["-c:a", "aac", "-ar", "44100", "-ac", "2"];
+
+/// ffmpeg arguments for `seconds` of the lavfi `video` source, libx264 with `preset` (2 s GOP, no
+/// scene cuts) and `video_rate` options, plus the sine as AAC with `audio_rate` options.
+fn h264_aac_args<'a>(
+    video: &'a str,
+    seconds: &'a str,
+    preset: &'a str,
+    video_rate: &[&'a str],
+    audio_rate: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["-f", "lavfi", "-i", video];
+    args.extend(SINE);
+    args.extend(["-t", seconds, "-c:v", "libx264", "-preset", preset]);
+    args.extend(["-pix_fmt", "yuv420p", "-g", "50", "-keyint_min", "50"]);
+    args.extend(["-sc_threshold", "0"]);
+    args.extend(video_rate);
+    args.extend(AAC);
+    args.extend(audio_rate);
+    args
+}
+
 /// testsrc2 WxH at 25 fps + a 440 Hz sine at 44.1 kHz stereo, libx264 (2 s GOP, no scene cuts,
 /// 800 kb/s) + AAC, in an FLV file of `seconds` seconds.
 pub fn clip_h264_aac(w: u32, h: u32, seconds: u32) -> PathBuf {
-    cached_media(
-        &format!("h264_aac_{w}x{h}_{seconds}s.flv"),
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size={w}x{h}:rate=25"),
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100",
-            "-t",
-            &seconds.to_string(),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "50",
-            "-keyint_min",
-            "50",
-            "-sc_threshold",
-            "0",
-            "-b:v",
-            "800k",
-            "-c:a",
-            "aac",
-            "-ar",
-            "44100",
-            "-ac",
-            "2",
-            "-b:a",
-            "128k",
-        ],
-    )
+    let video = format!("testsrc2=size={w}x{h}:rate=25");
+    let t = seconds.to_string();
+    let args = h264_aac_args(&video, &t, "veryfast", &["-b:v", "800k"], &["-b:a", "128k"]);
+    cached_media(&format!("h264_aac_{w}x{h}_{seconds}s.flv"), &args)
 }
 
 /// A 440 Hz sine, AAC 44.1 kHz stereo, no video, `seconds` long.
 pub fn clip_audio_only(seconds: u32) -> PathBuf {
-    cached_media(
-        &format!("aac_only_{seconds}s.flv"),
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100",
-            "-t",
-            &seconds.to_string(),
-            "-c:a",
-            "aac",
-            "-ar",
-            "44100",
-            "-ac",
-            "2",
-            "-b:a",
-            "128k",
-        ],
-    )
+    let t = seconds.to_string();
+    let mut args = SINE.to_vec();
+    args.extend(["-t", &t]);
+    args.extend(AAC);
+    args.extend(["-b:a", "128k"]);
+    cached_media(&format!("aac_only_{seconds}s.flv"), &args)
 }
 
 /// 10 s of noisy testsrc2 640x360 at about 8 Mbit/s (H.264, 2 s GOP) + AAC: fills socket buffers
 /// quickly.
 pub fn clip_high_bitrate() -> PathBuf {
-    cached_media(
-        "h264_8mbit_aac_640x360_10s.flv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25,noise=alls=40:allf=t",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100",
-            "-t",
-            "10",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "50",
-            "-keyint_min",
-            "50",
-            "-sc_threshold",
-            "0",
-            "-b:v",
-            "8M",
-            "-maxrate",
-            "8M",
-            "-bufsize",
-            "4M",
-            "-c:a",
-            "aac",
-            "-ar",
-            "44100",
-            "-ac",
-            "2",
-        ],
-    )
+    let args = h264_aac_args(
+        "testsrc2=size=640x360:rate=25,noise=alls=40:allf=t",
+        "10",
+        "ultrafast",
+        &["-b:v", "8M", "-maxrate", "8M", "-bufsize", "4M"],
+        &[],
+    );
+    cached_media("h264_8mbit_aac_640x360_10s.flv", &args)
 }
 
 static MEDIA_LOCK: Mutex<()> = Mutex::new(());

@@ -41,6 +41,26 @@ impl Probe {
     pub fn audio(&self) -> Option<&StreamInfo> {
         self.streams.iter().find(|s| s.codec_type == "audio")
     }
+
+    /// The video and the audio stream, or an error naming the one missing.
+    pub fn video_and_audio(&self) -> Result<(&StreamInfo, &StreamInfo), String> {
+        let v = self
+            .video()
+            .ok_or_else(|| format!("no video stream in {self:?}"))?;
+        let a = self
+            .audio()
+            .ok_or_else(|| format!("no audio stream in {self:?}"))?;
+        Ok((v, a))
+    }
+
+    /// The duration, which must be at least `min_secs`.
+    pub fn duration_at_least(&self, min_secs: f64) -> Result<f64, String> {
+        let dur = self.duration.ok_or("ffprobe reports no duration")?;
+        if dur < min_secs {
+            return Err(format!("recorded {dur:.2} s, want at least {min_secs} s"));
+        }
+        Ok(dur)
+    }
 }
 
 fn json_u64(v: &serde_json::Value) -> Option<u64> {
