@@ -1,23 +1,49 @@
-//! joy4: a live-streaming media server.
+//! joy4: a live-streaming media server. RTMP and HTTP-FLV in and out, steered by a REST API and
+//! HTTP callbacks; one thread per connection, no async runtime.
 //!
+//! # How a packet travels
 //! ```text
-//! publisher socket -> rtmp::handshake -> rtmp::chunk -> rtmp::message -> rtmp::session (events)
-//!      -> hub::Hub wires the stream to a hub::Channel
-//!      -> Channel::push: headers kept, frame buffered (hub::buffer), appended to the pending batch
-//!      -> every merge window the batch is serialised once per output format (FLV / RTMP chunks)
-//!         and offered to each subscriber's hub::Sink: a non-blocking write straight to its
-//!         socket (net::stage splices a large shared batch without copying it per socket);
-//!         only a backed-up socket's own thread writes its backlog (waiting for the socket)
+//! publisher socket --rtmp::conn--> rtmp::handshake -> rtmp::chunk (reader) -> rtmp::message
+//!   -> rtmp::session: events (connect, publish, play, media as media::Packet)
+//!   -> hub::Hub wires the stream (hub::StreamHandle) to a hub::Channel
+//!   -> Channel::push: headers kept (hub::headers), frame buffered (hub::buffer),
+//!      appended to the pending batch
+//!   -> when the merge window ends (the next packet or hub::timer's deadline) the batch is
+//!      serialised once per output format (hub::frame: FLV tags / RTMP chunks, shared by Arc)
+//!      and offered to each subscriber's hub::Sink: a non-blocking write straight to its socket
+//!      (a hub::Wire; net::stage splices a large shared batch without copying it per socket);
+//!      only a backed-up socket's own thread writes its backlog
+//!   -> player socket (rtmp::conn) or HTTP-FLV response (http::flv)
 //! ```
-//! Protocol modules (`amf0`, `flv`, `media`, `rtmp::{handshake,chunk,message,session}`) are sans-IO;
-//! `hub` knows nothing of sockets (a subscriber's socket is a `hub::Wire`); `rtmp::conn`, `http`,
-//! `proxy` and `net` own sockets and threads.
+//!
+//! # The rooms
+//! Codecs, sans-IO, importing nothing of hub, net, http or relay:
+//! - [`amf0`]: AMF0 values (and AMF3 read into them), encode and decode.
+//! - [`flv`]: FLV tags and a tag reader.
+//! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing.
+//! - [`rtmp`]: wire constants, `handshake`, `chunk`, `message`, server `session`, `client`
+//!   (its session is sans-IO; `client::RtmpClient` drives it on a socket), and `conn`, the
+//!   blocking server connection.
+//!
+//! The hub, which knows no sockets and renders no JSON:
+//! - [`hub`]: streams, channels, buffers, sinks and the registry; typed events and stats.
+//!
+//! Sockets and threads:
+//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits).
+//! - [`http`]: HTTP-FLV play, the REST API, the callback sender, and the hub's stats and events
+//!   as JSON.
+//! - [`relay`]: stream proxies (pull, push, edge mode).
+//!
+//! Shared: [`config`] (flags), [`text`] (percent-decoding, query strings, durations, RFC 3339).
+#![deny(unsafe_code)]
+
 pub mod amf0;
 pub mod config;
 pub mod flv;
 pub mod http;
 pub mod hub;
 pub mod media;
+#[allow(unsafe_code)]
 pub mod net;
 pub mod relay;
 pub mod rtmp;

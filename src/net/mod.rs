@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::hub::{CloseReason, SharedBatch, Wire};
 
 pub mod stage;
+pub mod sys;
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;

@@ -4,18 +4,16 @@
 //!
 //! `run` drives one run (threads and the measurement window), `stream` is what gets published,
 //! `skim` reads what subscribers receive, `sendlog` matches arrivals to send times, `report` holds
-//! the arithmetic and the tables, `target` the URLs and socket setup, and `sys` the few Linux calls
-//! (`/proc`, epoll, `SO_RCVLOWAT`); only `sys` may use `unsafe`. It uses joy4 through the library's
-//! public API only (`rtmp::{chunk, client, handshake}`, `flv`, `amf0`, `media`, `net`, `text`).
-#![deny(unsafe_code)]
+//! the arithmetic and the tables, `target` the URLs and socket setup. The Linux calls (`/proc`,
+//! epoll, `SO_RCVLOWAT`) are the library's `net::sys`. It uses joy4 through the library's public
+//! API only (`rtmp::{chunk, client, handshake}`, `flv`, `amf0`, `media`, `net`, `text`).
+#![forbid(unsafe_code)]
 
 mod report;
 mod run;
 mod sendlog;
 mod skim;
 mod stream;
-#[allow(unsafe_code)]
-mod sys;
 mod target;
 
 use std::path::PathBuf;

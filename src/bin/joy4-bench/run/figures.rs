@@ -9,7 +9,7 @@ use super::shared::Shared;
 use super::subscriber::SubStats;
 use super::window::ServerSample;
 use crate::report::{self, Spread};
-use crate::sys;
+use joy4::net::sys;
 
 /// What a finished run measured, with the run's config: the inputs of its JSON report.
 pub struct Figures<'a> {

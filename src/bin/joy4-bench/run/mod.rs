@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 
 use crate::report;
 use crate::stream::Source;
-use crate::sys;
+use joy4::net::sys;
 
 mod config;
 mod figures;

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use super::config::Config;
 use super::shared::{record_latency, LatSample, Shared};
 use super::subscriber::{Sub, SubStats};
-use crate::sys;
+use joy4::net::sys;
 
 const READ_BUF: usize = 256 * 1024;
 

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::config::Config;
 use super::shared::Shared;
 use crate::report;
-use crate::sys;
+use joy4::net::sys;
 
 /// Reading goes on this long after the window closed, for the messages sent just before.
 const DRAIN: Duration = Duration::from_secs(1);

@@ -1,5 +1,5 @@
-//! What the bench needs from the operating system: `/proc` figures of a process, an epoll set for
-//! many subscriber sockets, `SO_RCVLOWAT`, and the open-file limit. Linux only.
+//! What a process can learn from the operating system about itself and many sockets: `/proc`
+//! figures of a process (CPU, memory, threads), an epoll set, `SO_RCVLOWAT`. Linux only.
 
 use std::fs;
 use std::io;
