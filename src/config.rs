@@ -86,7 +86,7 @@ impl LogLevel {
     }
 }
 
-/// Everything the server needs to start. Defaults match the seed's command line.
+/// Everything the server needs to start. Defaults match the documented command line.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub rtmp: ListenAddr,

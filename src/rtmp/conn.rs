@@ -351,13 +351,7 @@ fn read_socket(
     deadline: Option<Instant>,
 ) -> Result<usize, RtmpError> {
     let timeout = match deadline {
-        Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(RtmpError::Timeout(SETUP_STEP));
-            }
-            Some(left)
-        }
+        Some(d) => Some(RtmpError::time_left(d, SETUP_STEP)?),
         None if playing => None,
         None => Some(IDLE_READ_TIMEOUT),
     };

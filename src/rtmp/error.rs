@@ -53,6 +53,21 @@ impl RtmpError {
     }
 }
 
+impl RtmpError {
+    /// The time left before `deadline` for `step`, or `Timeout(step)` once it has passed.
+    pub fn time_left(
+        deadline: std::time::Instant,
+        step: &'static str,
+    ) -> Result<std::time::Duration, RtmpError> {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            Err(RtmpError::Timeout(step))
+        } else {
+            Ok(left)
+        }
+    }
+}
+
 impl fmt::Display for RtmpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

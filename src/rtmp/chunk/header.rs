@@ -191,3 +191,30 @@ pub fn parse_header<S: AsRef<HeaderState>>(
     header.len = len;
     Ok(Some(header))
 }
+
+/// A chunk stream's header state and what a reader keeps beside it (a message's payload, or less).
+/// `parse_header` reads the header state of each through `AsRef`.
+#[derive(Debug, Default)]
+pub struct ChunkStream<T> {
+    pub header: HeaderState,
+    pub data: T,
+}
+
+impl<T> std::ops::Deref for ChunkStream<T> {
+    type Target = HeaderState;
+    fn deref(&self) -> &HeaderState {
+        &self.header
+    }
+}
+
+impl<T> std::ops::DerefMut for ChunkStream<T> {
+    fn deref_mut(&mut self) -> &mut HeaderState {
+        &mut self.header
+    }
+}
+
+impl<T> AsRef<HeaderState> for ChunkStream<T> {
+    fn as_ref(&self) -> &HeaderState {
+        &self.header
+    }
+}

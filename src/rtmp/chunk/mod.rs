@@ -55,7 +55,7 @@ mod header;
 mod reader;
 mod writer;
 
-pub use header::{parse_header, Header, HeaderEffect, HeaderState};
+pub use header::{parse_header, ChunkStream, Header, HeaderEffect, HeaderState};
 pub use reader::ChunkReader;
 pub use writer::{encoded_len, write_message};
 

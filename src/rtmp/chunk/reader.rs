@@ -1,6 +1,6 @@
 //! [`ChunkReader`]: reassembles messages from received bytes.
 
-use super::header::{parse_header, Header, HeaderEffect, HeaderState};
+use super::header::{parse_header, ChunkStream, Header, HeaderEffect, HeaderState};
 use super::{be32, ChunkError, ChunkLimits, RawMessage, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE};
 use crate::rtmp::type_id::{ABORT, SET_CHUNK_SIZE};
 
@@ -9,32 +9,6 @@ use crate::rtmp::type_id::{ABORT, SET_CHUNK_SIZE};
 pub(super) const INITIAL_RESERVE: usize = 64 * 1024;
 /// Input buffer capacity kept after compaction; more is released.
 const KEEP_INPUT_CAPACITY: usize = 256 * 1024;
-
-/// What the reader remembers per chunk stream id.
-#[derive(Debug)]
-pub(super) struct ChunkStream {
-    header: HeaderState,
-    pub(super) payload: Vec<u8>,
-}
-
-impl std::ops::Deref for ChunkStream {
-    type Target = HeaderState;
-    fn deref(&self) -> &HeaderState {
-        &self.header
-    }
-}
-
-impl std::ops::DerefMut for ChunkStream {
-    fn deref_mut(&mut self) -> &mut HeaderState {
-        &mut self.header
-    }
-}
-
-impl AsRef<HeaderState> for ChunkStream {
-    fn as_ref(&self) -> &HeaderState {
-        &self.header
-    }
-}
 
 /// Reassembles messages from a received byte stream.
 ///
@@ -52,7 +26,8 @@ pub struct ChunkReader {
     pub(super) pos: usize,
     /// End of the bytes received.
     pub(super) end: usize,
-    pub(super) streams: Vec<ChunkStream>,
+    /// Each chunk stream with the payload of its message in progress.
+    pub(super) streams: Vec<ChunkStream<Vec<u8>>>,
     /// The chunk whose payload is being read: stream index and payload bytes still to come.
     current: Option<(usize, usize)>,
     failed: Option<ChunkError>,
@@ -150,11 +125,7 @@ impl ChunkReader {
                 let stream = &mut self.streams[index];
                 if n > 0 {
                     let length = stream.length;
-                    append(
-                        &mut stream.payload,
-                        &self.buf[self.pos..self.pos + n],
-                        length,
-                    );
+                    append(&mut stream.data, &self.buf[self.pos..self.pos + n], length);
                     self.pos += n;
                 }
                 if n < remaining {
@@ -162,14 +133,14 @@ impl ChunkReader {
                     return Ok(None);
                 }
                 self.current = None;
-                if stream.payload.len() == stream.length {
+                if stream.data.len() == stream.length {
                     stream.in_progress = false;
                     let msg = RawMessage {
                         csid: stream.csid,
                         timestamp: stream.timestamp,
                         type_id: stream.type_id,
                         stream_id: stream.stream_id,
-                        payload: std::mem::take(&mut stream.payload),
+                        payload: std::mem::take(&mut stream.data),
                     };
                     self.apply_control(&msg)?;
                     return Ok(Some(msg));
@@ -202,7 +173,7 @@ impl ChunkReader {
                 }
                 self.streams.push(ChunkStream {
                     header: HeaderState::new(h.csid),
-                    payload: Vec::new(),
+                    data: Vec::new(),
                 });
                 self.streams.len() - 1
             }
@@ -215,7 +186,7 @@ impl ChunkReader {
                 log::debug!(
                     "chunk stream {}: new header abandons a partial message ({} of {} bytes)",
                     h.csid,
-                    stream.payload.len(),
+                    stream.data.len(),
                     stream.length
                 );
             }
@@ -226,9 +197,9 @@ impl ChunkReader {
                     max: max_message_len,
                 });
             }
-            stream.payload = Vec::with_capacity(stream.length.min(INITIAL_RESERVE));
+            stream.data = Vec::with_capacity(stream.length.min(INITIAL_RESERVE));
         }
-        let left = stream.length - stream.payload.len();
+        let left = stream.length - stream.data.len();
         self.current = Some((index, left.min(self.chunk_size as usize)));
         Ok(())
     }
@@ -254,7 +225,7 @@ impl ChunkReader {
         } else if let Some(stream) = self.streams.iter_mut().find(|s| s.csid == value) {
             if stream.in_progress {
                 stream.in_progress = false;
-                stream.payload = Vec::new();
+                stream.data = Vec::new();
             }
         }
         Ok(())

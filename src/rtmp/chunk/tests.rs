@@ -399,7 +399,7 @@ fn message_buffers_grow_with_received_bytes_not_the_declared_length() {
     let mut reader = ChunkReader::new();
     reader.feed(&chunk(0, 4, &fmt0(0, 8 * 1024 * 1024, 9, 1), &[0; 10]));
     assert_eq!(reader.next_message(), Ok(None));
-    assert!(reader.streams[0].payload.capacity() <= INITIAL_RESERVE);
+    assert!(reader.streams[0].data.capacity() <= INITIAL_RESERVE);
 }
 
 #[test]

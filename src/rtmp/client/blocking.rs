@@ -331,13 +331,7 @@ impl RtmpClient {
         step: &'static str,
     ) -> Result<usize, RtmpError> {
         let timeout = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(RtmpError::Timeout(step));
-                }
-                Some(left)
-            }
+            Some(d) => Some(RtmpError::time_left(d, step)?),
             None => self.options.read_timeout,
         };
         if self.read_timeout != Some(timeout) || deadline.is_some() {

@@ -10,9 +10,9 @@ const MAX_HEADER_LEN: usize = 18;
 const MAX_CONTROL_LEN: usize = 64 * 1024;
 const MAX_CHUNK_STREAMS: usize = 64;
 
+/// What the skimmer keeps of a chunk stream's message in progress.
 #[derive(Debug, Default)]
-struct ChunkStream {
-    header: HeaderState,
+struct Skim {
     /// Payload bytes of the current message received so far.
     received: usize,
     head: [u8; HEAD_LEN],
@@ -20,24 +20,7 @@ struct ChunkStream {
     payload: Vec<u8>,
 }
 
-impl std::ops::Deref for ChunkStream {
-    type Target = HeaderState;
-    fn deref(&self) -> &HeaderState {
-        &self.header
-    }
-}
-
-impl std::ops::DerefMut for ChunkStream {
-    fn deref_mut(&mut self) -> &mut HeaderState {
-        &mut self.header
-    }
-}
-
-impl AsRef<HeaderState> for ChunkStream {
-    fn as_ref(&self) -> &HeaderState {
-        &self.header
-    }
-}
+type ChunkStream = chunk::ChunkStream<Skim>;
 
 /// Follows an RTMP chunk stream (after the handshake) without keeping media payloads.
 #[derive(Debug)]
@@ -78,21 +61,22 @@ impl RtmpSkimmer {
             if let Some((index, left)) = self.current {
                 let n = left.min(data.len());
                 let st = &mut self.streams[index];
-                if st.received < HEAD_LEN {
-                    let k = (HEAD_LEN - st.received).min(n);
-                    st.head[st.received..st.received + k].copy_from_slice(&data[..k]);
+                if st.data.received < HEAD_LEN {
+                    let k = (HEAD_LEN - st.data.received).min(n);
+                    st.data.head[st.data.received..st.data.received + k]
+                        .copy_from_slice(&data[..k]);
                 }
                 if !is_media_type(st.type_id) && st.length <= MAX_CONTROL_LEN {
-                    st.payload.extend_from_slice(&data[..n]);
+                    st.data.payload.extend_from_slice(&data[..n]);
                 }
-                st.received += n;
+                st.data.received += n;
                 data = &data[n..];
                 if n < left {
                     self.current = Some((index, left - n));
                     return Ok(());
                 }
                 self.current = None;
-                if st.received == st.length {
+                if st.data.received == st.length {
                     st.in_progress = false;
                     self.complete(index, on_event)?;
                 }
@@ -149,11 +133,11 @@ impl RtmpSkimmer {
                 type_id: st.type_id,
                 timestamp: st.timestamp,
                 len: st.length,
-                head: &st.head[..n],
+                head: &st.data.head[..n],
             });
             return Ok(());
         }
-        let payload = std::mem::take(&mut st.payload);
+        let payload = std::mem::take(&mut st.data.payload);
         if st.length > MAX_CONTROL_LEN {
             return Ok(());
         }
@@ -171,8 +155,8 @@ impl RtmpSkimmer {
                 if let Some(s) = self.streams.iter_mut().find(|s| s.csid == csid) {
                     if s.in_progress {
                         s.in_progress = false;
-                        s.received = 0;
-                        s.payload.clear();
+                        s.data.received = 0;
+                        s.data.payload.clear();
                     }
                 }
             }
@@ -187,9 +171,9 @@ impl RtmpSkimmer {
         });
         // Keep the allocation for the next control message on this chunk stream.
         let st = &mut self.streams[index];
-        if st.payload.is_empty() {
-            st.payload = payload;
-            st.payload.clear();
+        if st.data.payload.is_empty() {
+            st.data.payload = payload;
+            st.data.payload.clear();
         }
         Ok(())
     }
@@ -215,10 +199,10 @@ impl RtmpSkimmer {
         };
         let st = &mut self.streams[index];
         if let HeaderEffect::Starts { .. } = st.header.apply(&h) {
-            st.received = 0;
-            st.payload.clear();
+            st.data.received = 0;
+            st.data.payload.clear();
         }
-        let left = st.length - st.received;
+        let left = st.length - st.data.received;
         self.current = Some((index, left.min(self.chunk_size)));
         Ok(())
     }
