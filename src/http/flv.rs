@@ -1,76 +1,14 @@
-//! HTTP-FLV play: `GET /PATH.flv` streams channel PATH as an endless FLV body.
-//!
-//! The response is written by our own code, not tiny_http: its `Response` buffers bodies of unknown
-//! length (HTTP/1.0) or holds bytes back (chunked), and a live body must reach the player as it comes.
-//! The body is close-delimited (`Connection: close`, no Content-Length).
+//! HTTP-FLV play: `GET /PATH.flv` streams channel PATH as an endless FLV body, close-delimited
+//! (`Connection: close`, no Content-Length).
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
+use super::media_port::simple_response;
+use super::request::RequestHead;
 use crate::hub::{CloseReason, Cursor, Format, Hub, Sink, StreamHandle, StreamType, Wire};
 use crate::net::{self, SocketWire};
-
-/// Accept HTTP-FLV connections forever, a thread each.
-pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
-    net::accept_loop(listener, "flv", move |socket, peer| {
-        handle_connection(socket, peer, hub.clone())
-    });
-}
-
-/// Read the request head within the setup timeout.
-fn read_head(socket: &mut TcpStream) -> Result<RequestHead, (u16, String)> {
-    let deadline = Instant::now() + net::SETUP_TIMEOUT;
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    loop {
-        match parse_head(&buf) {
-            Ok(Some((head, _))) => return Ok(head),
-            Ok(None) => {}
-            Err(HeadError::TooLarge) => {
-                return Err((431, format!("request head over {MAX_HEAD_LEN} bytes")))
-            }
-            Err(e) => return Err((400, e.to_string())),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err((408, "request head not received within 10 s".into()));
-        }
-        match net::read_timeout(socket, &mut chunk, Some(left), false) {
-            Ok(0) => return Err((0, "peer closed before sending a request".into())),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if net::is_timeout(&e) => {
-                return Err((408, "request head not received within 10 s".into()))
-            }
-            Err(e) => return Err((0, e.to_string())),
-        }
-    }
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        204 => "No Content",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        431 => "Request Header Fields Too Large",
-        _ => "Error",
-    }
-}
-
-/// A short plain-text response, then close.
-fn simple_response(socket: &mut TcpStream, status: u16, extra_headers: &str, body: &str) {
-    let response = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n{extra_headers}\r\n{body}",
-        reason_phrase(status),
-        body.len()
-    );
-    let _ = socket.write_all(response.as_bytes());
-}
 
 /// `/live/abc.flv` -> `live/abc`; `None` for paths that are not `.flv`.
 pub fn channel_of_path(path: &str) -> Option<String> {
@@ -83,51 +21,15 @@ pub fn channel_of_path(path: &str) -> Option<String> {
     .then(|| name.to_string())
 }
 
-fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
-    let _ = socket.set_write_timeout(Some(net::WRITE_TIMEOUT));
-    let head = match read_head(&mut socket) {
-        Ok(head) => head,
-        Err((0, why)) => {
-            log::debug!("http-flv {peer}: {why}");
-            return;
-        }
-        Err((status, why)) => {
-            log::warn!("http-flv {peer}: {why}");
-            simple_response(&mut socket, status, "", &format!("{why}\n"));
-            return;
-        }
-    };
-    let (path, query) = head.path_and_query();
-    log::debug!("http-flv {peer}: {} {}", head.method, head.target);
-    match head.method.as_str() {
-        "OPTIONS" => {
-            let allow_headers = head
-                .header("Access-Control-Request-Headers")
-                .map(|h| format!("Access-Control-Allow-Headers: {h}\r\n"))
-                .unwrap_or_default();
-            simple_response(
-                &mut socket,
-                204,
-                &format!("Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\nAccess-Control-Max-Age: 86400\r\n{allow_headers}"),
-                "",
-            );
-            return;
-        }
-        "GET" | "HEAD" => {}
-        _ => {
-            simple_response(
-                &mut socket,
-                405,
-                "Allow: GET, HEAD, OPTIONS\r\n",
-                "method not allowed\n",
-            );
-            return;
-        }
-    }
-    let Some(channel_name) = channel_of_path(&path) else {
-        simple_response(&mut socket, 404, "", "not found: use /CHANNEL.flv\n");
-        return;
-    };
+/// Play channel `channel_name` for the request `head` (GET or HEAD) on `socket`.
+pub(crate) fn play_request(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    head: &RequestHead,
+    query: &str,
+    channel_name: &str,
+    hub: &Arc<Hub>,
+) {
     let params = crate::text::query_pairs(query);
     let cursor_text = crate::text::last_value(&params, "cursor").unwrap_or("latest");
     let Some(cursor) = Cursor::parse(cursor_text) else {
@@ -139,7 +41,7 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
         );
         return;
     };
-    let Some(channel) = hub.channel_for_play(&channel_name) else {
+    let Some(channel) = hub.channel_for_play(channel_name) else {
         log::info!("http-flv {peer}: no channel {channel_name}");
         simple_response(
             &mut socket,
@@ -156,9 +58,9 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     let stream = hub.new_stream(StreamType::HttpFlv, peer.to_string());
     let reason = play(
         socket,
-        &hub,
+        hub,
         &stream,
-        &channel_name,
+        channel_name,
         cursor,
         channel.has_audio_video(),
     );

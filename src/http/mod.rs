@@ -1,7 +1,9 @@
-//! HTTP: HTTP-FLV play (our own response writer), the REST API and the callback sender.
+//! HTTP: the media port (HTTP-FLV play, with our own response writer), the REST API, the callback
+//! sender, and the hub's stats and events as JSON.
 pub mod amf_json;
 pub mod api;
 pub mod callback;
 pub mod flv;
 pub mod json;
+pub mod media_port;
 pub mod request;

@@ -1,0 +1,127 @@
+//! The media port (`-http`): one thread per connection reads the request head, answers CORS
+//! preflights, and hands the request to the output its path names: `/PATH.flv` is HTTP-FLV play.
+//!
+//! Responses are written by our own code, not tiny_http: its `Response` buffers bodies of unknown
+//! length (HTTP/1.0) or holds bytes back (chunked), and a live body must reach the player as it
+//! comes.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
+use crate::hub::Hub;
+use crate::net;
+
+/// Accept media-port connections forever, a thread each.
+pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
+    net::accept_loop(listener, "http", move |socket, peer| {
+        handle_connection(socket, peer, hub.clone())
+    });
+}
+
+/// Read the request head within the setup timeout.
+fn read_head(socket: &mut TcpStream) -> Result<RequestHead, (u16, String)> {
+    let deadline = Instant::now() + net::SETUP_TIMEOUT;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        match parse_head(&buf) {
+            Ok(Some((head, _))) => return Ok(head),
+            Ok(None) => {}
+            Err(HeadError::TooLarge) => {
+                return Err((431, format!("request head over {MAX_HEAD_LEN} bytes")))
+            }
+            Err(e) => return Err((400, e.to_string())),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err((408, "request head not received within 10 s".into()));
+        }
+        match net::read_timeout(socket, &mut chunk, Some(left), false) {
+            Ok(0) => return Err((0, "peer closed before sending a request".into())),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if net::is_timeout(&e) => {
+                return Err((408, "request head not received within 10 s".into()))
+            }
+            Err(e) => return Err((0, e.to_string())),
+        }
+    }
+}
+
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    }
+}
+
+/// A short plain-text response, then close.
+pub(crate) fn simple_response(
+    socket: &mut TcpStream,
+    status: u16,
+    extra_headers: &str,
+    body: &str,
+) {
+    let response = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n{extra_headers}\r\n{body}",
+        reason_phrase(status),
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes());
+}
+
+fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
+    let _ = socket.set_write_timeout(Some(net::WRITE_TIMEOUT));
+    let head = match read_head(&mut socket) {
+        Ok(head) => head,
+        Err((0, why)) => {
+            log::debug!("http {peer}: {why}");
+            return;
+        }
+        Err((status, why)) => {
+            log::warn!("http {peer}: {why}");
+            simple_response(&mut socket, status, "", &format!("{why}\n"));
+            return;
+        }
+    };
+    let (path, query) = head.path_and_query();
+    let (path, query) = (path.as_str(), query);
+    log::debug!("http {peer}: {} {}", head.method, head.target);
+    match head.method.as_str() {
+        "OPTIONS" => {
+            let allow_headers = head
+                .header("Access-Control-Request-Headers")
+                .map(|h| format!("Access-Control-Allow-Headers: {h}\r\n"))
+                .unwrap_or_default();
+            simple_response(
+                &mut socket,
+                204,
+                &format!("Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\nAccess-Control-Max-Age: 86400\r\n{allow_headers}"),
+                "",
+            );
+            return;
+        }
+        "GET" | "HEAD" => {}
+        _ => {
+            simple_response(
+                &mut socket,
+                405,
+                "Allow: GET, HEAD, OPTIONS\r\n",
+                "method not allowed\n",
+            );
+            return;
+        }
+    }
+    if let Some(channel) = super::flv::channel_of_path(path) {
+        return super::flv::play_request(socket, peer, &head, query, &channel, &hub);
+    }
+    simple_response(&mut socket, 404, "", "not found: use /CHANNEL.flv\n");
+}
