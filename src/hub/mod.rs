@@ -13,6 +13,7 @@
 //! ```
 pub mod buffer;
 pub mod channel;
+pub mod counters;
 pub mod events;
 pub mod frame;
 pub mod headers;
@@ -26,6 +27,7 @@ pub mod types;
 
 pub use buffer::{BufferLimits, Cursor};
 pub use channel::Channel;
+pub use counters::ServerCounters;
 pub use events::{EventSink, HubEvent, NoEvents};
 pub use frame::Frame;
 pub use headers::{Headers, MediaInfo};

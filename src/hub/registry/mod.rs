@@ -106,6 +106,7 @@ pub struct Hub {
     events: Arc<dyn EventSink>,
     /// Flush deadlines and grace periods; `None` if the timer thread could not start.
     timers: Option<Arc<Timers>>,
+    pub counters: super::counters::ServerCounters,
 }
 
 impl Hub {
@@ -121,6 +122,7 @@ impl Hub {
             settings,
             events,
             timers,
+            counters: Default::default(),
         })
     }
 
