@@ -329,6 +329,8 @@ impl Connection {
         );
         self.sink = Some(sink.clone());
         self.playing = true;
+        // From here on the peer sends only small control messages.
+        self.reader.release_input();
         let stream = self.stream.record().clone();
         let spawned = net::spawn(format!("rtmp-play-{peer}"), net::WRITER_STACK, move || {
             play_owner(sink, stream, stream_id)

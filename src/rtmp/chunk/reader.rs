@@ -81,6 +81,16 @@ impl ChunkReader {
         Ok(n)
     }
 
+    /// Give back the input buffer's memory beyond what unparsed bytes need (a connection that
+    /// will only receive small messages from now on, such as a player).
+    pub fn release_input(&mut self) {
+        self.buf.drain(..self.pos);
+        self.end -= self.pos;
+        self.pos = 0;
+        self.buf.truncate(self.end);
+        self.buf.shrink_to_fit();
+    }
+
     /// At least `len` bytes of room after the received bytes. Compacts first: moving the
     /// unparsed tail only when it is no longer than what was parsed keeps the cost amortised O(1)
     /// per byte.

@@ -415,3 +415,24 @@ fn a_finished_message_has_no_slack_capacity() {
     assert_eq!(got[1].payload.len(), 100_000);
     assert_eq!(got[1].payload.capacity(), 100_000);
 }
+
+#[test]
+fn released_input_keeps_unparsed_bytes_and_frees_the_rest() {
+    let mut reader = ChunkReader::new();
+    let mut msg = chunk(0, 3, &fmt0(0, 4, 20, 0), b"abcd");
+    let tail = msg.split_off(5);
+    reader
+        .fill_from(16 * 1024, |room: &mut [u8]| {
+            room[..msg.len()].copy_from_slice(&msg);
+            Ok::<_, ()>(msg.len())
+        })
+        .unwrap();
+    reader.release_input();
+    assert!(reader.buf.capacity() < 1024, "{}", reader.buf.capacity());
+    reader.feed(&tail);
+    let got = reader
+        .next_message()
+        .unwrap()
+        .expect("the message survives the release");
+    assert_eq!(got.payload, b"abcd");
+}
