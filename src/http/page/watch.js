@@ -90,6 +90,7 @@
     tr.classList.toggle('playing', playing);
     const button = tr.querySelector('button');
     button.textContent = playing ? 'Playing' : 'Watch';
+    button.classList.toggle('playing', playing);
     button.disabled = playing || !c.live;
   }
 
