@@ -276,3 +276,44 @@ fn a_play_link_starts_the_player_on_load() {
         );
     }
 }
+
+/// The player has played a second or more and shows no note (muted, stopped, waiting).
+fn plays_without_note(browser: &Browser) -> Option<()> {
+    let state = browser.execute(VIDEO_STATE).ok()?;
+    (state["time"].as_f64()? >= 1.0 && state["note"] == "").then_some(())
+}
+
+#[test]
+fn the_player_waits_for_a_channel_that_ends_and_plays_it_again() {
+    let clip = clip();
+    let mut server = Server::start(&["-publishergrace=0"]);
+    let mut publisher = publish_loop(&mut server, &clip, "live/again");
+    let browser = Browser::start().unwrap_or_else(|e| panic!("{e}"));
+    let fail = |what: &str, server: &Server| -> ! {
+        panic!(
+            "{what}: {:?}\n{}\n{}",
+            browser.execute(VIDEO_STATE),
+            browser.describe(),
+            server.describe()
+        )
+    };
+    browser
+        .goto(&format!("http://{}/?play=live/again", server.http_addr))
+        .unwrap_or_else(|e| fail(&e, &server));
+    if wait_until(secs(10.0), || plays_without_note(&browser)).is_none() {
+        fail("did not play at first", &server);
+    }
+    publisher.kill();
+    let waiting = wait_until(secs(10.0), || {
+        let state = browser.execute(VIDEO_STATE).ok()?;
+        state["note"].as_str()?.contains("Retrying").then_some(())
+    });
+    if waiting.is_none() {
+        fail("the page did not notice the end of the stream", &server);
+    }
+    let _publisher = publish_loop(&mut server, &clip, "live/again");
+    // The list refreshes every 3 s; then the player starts over from the new publisher.
+    if wait_until(secs(12.0), || plays_without_note(&browser)).is_none() {
+        fail("did not play again after the publisher came back", &server);
+    }
+}

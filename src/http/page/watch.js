@@ -142,19 +142,34 @@
     }
   }
 
+  // The empty stage with a line of text, or the video.
+  function showPlaceholder(text) {
+    video.hidden = true;
+    byId('placeholder').hidden = false;
+    byId('placeholder').textContent = text;
+  }
+
+  function showVideo() {
+    video.hidden = false;
+    byId('placeholder').hidden = true;
+  }
+
   function note(text) {
     byId('note').textContent = text;
   }
 
   function startVideo() {
+    const session = current;
+    const stillOn = () => current === session && !session.waiting;
     const started = video.play();
     if (!started) return;
     started.catch(() => {
+      if (!stillOn()) return;
       // Without a click on this page the browser allows only muted autoplay.
       video.muted = true;
       video.play().then(
-        () => note('Muted: unmute with the player controls.'),
-        () => note('Press play to start.'));
+        () => { if (stillOn()) note('Muted: unmute with the player controls.'); },
+        () => { if (stillOn()) note('Press play to start.'); });
     });
   }
 
@@ -174,9 +189,8 @@
     if (!current || current.name !== name) return;
     detach();
     current.waiting = true;
-    note(why + ' Waiting for the channel…');
-    byId('placeholder').hidden = false;
-    byId('placeholder').textContent = name + ' is not playing right now.';
+    note(why + ' Retrying when the channel is live.');
+    showPlaceholder(name + ' is not playing right now.');
     current.retry = setTimeout(() => {
       const c = channels.get(name);
       if (current && current.name === name && current.waiting && c && c.live) play(name);
@@ -189,7 +203,7 @@
     history.replaceState(null, '', '?play=' + encodeURIComponent(name).replace(/%2F/g, '/'));
     byId('now-name').textContent = name;
     byId('stop').disabled = false;
-    byId('placeholder').hidden = true;
+    showVideo();
     note('');
     if (window.mpegts && mpegts.getFeatureList().mseLivePlayback) {
       const player = mpegts.createPlayer(
@@ -202,7 +216,8 @@
           liveBufferLatencyMinRemain: 0.5,
           autoCleanupSourceBuffer: true,
         });
-      player.on(mpegts.Events.ERROR, (type, detail) => interrupted(name, 'Playback stopped (' + detail + ').'));
+      player.on(mpegts.Events.ERROR, (type, detail) => interrupted(name,
+        detail === 'HttpStatusCodeInvalid' ? 'The channel is not live.' : 'Playback stopped (' + detail + ').'));
       player.on(mpegts.Events.LOADING_COMPLETE, () => interrupted(name, 'The stream ended.'));
       player.attachMediaElement(video);
       player.load();
@@ -212,7 +227,7 @@
       video.src = channelPath(name, '.m3u8');
       startVideo();
     } else {
-      note('This browser plays neither HTTP-FLV (Media Source Extensions) nor HLS.');
+      showPlaceholder('This browser plays neither HTTP-FLV (Media Source Extensions) nor HLS.');
     }
     render();
   }
@@ -223,8 +238,7 @@
     history.replaceState(null, '', location.pathname);
     byId('now-name').textContent = 'Nothing playing';
     byId('stop').disabled = true;
-    byId('placeholder').hidden = false;
-    byId('placeholder').textContent = 'Choose a channel below to watch it here.';
+    showPlaceholder('Choose a channel below to watch it here.');
     note('');
     render();
   }
