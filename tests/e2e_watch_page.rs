@@ -317,3 +317,47 @@ fn the_player_waits_for_a_channel_that_ends_and_plays_it_again() {
         fail("did not play again after the publisher came back", &server);
     }
 }
+
+#[test]
+fn without_media_source_extensions_the_page_falls_back_to_native_hls() {
+    let clip = clip();
+    let mut server = Server::start(&[]);
+    let _publisher = publish_loop(&mut server, &clip, "live/hls");
+    let browser = Browser::start().unwrap_or_else(|e| panic!("{e}"));
+    // A browser like Safari on an older iPhone: no Media Source Extensions, HLS in the element.
+    browser
+        .before_each_page(
+            "window.MediaSource = undefined; window.ManagedMediaSource = undefined; \
+             window.WebKitMediaSource = undefined; \
+             HTMLMediaElement.prototype.canPlayType = function (type) { \
+               return type === 'application/vnd.apple.mpegurl' ? 'maybe' : ''; };",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .goto(&format!("http://{}/?play=live/hls", server.http_addr))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let src = wait_until(secs(5.0), || {
+        let src = browser
+            .execute("return document.querySelector('video').getAttribute('src');")
+            .ok()?;
+        src.as_str().map(str::to_string)
+    });
+    assert_eq!(
+        src.as_deref(),
+        Some("/live/hls.m3u8"),
+        "{}\n{}",
+        browser.describe(),
+        server.describe()
+    );
+    let asked = wait_until(secs(5.0), || {
+        server
+            .log_text()
+            .contains("GET /live/hls.m3u8")
+            .then_some(())
+    });
+    assert!(
+        asked.is_some(),
+        "the browser never asked for the playlist\n{}",
+        server.describe()
+    );
+}

@@ -175,6 +175,16 @@ impl Browser {
         )
     }
 
+    /// Run `script` in every page before the page's own scripts (Chromium's DevTools protocol).
+    pub fn before_each_page(&self, script: &str) -> Result<(), String> {
+        self.session_command(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": script}}),
+        )
+        .map(drop)
+    }
+
     /// A PNG of the viewport.
     pub fn screenshot(&self) -> Result<Vec<u8>, String> {
         let encoded = self.session_command("GET", "/screenshot", Value::Null)?;

@@ -245,6 +245,14 @@
 
   byId('stop').addEventListener('click', stop);
   video.addEventListener('playing', () => { if (!video.muted) note(''); });
+  // HLS played by the browser itself reports through the element.
+  const hlsStopped = (why) => () => {
+    if (current && !current.player && !current.waiting && video.getAttribute('src')) {
+      interrupted(current.name, why);
+    }
+  };
+  video.addEventListener('error', hlsStopped('The channel is not live.'));
+  video.addEventListener('ended', hlsStopped('The stream ended.'));
   const wanted = new URLSearchParams(location.search).get('play');
   if (wanted) play(wanted);
   refresh();
