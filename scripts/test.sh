@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit tests and the end-to-end tests (real binary + real ffmpeg).
-# Installs ffmpeg/ffprobe and rtmpdump (a librtmp client) with apt-get when they are missing.
+# Installs ffmpeg/ffprobe, rtmpdump (a librtmp client), chromium and chromium-driver with apt-get
+# when they are missing.
 # Extra arguments go to the test binaries (a name filter, --nocapture, ...):
 #   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
 set -euo pipefail
@@ -21,6 +22,16 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1 \
   fi
   ${SUDO[@]+"${SUDO[@]}"} apt-get update
   ${SUDO[@]+"${SUDO[@]}"} apt-get install -y ffmpeg rtmpdump
+fi
+
+# The watch page's end-to-end tests drive a headless Chromium through chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "test.sh: chromium or chromedriver not found; installing them with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo -E); fi
+  ${SUDO[@]+"${SUDO[@]}"} apt-get update
+  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y chromium chromium-driver
 fi
 
 cargo build --all-targets

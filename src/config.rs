@@ -103,6 +103,8 @@ pub struct Config {
     pub publisher_grace: Duration,
     pub merge_write: Duration,
     pub origin: Option<String>,
+    /// Serve the watch page (`/`, `/channels.json`) on the media port.
+    pub watch_page: bool,
 }
 
 impl Default for Config {
@@ -122,6 +124,7 @@ impl Default for Config {
             publisher_grace: Duration::from_secs(10),
             merge_write: Duration::from_millis(100),
             origin: None,
+            watch_page: true,
         }
     }
 }
@@ -207,6 +210,11 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "(none)",
         "pull unknown channels from this RTMP origin (edge mode)",
     ),
+    (
+        "-watchpage=BOOL",
+        "true",
+        "serve the watch page (GET /) and /channels.json on -http",
+    ),
     ("-loglevel=LEVEL", "info", "error | warn | info | debug"),
     ("-h, --help", "", "print this help"),
     ("--version", "", "print the version"),
@@ -228,9 +236,10 @@ pub fn usage() -> String {
 }
 
 /// Boolean flags may appear bare (`-rtmpcheckparams`) or with a value (`-rtmpcheckparams=false`).
-const BOOL_FLAGS: &[&str] = &["rtmpcheckparams"];
+const BOOL_FLAGS: &[&str] = &["rtmpcheckparams", "watchpage"];
 
-/// Turn `-name` / `-name=value` into `--name` / `--name=value`, and fold `--bool=true|false`.
+/// Turn `-name` / `-name=value` into `--name` / `--name=value`; write every boolean flag as
+/// `--bool=true` or `--bool=false`.
 fn normalise(args: Vec<String>) -> Result<Vec<std::ffi::OsString>, UsageError> {
     let mut out = Vec::new();
     for arg in args {
@@ -246,8 +255,8 @@ fn normalise(args: Vec<String>) -> Result<Vec<std::ffi::OsString>, UsageError> {
             };
             if BOOL_FLAGS.contains(&name) {
                 match value {
-                    None | Some("true") | Some("1") => out.push(format!("--{name}").into()),
-                    Some("false") | Some("0") => {}
+                    None | Some("true") | Some("1") => out.push(format!("--{name}=true").into()),
+                    Some("false") | Some("0") => out.push(format!("--{name}=false").into()),
                     Some(other) => {
                         return Err(UsageError(format!(
                             "flag -{name}: {other:?} is not true or false"
@@ -260,6 +269,11 @@ fn normalise(args: Vec<String>) -> Result<Vec<std::ffi::OsString>, UsageError> {
         out.push(long.into());
     }
     Ok(out)
+}
+
+/// A boolean flag's value after `normalise`, which writes every boolean as `=true` or `=false`.
+fn parse_bool(text: &str) -> Result<bool, String> {
+    Ok(text == "true")
 }
 
 fn value<T>(
@@ -309,7 +323,8 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
             ))
         }
     })?;
-    config.rtmp_check_params = args.contains("--rtmpcheckparams");
+    config.rtmp_check_params = value(&mut args, "--rtmpcheckparams", parse_bool)?.unwrap_or(false);
+    config.watch_page = value(&mut args, "--watchpage", parse_bool)?.unwrap_or(true);
     if let Some(d) = value(&mut args, "--checktimeout", parse_duration)? {
         config.check_timeout = d;
     }
@@ -405,6 +420,9 @@ mod tests {
         assert!(run(&["-rtmpcheckparams=true"]).unwrap().rtmp_check_params);
         assert!(!run(&["-rtmpcheckparams=false"]).unwrap().rtmp_check_params);
         assert!(!run(&[]).unwrap().rtmp_check_params);
+        assert!(run(&[]).unwrap().watch_page);
+        assert!(run(&["-watchpage"]).unwrap().watch_page);
+        assert!(!run(&["-watchpage=false"]).unwrap().watch_page);
     }
 
     #[test]

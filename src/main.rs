@@ -135,7 +135,7 @@ fn run(config: Config) -> ExitCode {
     })
     .and_then(|_| {
         joy4::net::spawn("flv-accept".into(), 256 * 1024, move || {
-            joy4::http::media_port::serve(http, flv_hub)
+            joy4::http::media_port::serve(http, flv_hub, config.watch_page)
         })
     });
     if let Err(e) = started {

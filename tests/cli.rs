@@ -12,6 +12,7 @@ const FLAGS: &[&str] = &[
     "httpapi",
     "httpcallback",
     "rtmpcheckparams",
+    "watchpage",
     "loglevel",
 ];
 

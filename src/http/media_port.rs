@@ -14,10 +14,11 @@ use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
 use crate::hub::Hub;
 use crate::net;
 
-/// Accept media-port connections forever, a thread each.
-pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
+/// Accept media-port connections forever, a thread each. `watch_page`: serve the watch page
+/// (`/`, `/channels.json` and its assets).
+pub fn serve(listener: TcpListener, hub: Arc<Hub>, watch_page: bool) {
     net::accept_loop(listener, "http", move |socket, peer| {
-        handle_connection(socket, peer, hub.clone())
+        handle_connection(socket, peer, hub.clone(), watch_page)
     });
 }
 
@@ -78,7 +79,7 @@ pub(crate) fn simple_response(
     let _ = socket.write_all(response.as_bytes());
 }
 
-fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
+fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>, watch_page: bool) {
     let _ = socket.set_write_timeout(Some(net::WRITE_TIMEOUT));
     let head = match read_head(&mut socket) {
         Ok(head) => head,
@@ -122,6 +123,9 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     }
     if let Some(channel) = super::flv::channel_of_path(path) {
         return super::flv::play_request(socket, peer, &head, query, &channel, &hub);
+    }
+    if let Some(resource) = super::page::resource_of_path(path).filter(|_| watch_page) {
+        return super::page::respond(&mut socket, &head, resource, &hub);
     }
     simple_response(&mut socket, 404, "", "not found: use /CHANNEL.flv\n");
 }

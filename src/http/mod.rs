@@ -1,4 +1,5 @@
-//! HTTP: the media port (HTTP-FLV play, with our own response writer), the REST API, the callback
+//! HTTP: the media port (HTTP-FLV play, with our own response writer; the watch page), the REST
+//! API, the callback
 //! sender, and the hub's stats and events as JSON.
 pub mod amf_json;
 pub mod api;
@@ -6,4 +7,5 @@ pub mod callback;
 pub mod flv;
 pub mod json;
 pub mod media_port;
+pub mod page;
 pub mod request;

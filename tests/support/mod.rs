@@ -31,6 +31,7 @@
 //! | `rtmp` | the RTMP client |
 //! | `api` | the REST API client |
 //! | `callback` | a callback server recording `POST …/event/NAME` |
+//! | `webdriver` | headless Chromium driven through chromedriver's WebDriver API |
 #![allow(dead_code)]
 
 pub mod amf;
@@ -48,6 +49,7 @@ mod proc;
 mod rtmp;
 mod server;
 mod watch;
+mod webdriver;
 
 use std::time::Duration;
 
@@ -68,6 +70,7 @@ pub use {
     rtmp::*,
     server::*,
     watch::*,
+    webdriver::*,
 };
 
 /// The server binary built by cargo for this test run.
