@@ -36,7 +36,7 @@ pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
 const SETUP_STEP: &str = "handshake and connect (10 s)";
 
 fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
-    let stream = hub.new_stream(StreamType::Rtmp, peer.to_string());
+    let stream = hub.new_stream(StreamType::Rtmp, net::peer_text(peer));
     log::debug!("rtmp {peer}: connected as stream {}", stream.id());
     let reason = match Connection::start(socket, stream.clone(), hub.clone()) {
         Err(e) => {
