@@ -1,37 +1,43 @@
 #!/usr/bin/env bash
-# Run the whole test suite: unit tests and the end-to-end tests (real binary + real ffmpeg).
-# Installs ffmpeg/ffprobe, rtmpdump (a librtmp client), chromium and chromium-driver with apt-get
-# when they are missing.
+# Run the whole test suite: unit tests and the end-to-end tests (the real binary driven by real
+# clients). Installs with apt-get whatever the tests need and is missing: ffmpeg/ffprobe, rtmpdump
+# (a librtmp client), GStreamer with its RTMP, soup, x264 and AAC plugins, chromium and
+# chromium-driver (the watch page's browser tests).
 # Extra arguments go to the test binaries (a name filter, --nocapture, ...):
 #   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1 \
-   || ! command -v rtmpdump >/dev/null 2>&1; then
-  echo "test.sh: ffmpeg/ffprobe or rtmpdump not found; installing them with apt-get" >&2
+MISSING=()
+have() { command -v "$1" >/dev/null 2>&1; }
+gst_has() { have gst-inspect-1.0 && gst-inspect-1.0 "$1" >/dev/null 2>&1; }
+
+if ! have ffmpeg || ! have ffprobe || ! have rtmpdump; then
+  MISSING+=(ffmpeg rtmpdump)
+fi
+# rtmp2sink/rtmp2src and voaacenc (-bad), souphttpsrc and flvdemux (-good), x264enc (-ugly).
+if ! have gst-launch-1.0 || ! gst_has rtmp2sink || ! gst_has x264enc || ! gst_has souphttpsrc; then
+  MISSING+=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+            gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly)
+fi
+if ! have chromium || ! have chromedriver; then
+  MISSING+=(chromium chromium-driver)
+fi
+
+if [ ${#MISSING[@]} -gt 0 ]; then
+  echo "test.sh: installing ${MISSING[*]} with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
   SUDO=()
   if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
+    if have sudo; then
       SUDO=(sudo -E)
     else
-      echo "test.sh: not root and no sudo: cannot install ffmpeg" >&2
+      echo "test.sh: not root and no sudo: cannot install ${MISSING[*]}" >&2
       exit 1
     fi
   fi
   ${SUDO[@]+"${SUDO[@]}"} apt-get update
-  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y ffmpeg rtmpdump
-fi
-
-# The watch page's end-to-end tests drive a headless Chromium through chromedriver.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  echo "test.sh: chromium or chromedriver not found; installing them with apt-get" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  SUDO=()
-  if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo -E); fi
-  ${SUDO[@]+"${SUDO[@]}"} apt-get update
-  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y chromium chromium-driver
+  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y --no-install-recommends "${MISSING[@]}"
 fi
 
 cargo build --all-targets

@@ -55,7 +55,7 @@ pub(crate) fn play_request(
         let _ = socket.write_all(RESPONSE_HEAD.as_bytes());
         return;
     }
-    let stream = hub.new_stream(StreamType::HttpFlv, peer.to_string());
+    let stream = hub.new_stream(StreamType::HttpFlv, net::peer_text(peer));
     let reason = play(
         socket,
         hub,

@@ -5,10 +5,11 @@
 //! once when the packet is made.
 //!
 //! Files: `sniff` (keyframe, sequence header and codec of a tag body), `codec_id` (codec ids, names,
-//! FourCCs), `bits` (bit reader, exp-Golomb), `video_size` with `avc` and `hevc` (picture size from
-//! configuration records and SPS), `audio` (AudioSpecificConfig, OpusHead, audio parameters), `error`.
+//! FourCCs), `bits` (bit reader, exp-Golomb), `video_size` with `avc`, `hevc` and `av1` (picture
+//! size from configuration records, SPS and AV1 sequence headers), `audio` (AudioSpecificConfig, OpusHead, audio parameters), `error`.
 //! [`codec`] is their public face.
 mod audio;
+mod av1;
 mod avc;
 mod bits;
 pub mod codec;

@@ -20,7 +20,7 @@ pub(super) const LEGACY_AVC: u8 = 7;
 pub(super) const LEGACY_HEVC: u8 = 12;
 const AVC_SEQUENCE_HEADER: u8 = 0;
 
-const VIDEO_PACKET_SEQUENCE_START: u8 = 0;
+pub(super) const VIDEO_PACKET_SEQUENCE_START: u8 = 0;
 const VIDEO_PACKET_METADATA: u8 = 4;
 /// An AV1 configuration taken from an MPEG-2 TS descriptor: also a sequence start.
 const VIDEO_PACKET_MPEG2TS_SEQUENCE_START: u8 = 5;
@@ -236,6 +236,26 @@ mod tests {
             assert_eq!(video_codec(body), None);
             assert!(!video_is_sequence_header(body));
         }
+    }
+
+    #[test]
+    fn multitrack_frames_are_keyframes_by_frame_type_and_audio_multitrack_starts_are_headers() {
+        // Multitrack, many tracks of one codec, CodedFramesX: keyframe, then inter frame.
+        let frames = |b0: u8| [&[b0, 0x13][..], b"hvc1", &[0, 0, 0, 2, 0xAA, 0xBB]].concat();
+        let (key, inter) = (frames(0x96), frames(0xA6));
+        assert!(video_is_keyframe(&key) && !video_is_sequence_header(&key));
+        assert!(!video_is_keyframe(&inter) && !video_is_sequence_header(&inter));
+        assert_eq!(video_codec(&inter), Some(VideoCodec::Hevc));
+        // A track size beyond the body is not a header to read.
+        let short = [&[0x96, 0x10][..], b"hvc1", &[0, 0, 0, 9, 1]].concat();
+        assert!(!video_is_sequence_header(&short));
+        assert_eq!(video_codec(&short), None);
+        // Audio multitrack (5), one track, SequenceStart of 'Opus'; then coded frames (1).
+        let start = [&[0x95, 0x00][..], b"Opus", &[0], b"OpusHead"].concat();
+        assert!(audio_is_sequence_header(&start));
+        assert_eq!(audio_codec(&start), Some(AudioCodec::Opus));
+        let coded = [&[0x95, 0x01][..], b"Opus", &[0, 0xFC]].concat();
+        assert!(!audio_is_sequence_header(&coded));
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Picture size from a video sequence header: the codec's configuration record, then its SPS.
 
+use super::av1::{av1_config_sequence_header, parse_av1_sequence_header};
 use super::avc::{avc_config_first_sps, parse_h264_sps};
 use super::codec_id::VideoCodec;
 use super::error::CodecError;
 use super::hevc::{hevc_config_sps, parse_hevc_sps};
-use super::sniff::{ex_video_header, video_is_sequence_header, VIDEO_EX_HEADER};
+use super::sniff::{
+    ex_video_header, video_is_sequence_header, VIDEO_EX_HEADER, VIDEO_PACKET_SEQUENCE_START,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VideoSize {
@@ -13,7 +16,7 @@ pub struct VideoSize {
 }
 
 /// From a video sequence-header tag body: AVC (AVCDecoderConfigurationRecord -> first SPS), HEVC
-/// (hvcC -> SPS). `Ok(None)` when the body is not a sequence header, is of another codec, or carries no
+/// (hvcC -> SPS), AV1 (av1C -> sequence header OBU). `Ok(None)` when the body is not a sequence header, is of another codec, or carries no
 /// SPS; an error when the configuration or SPS is malformed.
 pub fn video_size_from_sequence_header(body: &[u8]) -> Result<Option<VideoSize>, CodecError> {
     if !video_is_sequence_header(body) {
@@ -21,6 +24,8 @@ pub fn video_size_from_sequence_header(body: &[u8]) -> Result<Option<VideoSize>,
     }
     let (codec, config) = if body[0] & VIDEO_EX_HEADER != 0 {
         match ex_video_header(body) {
+            // An MPEG-2 TS sequence start carries a TS descriptor, not a configuration record.
+            Some(h) if h.packet_type != VIDEO_PACKET_SEQUENCE_START => return Ok(None),
             Some(h) => (VideoCodec::from_fourcc(h.fourcc), h.payload),
             None => return Ok(None),
         }
@@ -36,6 +41,9 @@ pub fn video_size_from_sequence_header(body: &[u8]) -> Result<Option<VideoSize>,
             .map(parse_h264_sps)
             .transpose(),
         VideoCodec::Hevc => hevc_config_sps(config)?.map(parse_hevc_sps).transpose(),
+        VideoCodec::Av1 => av1_config_sequence_header(config)?
+            .map(parse_av1_sequence_header)
+            .transpose(),
         _ => Ok(None),
     }
 }

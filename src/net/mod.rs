@@ -1,5 +1,5 @@
-//! Small socket helpers for the server layer: named small-stack threads, vectored writes, and the
-//! classification of I/O errors into close reasons.
+//! Small socket helpers for the server layer: named small-stack threads, vectored writes, peer
+//! addresses as text (`peer`), and the classification of I/O errors into close reasons.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::hub::{CloseReason, SharedBatch, Wire};
 
+pub mod peer;
 pub mod stage;
 pub mod sys;
+
+pub use peer::{peer_text, unmapped};
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;
@@ -44,6 +47,7 @@ pub fn accept_loop(
             Ok(socket) => {
                 let peer = socket
                     .peer_addr()
+                    .map(unmapped)
                     .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
                 let handle = handle.clone();
                 let spawned = spawn(format!("{protocol}-{peer}"), CONNECTION_STACK, move || {

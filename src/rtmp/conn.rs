@@ -24,6 +24,9 @@ const READ_BUFFER: usize = 16 * 1024;
 const PLAYER_READ_BUFFER: usize = 1024;
 /// The handshake's reads (C0+C1 is 1537 bytes, C2 1536).
 const HANDSHAKE_READ_BUFFER: usize = 4096;
+/// After a publisher's FCUnpublish / deleteStream, how long the socket stays open for the client
+/// to close it first (GStreamer's rtmp2sink reports a server-side close as an error).
+const UNPUBLISH_LINGER: Duration = Duration::from_secs(3);
 
 /// Accept RTMP connections forever, a thread each.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
@@ -36,7 +39,7 @@ pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
 const SETUP_STEP: &str = "handshake and connect (10 s)";
 
 fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
-    let stream = hub.new_stream(StreamType::Rtmp, peer.to_string());
+    let stream = hub.new_stream(StreamType::Rtmp, net::peer_text(peer));
     log::debug!("rtmp {peer}: connected as stream {}", stream.id());
     let reason = match Connection::start(socket, stream.clone(), hub.clone()) {
         Err(e) => {
@@ -65,16 +68,27 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
                     CloseReason::Error
                 }
             };
+            if conn.unpublished {
+                // The publish is over now; the socket closes when the client closes it.
+                finish(&hub, &stream, peer, reason);
+                conn.linger(UNPUBLISH_LINGER);
+                conn.wire.shutdown();
+                return;
+            }
             conn.wire.shutdown();
             reason
         }
     };
+    finish(&hub, &stream, peer, reason);
+}
+
+fn finish(hub: &Hub, stream: &Arc<StreamHandle>, peer: SocketAddr, reason: CloseReason) {
     log::debug!(
         "rtmp {peer}: stream {} closed ({})",
         stream.id(),
         reason.as_str()
     );
-    hub.finish_stream(&stream, reason);
+    hub.finish_stream(stream, reason);
 }
 
 struct Connection {
@@ -87,6 +101,8 @@ struct Connection {
     session: ServerSession,
     reader: ChunkReader,
     playing: bool,
+    /// The publisher ended its publish with a command (FCUnpublish, deleteStream).
+    unpublished: bool,
 }
 
 impl Connection {
@@ -109,6 +125,7 @@ impl Connection {
             session: ServerSession::new(),
             reader: ChunkReader::new(),
             playing: false,
+            unpublished: false,
         })
     }
 
@@ -123,6 +140,23 @@ impl Connection {
             buf,
             deadline,
         )
+    }
+
+    /// Read and drop what the peer still sends until it closes, errs, or `limit` passes.
+    fn linger(&self, limit: Duration) {
+        let end = Instant::now() + limit;
+        let mut buf = [0u8; 4096];
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            let read = net::read_timeout(
+                &self.socket,
+                &mut buf,
+                Some(left),
+                self.wire.is_nonblocking(),
+            );
+            if !matches!(read, Ok(n) if n > 0) {
+                break;
+            }
+        }
     }
 
     fn write(&self, bytes: &[u8]) -> Result<(), RtmpError> {
@@ -207,9 +241,11 @@ impl Connection {
             }
             SessionEvent::PublishRequested(request) => self.on_publish(request),
             SessionEvent::PlayRequested(request) => self.on_play(request),
-            SessionEvent::PublishEnded | SessionEvent::PlayEnded => {
+            SessionEvent::PublishEnded => {
+                self.unpublished = true;
                 Ok(Some(CloseReason::PeerClosed))
             }
+            SessionEvent::PlayEnded => Ok(Some(CloseReason::PeerClosed)),
         }
     }
 

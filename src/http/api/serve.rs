@@ -92,7 +92,7 @@ fn respond(api: &Api, mut request: tiny_http::Request) {
     let url = request.url().to_string();
     let peer = request
         .remote_addr()
-        .map(|a| a.to_string())
+        .map(|a| crate::net::peer_text(*a))
         .unwrap_or_default();
     let authorization = request
         .headers()

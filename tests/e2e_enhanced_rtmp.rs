@@ -1,0 +1,498 @@
+//! Enhanced RTMP video (HEVC `hvc1`, AV1 `av01`, and both at once as multitrack) passes through
+//! joy4 byte for byte, to an RTMP player and an HTTP-FLV reader, and `/stat/streams` names the codec
+//! and picture size.
+//!
+//! Debian's ffmpeg cannot publish Enhanced RTMP, so the test makes the tags itself: ffmpeg encodes
+//! libx265 Annex-B and libaom AV1 OBUs, the test wraps them into `hvcC` / `av1C` sequence starts and
+//! coded frames, and publishes them with the test support's own RTMP client.
+
+mod support;
+
+use std::process::Command;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::api::wait_stream;
+use support::*;
+
+/// Frames in each fixture: 320x240 at 25 fps, a keyframe every 10.
+const FRAMES: usize = 30;
+const WIDTH: u64 = 320;
+const HEIGHT: u64 = 240;
+
+/// One encoded picture: its bytes as a coded-frames payload wants them, and whether it is a keyframe.
+struct Frame {
+    data: Vec<u8>,
+    key: bool,
+}
+
+/// A video track: its configuration record and its frames.
+struct Track {
+    fourcc: &'static [u8; 4],
+    config: Vec<u8>,
+    frames: Vec<Frame>,
+}
+
+fn ffmpeg_encode(dir: &TestDir, name: &str, codec_args: &[&str]) -> Vec<u8> {
+    let out = dir.file(name);
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={WIDTH}x{HEIGHT}:rate=25"))
+        .args(["-frames:v", &FRAMES.to_string()])
+        .args(codec_args)
+        .arg(&out);
+    let mut p = Proc::spawn(&format!("ffmpeg-{name}"), cmd);
+    let status = p.expect_exit(Duration::from_secs(120), "encoding a fixture");
+    assert!(status.success(), "ffmpeg failed\n{}", p.describe());
+    std::fs::read(&out).expect("read the fixture")
+}
+
+// ---- HEVC: Annex-B -> hvcC + length-prefixed access units ----
+
+/// NAL units of an Annex-B stream (start codes `00 00 01` / `00 00 00 01` removed).
+fn annexb_nals(data: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i..i + 3] == [0, 0, 1] {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut nals = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let mut end = starts.get(k + 1).map_or(data.len(), |&next| next - 3);
+        while end > s && data[end - 1] == 0 {
+            end -= 1; // trailing zeros belong to the next (4-byte) start code
+        }
+        nals.push(&data[s..end]);
+    }
+    nals
+}
+
+fn hevc_nal_type(nal: &[u8]) -> u8 {
+    (nal[0] >> 1) & 0x3F
+}
+
+/// Emulation prevention removed (`00 00 03` -> `00 00`).
+fn unescape(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut zeros = 0;
+    for &b in data {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        out.push(b);
+    }
+    out
+}
+
+/// HEVCDecoderConfigurationRecord with one VPS, SPS and PPS; profile, tier and level copied from
+/// the SPS's profile_tier_level; 4:2:0 8-bit; 4-byte NAL lengths.
+fn hvcc(vps: &[u8], sps: &[u8], pps: &[u8]) -> Vec<u8> {
+    let rbsp = unescape(&sps[2..]);
+    let ptl = &rbsp[1..13];
+    let mut out = vec![1, ptl[0]];
+    out.extend_from_slice(&ptl[1..11]); // compatibility flags (4), constraint flags (6)
+    out.push(ptl[11]); // level
+    out.extend_from_slice(&[0xF0, 0x00, 0xFC, 0xFD, 0xF8, 0xF8, 0x00, 0x00, 0x0F, 3]);
+    for nal in [vps, sps, pps] {
+        out.push(0x80 | hevc_nal_type(nal));
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&(nal.len() as u16).to_be_bytes());
+        out.extend_from_slice(nal);
+    }
+    out
+}
+
+fn hevc_track(dir: &TestDir) -> Track {
+    let params = "keyint=10:min-keyint=10:bframes=0:scenecut=0:log-level=error";
+    let stream = ffmpeg_encode(
+        dir,
+        "fixture.hevc",
+        &[
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            params,
+            "-f",
+            "hevc",
+        ],
+    );
+    let nals = annexb_nals(&stream);
+    let find = |t: u8| {
+        *nals
+            .iter()
+            .find(|n| hevc_nal_type(n) == t)
+            .expect("a parameter set")
+    };
+    let config = hvcc(find(32), find(33), find(34));
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut pending_key = false;
+    let mut has_picture = false;
+    for nal in nals {
+        let t = hevc_nal_type(nal);
+        let is_slice = t < 32;
+        let starts_picture = (is_slice && nal[2] & 0x80 != 0) || matches!(t, 32..=35 | 39);
+        if starts_picture && has_picture {
+            frames.push(Frame {
+                data: std::mem::take(&mut pending),
+                key: pending_key,
+            });
+            (pending_key, has_picture) = (false, false);
+        }
+        if (32..=34).contains(&t) {
+            continue; // in hvcC
+        }
+        has_picture |= is_slice;
+        pending_key |= (16..=23).contains(&t);
+        pending.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+        pending.extend_from_slice(nal);
+    }
+    frames.push(Frame {
+        data: pending,
+        key: pending_key,
+    });
+    Track {
+        fourcc: b"hvc1",
+        config,
+        frames,
+    }
+}
+
+// ---- AV1: OBUs -> av1C + temporal units ----
+
+/// The OBUs of a low-overhead bitstream: (type, the whole OBU).
+fn obus(data: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    let mut p = 0;
+    while p < data.len() {
+        let start = p;
+        let header = data[p];
+        p += 1 + usize::from(header & 0x04 != 0);
+        assert!(header & 0x02 != 0, "OBU without a size field");
+        let mut size = 0usize;
+        for i in 0.. {
+            let b = data[p];
+            p += 1;
+            size |= usize::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        p += size;
+        out.push(((header >> 3) & 0x0F, &data[start..p]));
+    }
+    out
+}
+
+fn av1_track(dir: &TestDir) -> Track {
+    let stream = ffmpeg_encode(
+        dir,
+        "fixture.obu",
+        &["-c:v", "libaom-av1", "-cpu-used", "8", "-usage", "realtime"]
+            .into_iter()
+            .chain(["-g", "10", "-keyint_min", "10", "-f", "obu"])
+            .collect::<Vec<_>>(),
+    );
+    const SEQUENCE_HEADER: u8 = 1;
+    const TEMPORAL_DELIMITER: u8 = 2;
+    let all = obus(&stream);
+    let (_, sequence_header) = *all
+        .iter()
+        .find(|(t, _)| *t == SEQUENCE_HEADER)
+        .expect("a sequence header OBU");
+    // av1C: marker and version, then profile/level/tier/colour fields the server does not need
+    // (main profile, 4:2:0), then the sequence header OBU.
+    let mut config = vec![0x81, 0x00, 0x0C, 0x00];
+    config.extend_from_slice(sequence_header);
+    let mut frames: Vec<Frame> = Vec::new();
+    for (t, obu) in all {
+        if t == TEMPORAL_DELIMITER {
+            frames.push(Frame {
+                data: Vec::new(),
+                key: false,
+            });
+            continue; // a temporal unit's boundary; not sent
+        }
+        let frame = frames.last_mut().expect("a temporal delimiter first");
+        frame.key |= t == SEQUENCE_HEADER; // libaom repeats it at each keyframe
+        frame.data.extend_from_slice(obu);
+    }
+    Track {
+        fourcc: b"av01",
+        config,
+        frames,
+    }
+}
+
+// ---- Enhanced RTMP video tags ----
+
+const KEY: u8 = 1;
+const INTER: u8 = 2;
+const SEQUENCE_START: u8 = 0;
+const CODED_FRAMES: u8 = 1;
+const CODED_FRAMES_X: u8 = 3;
+const MULTITRACK: u8 = 6;
+/// Multitrack type 2: each track has its own FourCC.
+const MANY_TRACKS_MANY_CODECS: u8 = 2;
+
+fn ex_byte(frame_type: u8, packet_type: u8) -> u8 {
+    0x80 | frame_type << 4 | packet_type
+}
+
+/// SequenceStart, then each frame as CodedFrames (keyframes, with a zero composition time for
+/// `hvc1`) or CodedFramesX (`hvc1` inter frames: no composition time).
+fn single_track_tags(track: &Track) -> Vec<Vec<u8>> {
+    let mut tags = vec![[
+        &[ex_byte(KEY, SEQUENCE_START)][..],
+        track.fourcc,
+        &track.config,
+    ]
+    .concat()];
+    for f in &track.frames {
+        let frame_type = if f.key { KEY } else { INTER };
+        let tag = match (track.fourcc, f.key) {
+            (b"hvc1", true) => [
+                &[ex_byte(KEY, CODED_FRAMES)][..],
+                b"hvc1",
+                &[0, 0, 0],
+                &f.data,
+            ]
+            .concat(),
+            (b"hvc1", false) => [&[ex_byte(INTER, CODED_FRAMES_X)][..], b"hvc1", &f.data].concat(),
+            (fourcc, _) => [
+                &[ex_byte(frame_type, CODED_FRAMES)][..],
+                &fourcc[..],
+                &f.data,
+            ]
+            .concat(),
+        };
+        tags.push(tag);
+    }
+    tags
+}
+
+/// Multitrack, many tracks with many codecs: track 0 is `tracks[0]`, track 1 `tracks[1]`, … in
+/// each tag; the keyframe flag follows track 0.
+fn multitrack_tags(tracks: &[&Track]) -> Vec<Vec<u8>> {
+    let tag = |frame_type: u8, packet_type: u8, payload: &dyn Fn(&Track) -> Vec<u8>| {
+        let mut out = vec![
+            ex_byte(frame_type, MULTITRACK),
+            MANY_TRACKS_MANY_CODECS << 4 | packet_type,
+        ];
+        for (id, track) in tracks.iter().enumerate() {
+            let data = payload(track);
+            out.extend_from_slice(track.fourcc);
+            out.push(id as u8);
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes()[1..]);
+            out.extend_from_slice(&data);
+        }
+        out
+    };
+    let mut tags = vec![tag(KEY, SEQUENCE_START, &|t| t.config.clone())];
+    let n = tracks.iter().map(|t| t.frames.len()).min().unwrap_or(0);
+    for i in 0..n {
+        let frame_type = if tracks[0].frames[i].key { KEY } else { INTER };
+        tags.push(tag(frame_type, CODED_FRAMES, &|t| {
+            let data = &t.frames[i].data;
+            match t.fourcc {
+                b"hvc1" => [&[0, 0, 0][..], data].concat(), // composition time 0
+                _ => data.clone(),
+            }
+        }));
+    }
+    tags
+}
+
+// ---- the run: publish, play over RTMP and HTTP-FLV, compare ----
+
+/// A reader on its own thread, sending each video body it receives.
+fn rtmp_video_reader(server: &Server, path: &str) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    let (app, name) = path.split_once('/').unwrap();
+    let mut client = RtmpClient::connect_app(server.rtmp_addr, app).expect("RTMP player connects");
+    let sid = client.create_stream().expect("createStream");
+    client.play(sid, name).expect("play");
+    thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(30);
+        while let Ok(m) = client.read_message_until(end) {
+            // StreamEOF: the channel ended.
+            if m.type_id == 4 && m.payload.starts_with(&[0, 1]) {
+                break;
+            }
+            if m.type_id == 9 && tx.send(m.payload).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn http_flv_video_reader(server: &Server, path: &str) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    let mut flv = FlvStream::open(server.http_addr, &Server::flv_path(path), secs(5.0))
+        .expect("HTTP-FLV reader connects");
+    flv.header(secs(5.0)).expect("an FLV header");
+    thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(30);
+        while let Ok(Some(tag)) = flv.next_tag_until(end) {
+            if tag.is_video() && tx.send(tag.body).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Wait for `n` bodies (or the reader's end); returns what came.
+fn take(rx: &mpsc::Receiver<Vec<u8>>, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+    let end = Instant::now() + timeout;
+    let mut got = Vec::new();
+    while got.len() < n {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(body) => got.push(body),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+fn publish_video(client: &mut RtmpClient, sid: u32, tags: &[Vec<u8>], first_ts: usize) {
+    for (i, body) in tags.iter().enumerate() {
+        // The sequence start shares the first frame's time.
+        let ts = 40 * (first_ts + i).saturating_sub(1) as u32;
+        client.send(6, ts, 9, sid, body).expect("send a video tag");
+    }
+}
+
+fn assert_same(what: &str, got: &[Vec<u8>], sent: &[Vec<u8>], server: &Server) {
+    let first_difference = got.iter().zip(sent).position(|(a, b)| a != b);
+    assert!(
+        got.len() == sent.len() && first_difference.is_none(),
+        "{what}: received {} video tags, sent {}; first difference at {first_difference:?}\n{}",
+        got.len(),
+        sent.len(),
+        server.describe()
+    );
+}
+
+/// Publish `tags` on `live/NAME`: the sequence start and the first GOP, then an RTMP player and an
+/// HTTP-FLV reader join, then the rest. Both must receive every tag byte for byte; `/stat/streams`
+/// must show `codec` at 320x240 while it publishes.
+fn run(name: &str, tags: Vec<Vec<u8>>, first_gop: usize, codec: &str) {
+    let server = Server::start(&["-publishergrace=0s"]);
+    let path = format!("live/{name}");
+    let mut publisher =
+        RtmpClient::connect_app(server.rtmp_addr, "live").expect("publisher connects");
+    let sid = publisher.create_stream().expect("createStream");
+    publisher
+        .send_command(
+            sid,
+            "publish",
+            3.0,
+            amf::V::Null,
+            vec![amf::s(name), amf::s("live")],
+        )
+        .expect("send publish");
+    publisher
+        .wait_for(secs(5.0), "NetStream.Publish.Start", |m| {
+            m.status_code().as_deref() == Some("NetStream.Publish.Start")
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.describe()));
+    publisher.set_chunk_size(4096).expect("set chunk size");
+
+    let head = 1 + first_gop;
+    publish_video(&mut publisher, sid, &tags[..head], 0);
+    let (_, stat) = wait_stream(
+        &server,
+        "publishing with a known picture size",
+        secs(10.0),
+        |s| s["rtmp"]["command"] == "publish" && s["video"]["width"].is_number(),
+    );
+    assert_eq!(
+        (
+            &stat["video"]["type"],
+            &stat["video"]["width"],
+            &stat["video"]["height"]
+        ),
+        (
+            &Value::from(codec),
+            &Value::from(WIDTH),
+            &Value::from(HEIGHT)
+        ),
+        "{stat:#}"
+    );
+
+    let rtmp = rtmp_video_reader(&server, &path);
+    let http = http_flv_video_reader(&server, &path);
+    // Each joiner gets the sequence start and the GOP in progress.
+    let mut rtmp_got = take(&rtmp, head, secs(10.0));
+    let mut http_got = take(&http, head, secs(10.0));
+    assert_same("RTMP joiner", &rtmp_got, &tags[..head], &server);
+    assert_same("HTTP-FLV joiner", &http_got, &tags[..head], &server);
+
+    publish_video(&mut publisher, sid, &tags[head..], head);
+    publisher
+        .send_command(
+            0,
+            "deleteStream",
+            4.0,
+            amf::V::Null,
+            vec![amf::V::Num(f64::from(sid))],
+        )
+        .expect("send deleteStream");
+    rtmp_got.extend(take(&rtmp, tags.len() - head, secs(10.0)));
+    http_got.extend(take(&http, tags.len() - head, secs(10.0)));
+    assert_same("RTMP player", &rtmp_got, &tags, &server);
+    assert_same("HTTP-FLV reader", &http_got, &tags, &server);
+}
+
+/// The index of the second keyframe: the length of the first GOP.
+fn first_gop(frames: &[Frame]) -> usize {
+    assert!(
+        frames.len() == FRAMES && frames[0].key,
+        "the fixture starts with a keyframe"
+    );
+    frames
+        .iter()
+        .skip(1)
+        .position(|f| f.key)
+        .map(|p| p + 1)
+        .expect("a second keyframe")
+}
+
+#[test]
+fn hevc_hvc1_passes_through_rtmp_and_http_flv_byte_exact() {
+    let dir = TestDir::new();
+    let track = hevc_track(&dir);
+    let gop = first_gop(&track.frames);
+    run("hevc", single_track_tags(&track), gop, "HEVC");
+}
+
+#[test]
+fn av1_av01_passes_through_rtmp_and_http_flv_byte_exact() {
+    let dir = TestDir::new();
+    let track = av1_track(&dir);
+    let gop = first_gop(&track.frames);
+    run("av1", single_track_tags(&track), gop, "AV1");
+}
+
+#[test]
+fn multitrack_hevc_and_av1_pass_through_byte_exact_and_stat_shows_track_0() {
+    let dir = TestDir::new();
+    let (hevc, av1) = (hevc_track(&dir), av1_track(&dir));
+    let gop = first_gop(&hevc.frames);
+    run("multi", multitrack_tags(&[&hevc, &av1]), gop, "HEVC");
+}
