@@ -37,7 +37,7 @@ if [ ${#MISSING[@]} -gt 0 ]; then
     fi
   fi
   ${SUDO[@]+"${SUDO[@]}"} apt-get update
-  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y --no-install-recommends "${MISSING[@]}"
+  ${SUDO[@]+"${SUDO[@]}"} apt-get install -y "${MISSING[@]}"
 fi
 
 cargo build --all-targets
