@@ -315,6 +315,46 @@ fn multitrack_tags(tracks: &[&Track]) -> Vec<Vec<u8>> {
     tags
 }
 
+/// Multitrack, one track per message: each track's SequenceStart in a message of its own, then
+/// for each frame a message per track. Only track 0's keyframes are flagged as keyframes, so the
+/// channel's GOPs start at track 0.
+fn one_track_per_message_tags(tracks: &[&Track]) -> Vec<Vec<u8>> {
+    const ONE_TRACK: u8 = 0;
+    let tag = |frame_type: u8, packet_type: u8, id: usize, data: &[u8]| {
+        [
+            &[
+                ex_byte(frame_type, MULTITRACK),
+                ONE_TRACK << 4 | packet_type,
+            ][..],
+            tracks[id].fourcc,
+            &[id as u8],
+            data,
+        ]
+        .concat()
+    };
+    let mut tags: Vec<Vec<u8>> = (0..tracks.len())
+        .map(|id| tag(KEY, SEQUENCE_START, id, &tracks[id].config))
+        .collect();
+    let n = tracks.iter().map(|t| t.frames.len()).min().unwrap_or(0);
+    for i in 0..n {
+        for (id, track) in tracks.iter().enumerate() {
+            let key = id == 0 && track.frames[i].key;
+            let data = &track.frames[i].data;
+            let payload = match track.fourcc {
+                b"hvc1" => [&[0, 0, 0][..], data].concat(), // composition time 0
+                _ => data.clone(),
+            };
+            tags.push(tag(
+                if key { KEY } else { INTER },
+                CODED_FRAMES,
+                id,
+                &payload,
+            ));
+        }
+    }
+    tags
+}
+
 // ---- the run: publish, play over RTMP and HTTP-FLV, compare ----
 
 /// A reader on its own thread, sending each video body it receives.
@@ -391,7 +431,8 @@ fn assert_same(what: &str, got: &[Vec<u8>], sent: &[Vec<u8>], server: &Server) {
 /// Publish `tags` on `live/NAME`: the sequence start and the first GOP, then an RTMP player and an
 /// HTTP-FLV reader join, then the rest. Both must receive every tag byte for byte; `/stat/streams`
 /// must show `codec` at 320x240 while it publishes.
-fn run(name: &str, tags: Vec<Vec<u8>>, first_gop: usize, codec: &str) {
+/// `head`: how many tags the sequence starts and the first GOP take (what a joiner gets first).
+fn run(name: &str, tags: Vec<Vec<u8>>, head: usize, codec: &str) {
     let server = Server::start(&["-publishergrace=0s"]);
     let path = format!("live/{name}");
     let mut publisher =
@@ -413,7 +454,6 @@ fn run(name: &str, tags: Vec<Vec<u8>>, first_gop: usize, codec: &str) {
         .unwrap_or_else(|e| panic!("{e}\n{}", server.describe()));
     publisher.set_chunk_size(4096).expect("set chunk size");
 
-    let head = 1 + first_gop;
     publish_video(&mut publisher, sid, &tags[..head], 0);
     let (_, stat) = wait_stream(
         &server,
@@ -478,7 +518,7 @@ fn hevc_hvc1_passes_through_rtmp_and_http_flv_byte_exact() {
     let dir = TestDir::new();
     let track = hevc_track(&dir);
     let gop = first_gop(&track.frames);
-    run("hevc", single_track_tags(&track), gop, "HEVC");
+    run("hevc", single_track_tags(&track), 1 + gop, "HEVC");
 }
 
 #[test]
@@ -486,7 +526,7 @@ fn av1_av01_passes_through_rtmp_and_http_flv_byte_exact() {
     let dir = TestDir::new();
     let track = av1_track(&dir);
     let gop = first_gop(&track.frames);
-    run("av1", single_track_tags(&track), gop, "AV1");
+    run("av1", single_track_tags(&track), 1 + gop, "AV1");
 }
 
 #[test]
@@ -494,5 +534,16 @@ fn multitrack_hevc_and_av1_pass_through_byte_exact_and_stat_shows_track_0() {
     let dir = TestDir::new();
     let (hevc, av1) = (hevc_track(&dir), av1_track(&dir));
     let gop = first_gop(&hevc.frames);
-    run("multi", multitrack_tags(&[&hevc, &av1]), gop, "HEVC");
+    run("multi", multitrack_tags(&[&hevc, &av1]), 1 + gop, "HEVC");
+}
+
+/// Each track started and sent in messages of its own: the channel keeps a sequence header per
+/// track, so a joiner gets both and the tracks' alternating headers do not reset the buffer.
+#[test]
+fn multitrack_with_one_track_per_message_keeps_each_tracks_header() {
+    let dir = TestDir::new();
+    let (hevc, av1) = (hevc_track(&dir), av1_track(&dir));
+    let gop = first_gop(&hevc.frames);
+    let tags = one_track_per_message_tags(&[&hevc, &av1]);
+    run("pertrack", tags, 2 + 2 * gop, "HEVC");
 }

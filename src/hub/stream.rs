@@ -203,9 +203,16 @@ impl Stream {
         self.headers.lock().iter().cloned().collect()
     }
 
-    /// A publisher's packet: media position, codec facts and header cache.
+    /// A publisher's packet: media position, codec facts and header cache. The codec facts come
+    /// from the first track's headers (a multitrack stream shows its first track).
     pub fn observe_packet(&self, packet: &Packet) {
-        self.headers.lock().observe(packet);
+        let first_track_header = match self.headers.lock().slot_for(packet) {
+            Some(slot) => {
+                *slot.packet = Some(packet.clone());
+                slot.first_of_kind
+            }
+            None => false,
+        };
         if packet.kind != PacketKind::Data {
             self.meter.note_media_ts(packet.timestamp);
         }
@@ -215,7 +222,7 @@ impl Stream {
             PacketKind::Audio => media.audio_codec.is_none(),
             PacketKind::Data => true,
         };
-        if new_codec || packet.is_sequence_header() {
+        if new_codec || first_track_header {
             media.observe(packet);
         }
     }

@@ -86,6 +86,8 @@ pub(super) struct ExHeader<'a> {
     pub(super) fourcc: [u8; 4],
     /// The packet's payload; for multitrack, the first track's.
     pub(super) payload: &'a [u8],
+    /// The track id of a multitrack packet that carries one track.
+    pub(super) track: Option<u8>,
 }
 
 pub(super) fn ex_video_header(body: &[u8]) -> Option<ExHeader<'_>> {
@@ -142,6 +144,7 @@ fn ex_header(
             packet_type,
             fourcc: rest.get(..4)?.try_into().ok()?,
             payload: &rest[4..],
+            track: None,
         });
     }
     let b = *rest.first()?;
@@ -161,11 +164,37 @@ fn ex_header(
         ]);
         first_track.get(4..4 + size as usize)?
     };
+    let track = if track_kind == MULTITRACK_ONE_TRACK {
+        first_track.first().copied()
+    } else {
+        None
+    };
     Some(ExHeader {
         packet_type,
         fourcc,
         payload,
+        track,
     })
+}
+
+/// The track a sequence header starts: `Some(id)` for an Enhanced RTMP multitrack packet that
+/// carries one track (a stream may start each of its tracks in a message of its own), `None` for
+/// a stream's only track or a packet that starts every track at once.
+pub fn header_track(video: bool, body: &[u8]) -> Option<u8> {
+    let enhanced = match body.first() {
+        Some(&b0) if video => b0 & VIDEO_EX_HEADER != 0,
+        Some(&b0) => b0 >> 4 == AUDIO_FORMAT_EX_HEADER,
+        None => false,
+    };
+    if !enhanced {
+        return None;
+    }
+    let header = if video {
+        ex_video_header(body)
+    } else {
+        ex_audio_header(body)
+    };
+    header.and_then(|h| h.track)
 }
 
 /// The codec of a video tag body: the legacy codec id, or the Enhanced RTMP FourCC. `None` for an

@@ -133,19 +133,14 @@ impl Push {
         let queue = match state.queue.take() {
             Some(queue) => {
                 // A reconnect: headers first, then media from the next keyframe.
-                let headers = [
-                    &state.headers.metadata,
-                    &state.headers.video,
-                    &state.headers.audio,
-                ];
-                for header in headers.into_iter().flatten() {
+                for header in state.headers.iter() {
                     let packet = header.clone().with_timestamp(state.last_ts);
                     if let Err(e) = client.write_packet(&packet) {
                         state.queue = Some(queue);
                         return Ended::from_client("connection lost", &e, Duration::ZERO);
                     }
                 }
-                awaiting_keyframe = state.headers.video.is_some();
+                awaiting_keyframe = state.headers.has_video();
                 log::info!("push {}: reconnected", self.stream.id());
                 queue
             }

@@ -250,7 +250,7 @@ impl Channel {
         if st.closed || st.publisher.as_ref().is_none_or(|p| p.key != from.key) {
             return false;
         }
-        if st.headers.slot_for(&packet).is_some() {
+        if Headers::is_header(&packet) {
             self.accept_header(st, packet);
             return true;
         }
@@ -303,20 +303,27 @@ impl Channel {
 
     /// Store a header if it differs from the current one and send it on to subscribers.
     fn accept_header(&self, mut st: parking_lot::MutexGuard<'_, State>, mut packet: Packet) {
-        let Some(slot) = st.headers.slot_for(&packet) else {
+        let state = &mut *st;
+        let Some(slot) = state.headers.slot_for(&packet) else {
             return;
         };
-        if slot.as_ref().is_some_and(|old| old.body == packet.body) {
+        if slot
+            .packet
+            .as_ref()
+            .is_some_and(|old| old.body == packet.body)
+        {
             return;
         }
-        let codec_changed = slot.is_some() && packet.kind != PacketKind::Data;
-        *slot = Some(packet.clone());
-        st.media.observe(&packet);
+        let codec_changed = slot.packet.is_some() && packet.kind != PacketKind::Data;
+        *slot.packet = Some(packet.clone());
+        if slot.first_of_kind {
+            state.media.observe(&packet);
+        }
         if codec_changed {
             // Buffered frames cannot be decoded with the new headers that joiners get first.
-            st.buffer.clear();
+            state.buffer.clear();
         }
-        packet.timestamp = st.last_ts.unwrap_or(packet.timestamp);
+        packet.timestamp = state.last_ts.unwrap_or(packet.timestamp);
         self.enqueue_frame(st, Arc::new(Frame::new(packet)));
     }
 
