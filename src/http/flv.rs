@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use super::media_port::simple_response;
 use super::request::RequestHead;
-use crate::hub::{CloseReason, Cursor, Format, Hub, Sink, StreamHandle, StreamType, Wire};
+use crate::hub::{
+    CloseReason, Cursor, Format, Hub, Sink, StreamGuard, StreamHandle, StreamType, Wire,
+};
 use crate::net::{self, SocketWire};
 
 /// `/live/abc.flv` -> `live/abc`; `None` for paths that are not `.flv`.
@@ -56,6 +58,8 @@ pub(crate) fn play_request(
         return;
     }
     let stream = hub.new_stream(StreamType::HttpFlv, peer.to_string());
+    // Finishes the stream however this thread ends, a panic included.
+    let mut guard = StreamGuard::new(hub.clone(), stream.clone());
     let reason = play(
         socket,
         hub,
@@ -69,7 +73,7 @@ pub(crate) fn play_request(
         stream.id(),
         reason.as_str()
     );
-    hub.finish_stream(&stream, reason);
+    guard.set_reason(reason);
 }
 
 const RESPONSE_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\nConnection: close\r\nServer: joy4\r\n\r\n";

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use super::pull::Pull;
 use super::request::Source;
 use super::{rtmp_info, TICK};
-use crate::hub::{Channel, CloseReason, Hub, StreamType};
+use crate::hub::{Channel, CloseReason, Hub, StreamGuard, StreamType};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
 use crate::rtmp::session;
@@ -76,8 +76,11 @@ fn start_edge_pull(
         Some(edge),
     );
     let id = stream.id();
+    // `run` finishes the stream; the guard does it should the thread panic.
+    let guard = StreamGuard::new(hub.clone(), stream.clone());
     match net::spawn(format!("edge-{id}"), net::CONNECTION_STACK, move || {
-        pull.run()
+        pull.run();
+        drop(guard);
     }) {
         Ok(_) => {
             log::info!("edge: stream {id} pulls channel {path} from {url_text}");

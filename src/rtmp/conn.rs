@@ -11,8 +11,8 @@ use super::handshake::{HandshakeOutcome, ServerHandshake};
 use super::session::{self, ServerSession, SessionEvent, StreamRequest};
 use super::RtmpError;
 use crate::hub::{
-    CloseReason, Cursor, Format, Hub, HubError, RtmpInfo, Sink, Stream, StreamHandle, StreamType,
-    Wire,
+    CloseReason, Cursor, Format, Hub, HubError, RtmpInfo, Sink, Stream, StreamGuard, StreamHandle,
+    StreamType, Wire,
 };
 use crate::net::{self, SocketWire};
 
@@ -37,8 +37,10 @@ const SETUP_STEP: &str = "handshake and connect (10 s)";
 
 fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     let stream = hub.new_stream(StreamType::Rtmp, peer.to_string());
+    // Finishes the stream however this thread ends, a panic included.
+    let mut guard = StreamGuard::new(hub.clone(), stream.clone());
     log::debug!("rtmp {peer}: connected as stream {}", stream.id());
-    let reason = match Connection::start(socket, stream.clone(), hub.clone()) {
+    let reason = match Connection::start(socket, stream.clone(), hub) {
         Err(e) => {
             log::warn!("rtmp {peer}: cannot set up the socket: {e}");
             CloseReason::Error
@@ -74,7 +76,7 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
         stream.id(),
         reason.as_str()
     );
-    hub.finish_stream(&stream, reason);
+    guard.set_reason(reason);
 }
 
 struct Connection {
@@ -87,6 +89,8 @@ struct Connection {
     session: ServerSession,
     reader: ChunkReader,
     playing: bool,
+    /// The test-only fault hook asked this publisher to panic (see `fault_hook_requested`).
+    fault_panic: bool,
 }
 
 impl Connection {
@@ -109,6 +113,7 @@ impl Connection {
             session: ServerSession::new(),
             reader: ChunkReader::new(),
             playing: false,
+            fault_panic: false,
         })
     }
 
@@ -202,6 +207,9 @@ impl Connection {
                 Ok(None)
             }
             SessionEvent::Media(packet) => {
+                if self.fault_panic {
+                    panic!("fault hook: a publisher's thread panics on its first media packet");
+                }
                 self.stream.publish_packet(packet);
                 Ok(None)
             }
@@ -223,6 +231,7 @@ impl Connection {
 
     fn on_publish(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, RtmpError> {
         self.note_request("publish", &request);
+        self.fault_panic = fault_hook_requested(&request.query);
         let path = session::channel_path(&request.app, &request.name);
         let peer = &self.stream.remote_addr;
         if path.is_empty() {
@@ -341,6 +350,16 @@ impl Connection {
     }
 }
 
+/// A test-only fault hook, so the end-to-end tests can prove that a panicking connection thread
+/// cleans up: in debug builds, with `JOY4_FAULT_HOOKS=1` in the server's environment, a publish
+/// whose query has `joy4fault=panic` makes the connection's thread panic on its first media
+/// packet. Release builds never panic here.
+fn fault_hook_requested(query: &str) -> bool {
+    cfg!(debug_assertions)
+        && std::env::var_os("JOY4_FAULT_HOOKS").is_some_and(|v| v == "1")
+        && crate::text::last_value(&crate::text::query_pairs(query), "joy4fault") == Some("panic")
+}
+
 /// One read from the connection's socket; see `Connection::read_some`.
 fn read_socket(
     socket: &TcpStream,
@@ -370,10 +389,21 @@ fn read_socket(
 /// backlog while the socket is backed up. When the stream ends it says goodbye and shuts the
 /// socket down, which also ends the connection's reader.
 fn play_owner(sink: Arc<Sink>, stream: Arc<Stream>, stream_id: u32) {
+    // Should this thread panic, the socket is shut all the same, which ends the reader (and its
+    // guard finishes the stream).
+    let _shut = ShutdownOnDrop(sink.clone());
     let reason = sink.run_owner();
     stream.note_close_reason(reason);
     if reason == CloseReason::ChannelClosed {
         let _ = sink.write_final(&session::play_end_bytes(stream_id));
     }
     sink.shutdown();
+}
+
+struct ShutdownOnDrop(Arc<Sink>);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }
