@@ -55,6 +55,7 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         200 => "OK",
         204 => "No Content",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
@@ -72,6 +73,16 @@ pub(crate) fn simple_response(
 ) {
     let response = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n{extra_headers}\r\n{body}",
+        reason_phrase(status),
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes());
+}
+
+/// A short JSON response (`body` is already JSON), then close.
+pub(crate) fn json_response(socket: &mut TcpStream, status: u16, body: &str) {
+    let response = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n{body}",
         reason_phrase(status),
         body.len()
     );

@@ -314,6 +314,58 @@ impl Wire for SocketWire {
     fn shutdown(&self) {
         self.shut_down();
     }
+
+    fn peer_gone(&self) -> bool {
+        peer_hung_up(self.socket.as_raw_fd())
+    }
+}
+
+/// Whether the peer of socket `fd` has closed its side or reset the connection, without reading
+/// (bytes it sent stay unread) and without blocking.
+pub fn peer_hung_up(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call; a zero timeout never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Turn on TCP keepalive for a media socket: a peer that vanished without closing (power loss,
+/// a dropped NAT mapping) is found after `idle` of silence plus `count` unanswered probes
+/// `interval` apart.
+pub fn set_keepalive(socket: &TcpStream, idle: Duration, interval: Duration, count: u32) {
+    let fd = socket.as_raw_fd();
+    let secs = |d: Duration| d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int;
+    for (level, name, value) in [
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs(idle)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, secs(interval)),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            count.min(127) as libc::c_int,
+        ),
+    ] {
+        // SAFETY: a valid socket descriptor and a pointer to a c_int of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            log::debug!(
+                "setsockopt({level}, {name}) failed: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 /// Raise the open-file limit to its hard maximum (every subscriber is a socket). Returns the
