@@ -114,8 +114,14 @@ fn an_amf3_metadata_bomb_is_dropped_and_the_channel_serves_the_next_publisher() 
         .unwrap();
     assert!(meta.payload.len() < 1000, "{}", meta.describe());
     server.assert_alive("after the metadata bomb");
+    let logged = wait_until(secs(5.0), || {
+        server
+            .log_text()
+            .contains("dropping a data message")
+            .then_some(())
+    });
     assert!(
-        server.log_text().contains("dropping a data message"),
+        logged.is_some(),
         "the drop was not logged\n{}",
         server.describe()
     );
@@ -253,4 +259,59 @@ fn viewers_of_a_silent_channel_that_leave_are_gone_within_seconds() {
         left.elapsed()
     );
     assert!(left.elapsed() < secs(5.0), "took {:?}", left.elapsed());
+}
+
+#[test]
+fn connections_over_the_limits_are_closed_at_once() {
+    let server = Server::start(&["-maxconnections=6", "-maxconnperip=4"]);
+    // Four from 127.0.0.1 are admitted (they stay open, waiting for a handshake) ...
+    let held: Vec<_> = (0..4)
+        .map(|_| tcp_connect(server.rtmp_addr).unwrap())
+        .collect();
+    for s in &held {
+        assert!(
+            wait_closed(s, secs(0.5)).is_err(),
+            "an admitted connection was closed"
+        );
+    }
+    // ... the fifth from the same address is closed at once, on either media port.
+    for addr in [server.rtmp_addr, server.http_addr] {
+        let extra = tcp_connect(addr).unwrap();
+        let started = Instant::now();
+        wait_closed(&extra, secs(2.0)).expect("the connection over -maxconnperip is closed");
+        assert!(started.elapsed() < secs(1.0), "{:?}", started.elapsed());
+    }
+    drop(held);
+    // Places are freed when connections end: a normal client gets in again.
+    let ok = wait_until(secs(5.0), || {
+        RtmpClient::connect_app(server.rtmp_addr, "live").ok()
+    });
+    assert!(ok.is_some(), "no place was freed\n{}", server.describe());
+}
+
+#[test]
+fn a_connection_that_neither_publishes_nor_plays_is_closed_after_10_s() {
+    let server = Server::start(&[]);
+    let mut idle = RtmpClient::connect_app(server.rtmp_addr, "live").unwrap();
+    let started = Instant::now();
+    // Pings and createStream do not extend the deadline.
+    let deadline = started + secs(14.0);
+    let mut closed = false;
+    while Instant::now() < deadline {
+        let ping = [0u8, 6, 0, 0, 0, 1];
+        if idle.send(2, 0, 4, 0, &ping).is_err() {
+            closed = true;
+            break;
+        }
+        if wait_closed(&idle.sock, secs(1.0)).is_ok() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "still open after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < secs(12.0),
+        "closed only after {:?}",
+        started.elapsed()
+    );
 }

@@ -14,9 +14,9 @@ use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
 use crate::hub::Hub;
 use crate::net;
 
-/// Accept media-port connections forever, a thread each.
-pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
-    net::accept_loop(listener, "http", move |socket, peer| {
+/// Accept media-port connections, a thread each, within the limits of `policy`.
+pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy) {
+    net::accept_loop(listener, "http", policy, move |socket, peer| {
         handle_connection(socket, peer, hub.clone())
     });
 }

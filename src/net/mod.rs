@@ -5,12 +5,16 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::hub::{CloseReason, SharedBatch, Wire};
 
+pub mod limits;
 pub mod stage;
 pub mod sys;
+
+pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;
@@ -33,10 +37,37 @@ pub fn spawn(
         .spawn(f)
 }
 
-/// Accept connections forever, each on its own named thread running `handle`.
+/// TCP keepalive of media sockets: probes after this much silence ...
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// ... this far apart, and the connection is dropped after this many go unanswered.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const KEEPALIVE_PROBES: u32 = 3;
+
+/// How a media listener accepts: the connection limits it shares with the other listeners, and
+/// what to do for each connection refused by them.
+#[derive(Clone)]
+pub struct AcceptPolicy {
+    pub limits: Arc<ConnectionLimits>,
+    pub on_refused: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl AcceptPolicy {
+    /// No limits (tests and tools).
+    pub fn unlimited() -> AcceptPolicy {
+        AcceptPolicy {
+            limits: ConnectionLimits::unlimited(),
+            on_refused: Arc::new(|| {}),
+        }
+    }
+}
+
+/// Accept connections until the listener fails for good (or shutdown closes it), each on its own
+/// named thread running `handle`. A connection over a limit of `policy` is closed at once,
+/// without a thread; admitted ones get TCP keepalive.
 pub fn accept_loop(
     listener: std::net::TcpListener,
     protocol: &'static str,
+    policy: AcceptPolicy,
     handle: impl Fn(TcpStream, std::net::SocketAddr) + Send + Sync + Clone + 'static,
 ) {
     for conn in listener.incoming() {
@@ -45,9 +76,25 @@ pub fn accept_loop(
                 let peer = socket
                     .peer_addr()
                     .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+                let slot = match policy.limits.admit(peer.ip()) {
+                    Ok(slot) => slot,
+                    Err(refusal) => {
+                        (policy.on_refused)();
+                        log::debug!("{protocol}: refusing {peer}: {refusal:?} connections open");
+                        drop(socket);
+                        continue;
+                    }
+                };
+                set_keepalive(
+                    &socket,
+                    KEEPALIVE_IDLE,
+                    KEEPALIVE_INTERVAL,
+                    KEEPALIVE_PROBES,
+                );
                 let handle = handle.clone();
                 let spawned = spawn(format!("{protocol}-{peer}"), CONNECTION_STACK, move || {
-                    handle(socket, peer)
+                    handle(socket, peer);
+                    drop(slot);
                 });
                 if let Err(e) = spawned {
                     log::warn!("{protocol}: cannot start a thread for {peer}: {e}");

@@ -25,15 +25,15 @@ const PLAYER_READ_BUFFER: usize = 1024;
 /// The handshake's reads (C0+C1 is 1537 bytes, C2 1536).
 const HANDSHAKE_READ_BUFFER: usize = 4096;
 
-/// Accept RTMP connections forever, a thread each.
-pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
-    net::accept_loop(listener, "rtmp", move |socket, peer| {
+/// Accept RTMP connections, a thread each, within the limits of `policy`.
+pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy) {
+    net::accept_loop(listener, "rtmp", policy, move |socket, peer| {
         run_connection(socket, peer, hub.clone())
     });
 }
 
 /// The setup step a connection must finish within `net::SETUP_TIMEOUT`.
-const SETUP_STEP: &str = "handshake and connect (10 s)";
+const SETUP_STEP: &str = "handshake, connect and publish or play (10 s)";
 
 fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     let stream = hub.new_stream(StreamType::Rtmp, peer.to_string());
@@ -89,6 +89,7 @@ struct Connection {
     session: ServerSession,
     reader: ChunkReader,
     playing: bool,
+    publishing: bool,
     /// The test-only fault hook asked this publisher to panic (see `fault_hook_requested`).
     fault_panic: bool,
 }
@@ -113,6 +114,7 @@ impl Connection {
             session: ServerSession::new(),
             reader: ChunkReader::new(),
             playing: false,
+            publishing: false,
             fault_panic: false,
         })
     }
@@ -178,7 +180,8 @@ impl Connection {
                     }
                 }
             }
-            let deadline = (!self.session.is_connected()).then_some(setup_deadline);
+            // From TCP accept to publishing or playing: one deadline (pings do not extend it).
+            let deadline = (!self.publishing && !self.playing).then_some(setup_deadline);
             // A player only sends small control messages: it reads in small steps.
             let room = if self.playing {
                 PLAYER_READ_BUFFER
@@ -261,6 +264,7 @@ impl Connection {
                 );
                 self.session.accept_publish();
                 self.flush_session()?;
+                self.publishing = true;
                 Ok(None)
             }
             Err(e) => {
