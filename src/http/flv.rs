@@ -56,6 +56,11 @@ pub(crate) fn play_request(
     // With -rtmpcheckparams the stream exists from the start, as the controller is asked about
     // it; otherwise only once the channel is found (a 404 is no stream).
     let mut checked = None;
+    if hub.channel(channel_name).is_none() && !hub.creates_missing_channels() {
+        // Nothing to play, nothing to ask the controller about (HEAD says as much).
+        not_found(&mut socket, peer, channel_name);
+        return;
+    }
     if hub.settings.check_params {
         let (stream, mut guard) = new_stream(hub, peer);
         // The same check as an RTMP play: the controller sees the channel and the query.
