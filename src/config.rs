@@ -105,6 +105,12 @@ pub struct Config {
     pub origin: Option<String>,
     /// Serve the watch page (`/`, `/channels.json`) on the media port.
     pub watch_page: bool,
+    /// Open media connections (RTMP and HTTP-FLV together); `None`: sized from the fd limit.
+    pub max_connections: Option<usize>,
+    /// Open media connections per client address; 0 = no limit.
+    pub max_conn_per_ip: usize,
+    /// On-demand pulls edge mode runs at once.
+    pub max_pulls: usize,
 }
 
 impl Default for Config {
@@ -125,6 +131,9 @@ impl Default for Config {
             merge_write: Duration::from_millis(100),
             origin: None,
             watch_page: true,
+            max_connections: None,
+            max_conn_per_ip: 0,
+            max_pulls: 64,
         }
     }
 }
@@ -214,6 +223,21 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "-watchpage=BOOL",
         "true",
         "serve the watch page (GET /) and /channels.json on -http",
+    ),
+    (
+        "-maxconnections=N",
+        "(fd limit)",
+        "open RTMP + HTTP-FLV connections; more are closed at accept",
+    ),
+    (
+        "-maxconnperip=N",
+        "0",
+        "open RTMP + HTTP-FLV connections per client address (0 = no limit)",
+    ),
+    (
+        "-maxpulls=N",
+        "64",
+        "on-demand pulls edge mode runs at once",
     ),
     ("-loglevel=LEVEL", "info", "error | warn | info | debug"),
     ("-h, --help", "", "print this help"),
@@ -366,6 +390,20 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
             Err(format!("{s:?} is not an rtmp:// URL"))
         }
     })?;
+    let count = |s: &str| {
+        s.parse::<usize>()
+            .map_err(|_| format!("{s:?} is not a count"))
+    };
+    config.max_connections = value(&mut args, "--maxconnections", |s| match count(s)? {
+        0 => Err("must be 1 or more".to_string()),
+        n => Ok(n),
+    })?;
+    if let Some(n) = value(&mut args, "--maxconnperip", count)? {
+        config.max_conn_per_ip = n;
+    }
+    if let Some(n) = value(&mut args, "--maxpulls", count)? {
+        config.max_pulls = n;
+    }
     let rest = args.finish();
     if let Some(first) = rest.first() {
         let text = first.to_string_lossy();

@@ -38,15 +38,16 @@ pub fn file_header(has_audio: bool, has_video: bool) -> [u8; FILE_HEADER_LEN] {
 ///      |  (24 bits)  | (low 24 bits)|          |
 /// ```
 ///
-/// `data_len` must not exceed [`MAX_TAG_DATA_LEN`]; RTMP message lengths are 24-bit, so no body that
-/// came from RTMP can.
-pub fn tag_header(tag_type: u8, timestamp: u32, data_len: usize) -> [u8; TAG_HEADER_LEN] {
-    debug_assert!(data_len <= MAX_TAG_DATA_LEN, "FLV tag body too large");
+/// `None` when `data_len` exceeds [`MAX_TAG_DATA_LEN`]: such a tag cannot be written.
+pub fn tag_header(tag_type: u8, timestamp: u32, data_len: usize) -> Option<[u8; TAG_HEADER_LEN]> {
+    if data_len > MAX_TAG_DATA_LEN {
+        return None;
+    }
     let size = (data_len as u32).to_be_bytes();
     let ts = timestamp.to_be_bytes();
-    [
+    Some([
         tag_type, size[1], size[2], size[3], ts[1], ts[2], ts[3], ts[0], 0, 0, 0,
-    ]
+    ])
 }
 
 /// The back pointer after a tag: the tag's full length (header + body), big-endian.
@@ -54,12 +55,18 @@ pub fn previous_tag_size(data_len: usize) -> [u8; 4] {
     ((TAG_HEADER_LEN + data_len) as u32).to_be_bytes()
 }
 
-/// Append a whole tag: header, body and back pointer.
-pub fn write_tag(tag_type: u8, timestamp: u32, body: &[u8], out: &mut Vec<u8>) {
+/// Append a whole tag: header, body and back pointer. A body over [`MAX_TAG_DATA_LEN`] is not
+/// written (its size does not fit the header): returns `false` and leaves `out` as it was.
+pub fn write_tag(tag_type: u8, timestamp: u32, body: &[u8], out: &mut Vec<u8>) -> bool {
+    let Some(header) = tag_header(tag_type, timestamp, body.len()) else {
+        log::warn!("not writing an FLV tag of {} bytes", body.len());
+        return false;
+    };
     out.reserve(TAG_HEADER_LEN + body.len() + BACK_POINTER_LEN);
-    out.extend_from_slice(&tag_header(tag_type, timestamp, body.len()));
+    out.extend_from_slice(&header);
     out.extend_from_slice(body);
     out.extend_from_slice(&previous_tag_size(body.len()));
+    true
 }
 
 /// One tag. `tag_type` is the whole first header byte (8 audio, 9 video, 18 script data); the

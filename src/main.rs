@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use joy4::config::{self, Command, Config, ListenAddr};
 use joy4::http::callback::CallbackSender;
-use joy4::hub::{BufferLimits, EventSink, Hub, HubSettings, NoEvents};
+use joy4::hub::{BufferLimits, EventSink, Hub, HubSettings, NoEvents, ServerCounters};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,13 +48,27 @@ fn run(config: Config) -> ExitCode {
         simplelog::WriteLogger::init(config.log_level.to_filter(), log_config, std::io::stderr());
 
     // Every subscriber is a socket: take as many descriptors as the hard limit allows.
-    match joy4::net::raise_fd_limit() {
-        Ok((n, _)) if n < 16_384 => log::warn!(
-            "open-file limit is {n} (hard limit); joy4 can serve about that many connections"
-        ),
-        Ok((n, _)) => log::debug!("open-file limit {n}"),
-        Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
-    }
+    let fd_limit = match joy4::net::raise_fd_limit() {
+        Ok((n, _)) if n < 16_384 => {
+            log::warn!(
+                "open-file limit is {n} (hard limit); joy4 can serve about that many connections"
+            );
+            Some(n)
+        }
+        Ok((n, _)) => {
+            log::debug!("open-file limit {n}");
+            Some(n)
+        }
+        Err(e) => {
+            log::warn!("cannot raise the open-file limit: {e}");
+            None
+        }
+    };
+    // An RTMP connection holds two descriptors (its socket, cloned for the writer); keep some for
+    // the API, callbacks, relays and files.
+    let max_connections = config.max_connections.unwrap_or_else(|| {
+        fd_limit.map_or(10_000, |n| (n.saturating_sub(256) / 2).max(64) as usize)
+    });
 
     let listeners = (|| {
         Ok::<_, ExitCode>((
@@ -89,7 +103,7 @@ fn run(config: Config) -> ExitCode {
     };
     let hub = Hub::new(settings, events);
     if let Some(origin) = &config.origin {
-        joy4::relay::install_edge(&hub, origin.clone());
+        joy4::relay::install_edge(&hub, origin.clone(), config.max_pulls);
         log::info!("edge mode: unknown channels are pulled from {origin}");
     }
     if let Some(sender) = &callback {
@@ -128,14 +142,29 @@ fn run(config: Config) -> ExitCode {
         config.httpapi
     );
 
+    let refused_hub = hub.clone();
+    let policy = joy4::net::AcceptPolicy {
+        limits: joy4::net::ConnectionLimits::new(max_connections, config.max_conn_per_ip),
+        on_refused: Arc::new(move || {
+            ServerCounters::add(&refused_hub.counters.refused_connections)
+        }),
+    };
+    log::info!(
+        "at most {max_connections} media connections{}",
+        match config.max_conn_per_ip {
+            0 => String::new(),
+            n => format!(", {n} per client address"),
+        }
+    );
     let rtmp_hub = hub.clone();
     let flv_hub = hub.clone();
+    let rtmp_policy = policy.clone();
     let started = joy4::net::spawn("rtmp-accept".into(), 256 * 1024, move || {
-        joy4::rtmp::conn::serve(rtmp, rtmp_hub)
+        joy4::rtmp::conn::serve(rtmp, rtmp_hub, rtmp_policy)
     })
     .and_then(|_| {
         joy4::net::spawn("flv-accept".into(), 256 * 1024, move || {
-            joy4::http::media_port::serve(http, flv_hub, config.watch_page)
+            joy4::http::media_port::serve(http, flv_hub, policy, config.watch_page)
         })
     });
     if let Err(e) = started {

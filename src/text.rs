@@ -125,6 +125,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// What [`log_safe`] keeps of a name or value from the wire, in characters.
+pub const LOG_TEXT_MAX: usize = 128;
+
 /// A name or value that came off the wire, fit for a log line: control characters and quotes
 /// escaped, at most `max` characters (then `…`).
 pub fn log_safe(text: &str, max: usize) -> String {

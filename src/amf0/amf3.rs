@@ -1,6 +1,6 @@
 //! AMF3 (behind the AMF0 avmplus marker), converted to the nearest AMF0 value.
 
-use super::decode::{deeper, read_f64, read_u8, read_utf8};
+use super::decode::{count_element, deeper, read_f64, read_u8, read_utf8};
 use super::{Amf0Error, Amf0Value};
 
 pub(super) const AMF3_UNDEFINED: u8 = 0x00;
@@ -28,15 +28,22 @@ pub(super) struct Amf3Decoder {
     strings: Vec<String>,
     traits: Vec<Traits>,
     budget: usize,
+    /// Values still allowed (see `MAX_ELEMENTS`), shared with the AMF0 value around this one.
+    elements_left: usize,
 }
 
 impl Amf3Decoder {
-    pub(super) fn new(input_len: usize) -> Self {
+    pub(super) fn new(input_len: usize, elements_left: usize) -> Self {
         Amf3Decoder {
             strings: Vec::new(),
             traits: Vec::new(),
             budget: input_len.saturating_mul(2).saturating_add(64 * 1024),
+            elements_left,
         }
+    }
+
+    pub(super) fn elements_left(&self) -> usize {
+        self.elements_left
     }
 
     fn spend(&mut self, bytes: usize) -> Result<(), Amf0Error> {
@@ -94,6 +101,7 @@ impl Amf3Decoder {
         input: &mut &[u8],
         depth: usize,
     ) -> Result<Amf0Value, Amf0Error> {
+        count_element(&mut self.elements_left)?;
         let marker = read_u8(input)?;
         match marker {
             AMF3_UNDEFINED => Ok(Amf0Value::Undefined),

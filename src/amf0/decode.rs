@@ -4,18 +4,29 @@ use super::amf3::Amf3Decoder;
 use super::*;
 
 /// Decode one value from the front of `input`, advancing it.
+/// At most [`MAX_ELEMENTS`] values (nested ones included) are decoded.
 pub fn decode(input: &mut &[u8]) -> Result<Amf0Value, Amf0Error> {
-    decode_value(input, 0)
+    let mut elements_left = MAX_ELEMENTS;
+    decode_value(input, 0, &mut elements_left)
 }
 
-/// Decode values until the input is used up.
+/// Decode values until the input is used up; at most [`MAX_ELEMENTS`] values in all.
 pub fn decode_all(input: &[u8]) -> Result<Vec<Amf0Value>, Amf0Error> {
     let mut rest = input;
     let mut values = Vec::new();
+    let mut elements_left = MAX_ELEMENTS;
     while !rest.is_empty() {
-        values.push(decode(&mut rest)?);
+        values.push(decode_value(&mut rest, 0, &mut elements_left)?);
     }
     Ok(values)
+}
+
+/// Count one more decoded value against the budget of `MAX_ELEMENTS`.
+pub(super) fn count_element(elements_left: &mut usize) -> Result<(), Amf0Error> {
+    *elements_left = elements_left
+        .checked_sub(1)
+        .ok_or(Amf0Error::TooManyElements)?;
+    Ok(())
 }
 
 // Reading primitives, shared with AMF3. Each takes from the front of the slice and fails without
@@ -73,7 +84,8 @@ fn read_long_string(input: &mut &[u8]) -> Result<String, Amf0Error> {
     read_utf8(input, len)
 }
 
-fn decode_value(input: &mut &[u8], depth: usize) -> Result<Amf0Value, Amf0Error> {
+fn decode_value(input: &mut &[u8], depth: usize, left: &mut usize) -> Result<Amf0Value, Amf0Error> {
+    count_element(left)?;
     let marker = read_u8(input)?;
     match marker {
         // 00 | f64 BE
@@ -83,7 +95,7 @@ fn decode_value(input: &mut &[u8], depth: usize) -> Result<Amf0Value, Amf0Error>
         // 02 | u16 len | UTF-8
         STRING => Ok(Amf0Value::String(read_short_string(input)?)),
         // 03 | (u16 len | key | value)* | 00 00 09
-        OBJECT => Ok(Amf0Value::Object(decode_pairs(input, depth, None)?)),
+        OBJECT => Ok(Amf0Value::Object(decode_pairs(input, depth, None, left)?)),
         NULL => Ok(Amf0Value::Null),
         UNDEFINED | UNSUPPORTED => Ok(Amf0Value::Undefined),
         // 07 | u16 index: we keep no reference table (see the module comment).
@@ -98,6 +110,7 @@ fn decode_value(input: &mut &[u8], depth: usize) -> Result<Amf0Value, Amf0Error>
                 input,
                 depth,
                 Some(count),
+                left,
             )?))
         }
         // 0A | u32 count | value*
@@ -110,7 +123,7 @@ fn decode_value(input: &mut &[u8], depth: usize) -> Result<Amf0Value, Amf0Error>
             let depth = deeper(depth)?;
             let mut items = Vec::with_capacity(count);
             for _ in 0..count {
-                items.push(decode_value(input, depth)?);
+                items.push(decode_value(input, depth, left)?);
             }
             Ok(Amf0Value::StrictArray(items))
         }
@@ -125,10 +138,15 @@ fn decode_value(input: &mut &[u8], depth: usize) -> Result<Amf0Value, Amf0Error>
         // 10 | u16 len | class name | object body: the class name does not matter to a server.
         TYPED_OBJECT => {
             read_short_string(input)?;
-            Ok(Amf0Value::Object(decode_pairs(input, depth, None)?))
+            Ok(Amf0Value::Object(decode_pairs(input, depth, None, left)?))
         }
         // 11 | one AMF3 value
-        AVMPLUS => Amf3Decoder::new(input.len()).value(input, deeper(depth)?),
+        AVMPLUS => {
+            let mut amf3 = Amf3Decoder::new(input.len(), *left);
+            let value = amf3.value(input, deeper(depth)?);
+            *left = amf3.elements_left();
+            value
+        }
         other => Err(Amf0Error::UnknownMarker(other)),
     }
 }
@@ -147,6 +165,7 @@ fn decode_pairs(
     input: &mut &[u8],
     depth: usize,
     ecma_count: Option<usize>,
+    left: &mut usize,
 ) -> Result<Vec<(String, Amf0Value)>, Amf0Error> {
     let depth = deeper(depth)?;
     let mut pairs = Vec::new();
@@ -159,7 +178,7 @@ fn decode_pairs(
             *input = &input[1..];
             return Ok(pairs);
         }
-        let value = decode_value(input, depth)?;
+        let value = decode_value(input, depth, left)?;
         pairs.push((key, value));
     }
 }

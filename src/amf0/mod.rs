@@ -26,6 +26,9 @@ pub use decode::{decode, decode_all};
 
 /// How deeply objects and arrays may nest (AMF0 and AMF3 together).
 pub const MAX_DEPTH: usize = 64;
+/// How many values (nested ones included) one `decode` or `decode_all` call may produce: each
+/// costs a few dozen bytes of memory however small its encoding.
+pub const MAX_ELEMENTS: usize = 65_536;
 
 const NUMBER: u8 = 0x00;
 const BOOLEAN: u8 = 0x01;
@@ -78,6 +81,8 @@ pub enum Amf0Error {
     Amf3Externalizable(String),
     /// AMF3 references (strings, traits) would expand the input more than we allow.
     Amf3Expansion,
+    /// More than [`MAX_ELEMENTS`] values.
+    TooManyElements,
 }
 
 impl fmt::Display for Amf0Error {
@@ -93,6 +98,7 @@ impl fmt::Display for Amf0Error {
                 write!(f, "AMF3 externalizable object of class {class:?}")
             }
             Amf0Error::Amf3Expansion => write!(f, "AMF3 references expand the input too much"),
+            Amf0Error::TooManyElements => write!(f, "more than {MAX_ELEMENTS} AMF values"),
         }
     }
 }
@@ -154,6 +160,39 @@ pub fn encode(value: &Amf0Value, out: &mut Vec<u8>) {
     }
 }
 
+/// The number of bytes [`encode`] appends for `value`, computed without encoding it (so that an
+/// oversized value can be refused before anything is allocated).
+pub fn encoded_len(value: &Amf0Value) -> usize {
+    let pairs_len = |pairs: &[(String, Amf0Value)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| 2 + k.len().min(u16::MAX as usize) + encoded_len(v))
+            .fold(3usize, usize::saturating_add)
+    };
+    match value {
+        Amf0Value::Number(_) => 9,
+        Amf0Value::Boolean(_) => 2,
+        Amf0Value::String(s) if s.len() <= u16::MAX as usize => 3 + s.len(),
+        Amf0Value::String(s) => 5 + s.len().min(u32::MAX as usize),
+        Amf0Value::Object(pairs) => 1 + pairs_len(pairs),
+        Amf0Value::Null | Amf0Value::Undefined => 1,
+        Amf0Value::EcmaArray(pairs) => 5 + pairs_len(pairs),
+        Amf0Value::StrictArray(items) => items
+            .iter()
+            .map(encoded_len)
+            .fold(5usize, usize::saturating_add),
+        Amf0Value::Date { .. } => 11,
+    }
+}
+
+/// [`encoded_len`] of several values one after another.
+pub fn encoded_len_all(values: &[Amf0Value]) -> usize {
+    values
+        .iter()
+        .map(encoded_len)
+        .fold(0usize, usize::saturating_add)
+}
+
 /// Encode several values one after another.
 pub fn encode_all(values: &[Amf0Value]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -196,6 +235,47 @@ impl Amf0Value {
             _ => None,
         }
     }
+    /// A copy of at most `max_values` values in all (depth first: later properties and items are
+    /// left out), with strings and keys cut to `max_string` bytes: what is kept of a peer's value
+    /// for a long time (a connection's `connect` command object).
+    pub fn bounded(&self, max_values: usize, max_string: usize) -> Amf0Value {
+        let mut left = max_values.max(1);
+        self.bounded_copy(&mut left, max_string)
+    }
+
+    fn bounded_copy(&self, left: &mut usize, max_string: usize) -> Amf0Value {
+        *left = left.saturating_sub(1);
+        let mut pairs_copy = |pairs: &[(String, Amf0Value)]| {
+            let mut out = Vec::new();
+            for (key, value) in pairs {
+                if *left == 0 {
+                    break;
+                }
+                let key = truncate_at_char_boundary(key, max_string).to_string();
+                out.push((key, value.bounded_copy(left, max_string)));
+            }
+            out
+        };
+        match self {
+            Amf0Value::String(s) => {
+                Amf0Value::String(truncate_at_char_boundary(s, max_string).to_string())
+            }
+            Amf0Value::Object(pairs) => Amf0Value::Object(pairs_copy(pairs)),
+            Amf0Value::EcmaArray(pairs) => Amf0Value::EcmaArray(pairs_copy(pairs)),
+            Amf0Value::StrictArray(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    if *left == 0 {
+                        break;
+                    }
+                    out.push(item.bounded_copy(left, max_string));
+                }
+                Amf0Value::StrictArray(out)
+            }
+            scalar => scalar.clone(),
+        }
+    }
+
     /// Property lookup on an Object or EcmaArray (the first pair with that key).
     pub fn get(&self, key: &str) -> Option<&Amf0Value> {
         self.as_pairs()?

@@ -388,3 +388,93 @@ fn amf3_truncated_at_every_cut_point_is_an_error() {
         assert!(decode_all(&bytes[..cut]).is_err(), "cut at {cut}");
     }
 }
+
+#[test]
+fn more_values_than_the_element_limit_are_refused() {
+    // A strict array of nulls: one byte per value, the cheapest way to make many values.
+    let count = MAX_ELEMENTS as u32;
+    let mut bytes = vec![STRICT_ARRAY];
+    bytes.extend_from_slice(&count.to_be_bytes());
+    bytes.extend(std::iter::repeat_n(NULL, count as usize));
+    let mut rest = &bytes[..];
+    assert_eq!(decode(&mut rest), Err(Amf0Error::TooManyElements));
+    // One value fewer (the array itself counts) is fine.
+    let mut fits = vec![STRICT_ARRAY];
+    fits.extend_from_slice(&(count - 1).to_be_bytes());
+    fits.extend(std::iter::repeat_n(NULL, count as usize - 1));
+    assert!(decode_all(&fits).is_ok());
+}
+
+#[test]
+fn the_element_limit_spans_all_values_of_one_message_and_amf3_inside_it() {
+    let half = MAX_ELEMENTS as u32 / 2;
+    let mut bytes = Vec::new();
+    for _ in 0..2 {
+        bytes.push(STRICT_ARRAY);
+        bytes.extend_from_slice(&half.to_be_bytes());
+        bytes.extend(std::iter::repeat_n(NULL, half as usize));
+    }
+    assert_eq!(decode_all(&bytes), Err(Amf0Error::TooManyElements));
+    // AMF3 dense array of nulls behind the avmplus marker.
+    let mut amf3 = vec![AVMPLUS, AMF3_ARRAY];
+    let n = MAX_ELEMENTS as u32;
+    let header = (n << 1) | 1;
+    amf3.extend_from_slice(&[
+        0x80 | ((header >> 22) & 0x7F) as u8,
+        0x80 | ((header >> 15) & 0x7F) as u8,
+        0x80 | ((header >> 8) & 0x7F) as u8,
+        (header & 0xFF) as u8,
+    ]);
+    amf3.push(0x01); // empty key: end of the associative part
+    amf3.extend(std::iter::repeat_n(AMF3_NULL, n as usize));
+    let mut rest = &amf3[..];
+    assert_eq!(decode(&mut rest), Err(Amf0Error::TooManyElements));
+}
+
+#[test]
+fn encoded_len_is_the_length_encode_writes() {
+    let values = vec![
+        Amf0Value::Number(1.0),
+        Amf0Value::Boolean(true),
+        Amf0Value::string("abc"),
+        Amf0Value::String("x".repeat(70_000)),
+        Amf0Value::object([("a", Amf0Value::Null), ("b", Amf0Value::Undefined)]),
+        Amf0Value::EcmaArray(vec![(
+            "k".into(),
+            Amf0Value::StrictArray(vec![Amf0Value::Null]),
+        )]),
+        Amf0Value::Date {
+            millis: 1.0,
+            time_zone: 0,
+        },
+    ];
+    for v in &values {
+        let mut out = Vec::new();
+        encode(v, &mut out);
+        assert_eq!(encoded_len(v), out.len(), "{v:?}");
+    }
+    assert_eq!(encoded_len_all(&values), encode_all(&values).len());
+}
+
+#[test]
+fn a_bounded_copy_keeps_at_most_the_values_and_string_lengths_asked_for() {
+    let big = Amf0Value::object([
+        ("app", Amf0Value::string("live")),
+        ("tcUrl", Amf0Value::String("é".repeat(5000))),
+        (
+            "junk",
+            Amf0Value::StrictArray(vec![Amf0Value::Null; 100_000]),
+        ),
+        ("after", Amf0Value::Number(1.0)),
+    ]);
+    let kept = big.bounded(64, 1024);
+    assert_eq!(kept.get("app").and_then(Amf0Value::as_str), Some("live"));
+    let tc = kept.get("tcUrl").and_then(Amf0Value::as_str).unwrap();
+    assert!(tc.len() <= 1024 && tc.len() >= 1022, "{}", tc.len());
+    let junk = match kept.get("junk") {
+        Some(Amf0Value::StrictArray(items)) => items.len(),
+        other => panic!("{other:?}"),
+    };
+    assert!(junk < 64, "{junk}");
+    assert!(encoded_len(&kept) < 64 * 16 + 2 * 1024);
+}

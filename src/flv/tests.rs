@@ -54,7 +54,7 @@ fn headers_have_the_documented_layout() {
     );
     assert_eq!(file_header(false, true)[4], 1);
     assert_eq!(
-        tag_header(9, 0x0A0B_0C0D, 0x01_0203),
+        tag_header(9, 0x0A0B_0C0D, 0x01_0203).unwrap(),
         [9, 0x01, 0x02, 0x03, 0x0B, 0x0C, 0x0D, 0x0A, 0, 0, 0]
     );
     assert_eq!(previous_tag_size(5), [0, 0, 0, 16]);
@@ -110,7 +110,7 @@ fn truncated_input_asks_for_more_bytes() {
 #[test]
 fn an_oversized_tag_is_refused_from_its_header_alone() {
     let mut bytes = file_header(true, true).to_vec();
-    bytes.extend_from_slice(&tag_header(9, 0, 2000));
+    bytes.extend_from_slice(&tag_header(9, 0, 2000).unwrap());
     let mut reader = FlvReader::with_max_tag_len(1000);
     reader.feed(&bytes);
     assert_eq!(reader.next_tag(), Err(FlvError::TagTooLarge(2000)));
@@ -236,4 +236,15 @@ fn a_truncated_aggregate_is_an_error_at_every_cut_point() {
             assert_eq!(e, FlvError::Truncated);
         }
     }
+}
+
+#[test]
+fn a_tag_over_the_24_bit_size_is_never_written() {
+    let body = vec![0u8; MAX_TAG_DATA_LEN + 1];
+    let mut out = vec![1, 2, 3];
+    assert!(!write_tag(9, 0, &body, &mut out));
+    assert_eq!(out, [1, 2, 3]);
+    assert_eq!(tag_header(9, 0, MAX_TAG_DATA_LEN + 1), None);
+    assert!(write_tag(9, 0, &body[..MAX_TAG_DATA_LEN], &mut out));
+    assert_eq!(out.len(), 3 + TAG_HEADER_LEN + MAX_TAG_DATA_LEN + 4);
 }

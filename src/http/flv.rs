@@ -5,10 +5,13 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use super::media_port::simple_response;
+use super::media_port::{json_response, simple_response};
 use super::request::RequestHead;
-use crate::hub::{CloseReason, Cursor, Format, Hub, Sink, StreamHandle, StreamType, Wire};
+use crate::hub::{
+    CloseReason, Cursor, Format, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
+};
 use crate::net::{self, SocketWire};
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 /// `/live/abc.flv` -> `live/abc`; `None` for paths that are not `.flv`.
 pub fn channel_of_path(path: &str) -> Option<String> {
@@ -41,21 +44,56 @@ pub(crate) fn play_request(
         );
         return;
     };
-    let Some(channel) = hub.channel_for_play(channel_name) else {
-        log::info!("http-flv {peer}: no channel {channel_name}");
-        simple_response(
-            &mut socket,
-            404,
-            "",
-            &format!("channel {channel_name} not found\n"),
-        );
-        return;
-    };
     if head.method == "HEAD" {
-        let _ = socket.write_all(RESPONSE_HEAD.as_bytes());
+        match hub.channel_for_play(channel_name) {
+            Some(_) => {
+                let _ = socket.write_all(RESPONSE_HEAD.as_bytes());
+            }
+            None => not_found(&mut socket, peer, channel_name),
+        }
         return;
     }
-    let stream = hub.new_stream(StreamType::HttpFlv, net::peer_text(peer));
+    // With -rtmpcheckparams the stream exists from the start, as the controller is asked about
+    // it; otherwise only once the channel is found (a 404 is no stream).
+    let mut checked = None;
+    if hub.channel(channel_name).is_none() && !hub.creates_missing_channels() {
+        // Nothing to play, nothing to ask the controller about (HEAD says as much).
+        not_found(&mut socket, peer, channel_name);
+        return;
+    }
+    if hub.settings.check_params {
+        let (stream, mut guard) = new_stream(hub, peer);
+        // The same check as an RTMP play: the controller sees the channel and the query.
+        stream.set_rtmp_info(RtmpInfo {
+            command: "play".into(),
+            stream_name: channel_name.to_string(),
+            params,
+            ..RtmpInfo::default()
+        });
+        if let Err(reason) = hub.check_params(&stream) {
+            log::info!(
+                "http-flv {peer}: play of {} rejected ({})",
+                log_safe(channel_name, LOG_TEXT_MAX),
+                reason.as_str()
+            );
+            let body = serde_json::json!({
+                "error": "Rejected",
+                "detail": format!("play rejected by the controller ({})", reason.as_str()),
+            });
+            json_response(&mut socket, 403, &body.to_string());
+            guard.set_reason(reason);
+            return;
+        }
+        checked = Some((stream, guard));
+    }
+    let Some(channel) = hub.channel_for_play(channel_name) else {
+        not_found(&mut socket, peer, channel_name);
+        if let Some((_, mut guard)) = checked {
+            guard.set_reason(CloseReason::Rejected);
+        }
+        return;
+    };
+    let (stream, mut guard) = checked.unwrap_or_else(|| new_stream(hub, peer));
     let reason = play(
         socket,
         hub,
@@ -69,7 +107,27 @@ pub(crate) fn play_request(
         stream.id(),
         reason.as_str()
     );
-    hub.finish_stream(&stream, reason);
+    guard.set_reason(reason);
+}
+
+/// A new HTTP-FLV stream, and the guard that finishes it however this thread ends.
+fn new_stream(hub: &Arc<Hub>, peer: SocketAddr) -> (Arc<StreamHandle>, StreamGuard) {
+    let stream = hub.new_stream(StreamType::HttpFlv, net::peer_text(peer));
+    let guard = StreamGuard::new(hub.clone(), stream.clone());
+    (stream, guard)
+}
+
+fn not_found(socket: &mut TcpStream, peer: SocketAddr, channel_name: &str) {
+    log::info!(
+        "http-flv {peer}: no channel {}",
+        log_safe(channel_name, LOG_TEXT_MAX)
+    );
+    simple_response(
+        socket,
+        404,
+        "",
+        &format!("channel {channel_name} not found\n"),
+    );
 }
 
 const RESPONSE_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\nConnection: close\r\nServer: joy4\r\n\r\n";

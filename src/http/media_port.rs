@@ -14,10 +14,10 @@ use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
 use crate::hub::Hub;
 use crate::net;
 
-/// Accept media-port connections forever, a thread each. `watch_page`: serve the watch page
-/// (`/`, `/channels.json` and its assets).
-pub fn serve(listener: TcpListener, hub: Arc<Hub>, watch_page: bool) {
-    net::accept_loop(listener, "http", move |socket, peer| {
+/// Accept media-port connections, a thread each, within the limits of `policy`. `watch_page`:
+/// serve the watch page (`/`, `/channels.json` and its assets).
+pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy, watch_page: bool) {
+    net::accept_loop(listener, "http", policy, move |socket, peer| {
         handle_connection(socket, peer, hub.clone(), watch_page)
     });
 }
@@ -56,6 +56,7 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         200 => "OK",
         204 => "No Content",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
@@ -73,6 +74,16 @@ pub(crate) fn simple_response(
 ) {
     let response = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n{extra_headers}\r\n{body}",
+        reason_phrase(status),
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes());
+}
+
+/// A short JSON response (`body` is already JSON), then close.
+pub(crate) fn json_response(socket: &mut TcpStream, status: u16, body: &str) {
+    let response = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n{body}",
         reason_phrase(status),
         body.len()
     );

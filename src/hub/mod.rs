@@ -7,7 +7,8 @@
 //! frame, buffer             a packet with its once-built serialisations; the bounded GOP buffer
 //! sink                      a subscriber's output: direct non-blocking writes, else a backlog
 //! channel                   publisher switch, timeline, joins, the merge window and its flush
-//! stream                    the record of a connection, and the handle its connection holds
+//! stream, guard             the record of a connection, the handle its connection holds, and the
+//!                           guard that finishes it however the connection's thread ends
 //! registry                  every stream and channel; publish/play wiring; control-plane ops
 //! events, stats             what the hub reports; timer: flush deadlines and grace periods
 //! ```
@@ -16,6 +17,7 @@ pub mod channel;
 pub mod counters;
 pub mod events;
 pub mod frame;
+mod guard;
 pub mod headers;
 pub mod meter;
 pub mod registry;
@@ -30,6 +32,7 @@ pub use channel::Channel;
 pub use counters::ServerCounters;
 pub use events::{EventSink, HubEvent, NoEvents};
 pub use frame::Frame;
+pub use guard::StreamGuard;
 pub use headers::{Headers, MediaInfo};
 pub use registry::{Hub, HubError, HubSettings};
 pub use sink::{Format, QueueEnd, SharedBatch, Sink, Wire};

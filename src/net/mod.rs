@@ -5,14 +5,17 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::hub::{CloseReason, SharedBatch, Wire};
 
+pub mod limits;
 pub mod peer;
 pub mod stage;
 pub mod sys;
 
+pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
@@ -36,10 +39,37 @@ pub fn spawn(
         .spawn(f)
 }
 
-/// Accept connections forever, each on its own named thread running `handle`.
+/// TCP keepalive of media sockets: probes after this much silence ...
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// ... this far apart, and the connection is dropped after this many go unanswered.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const KEEPALIVE_PROBES: u32 = 3;
+
+/// How a media listener accepts: the connection limits it shares with the other listeners, and
+/// what to do for each connection refused by them.
+#[derive(Clone)]
+pub struct AcceptPolicy {
+    pub limits: Arc<ConnectionLimits>,
+    pub on_refused: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl AcceptPolicy {
+    /// No limits (tests and tools).
+    pub fn unlimited() -> AcceptPolicy {
+        AcceptPolicy {
+            limits: ConnectionLimits::unlimited(),
+            on_refused: Arc::new(|| {}),
+        }
+    }
+}
+
+/// Accept connections until the listener fails for good (or shutdown closes it), each on its own
+/// named thread running `handle`. A connection over a limit of `policy` is closed at once,
+/// without a thread; admitted ones get TCP keepalive.
 pub fn accept_loop(
     listener: std::net::TcpListener,
     protocol: &'static str,
+    policy: AcceptPolicy,
     handle: impl Fn(TcpStream, std::net::SocketAddr) + Send + Sync + Clone + 'static,
 ) {
     for conn in listener.incoming() {
@@ -49,9 +79,25 @@ pub fn accept_loop(
                     .peer_addr()
                     .map(unmapped)
                     .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+                let slot = match policy.limits.admit(peer.ip()) {
+                    Ok(slot) => slot,
+                    Err(refusal) => {
+                        (policy.on_refused)();
+                        log::debug!("{protocol}: refusing {peer}: {refusal:?} connections open");
+                        drop(socket);
+                        continue;
+                    }
+                };
+                set_keepalive(
+                    &socket,
+                    KEEPALIVE_IDLE,
+                    KEEPALIVE_INTERVAL,
+                    KEEPALIVE_PROBES,
+                );
                 let handle = handle.clone();
                 let spawned = spawn(format!("{protocol}-{peer}"), CONNECTION_STACK, move || {
-                    handle(socket, peer)
+                    handle(socket, peer);
+                    drop(slot);
                 });
                 if let Err(e) = spawned {
                     log::warn!("{protocol}: cannot start a thread for {peer}: {e}");
@@ -317,6 +363,58 @@ impl Wire for SocketWire {
 
     fn shutdown(&self) {
         self.shut_down();
+    }
+
+    fn peer_gone(&self) -> bool {
+        peer_hung_up(self.socket.as_raw_fd())
+    }
+}
+
+/// Whether the peer of socket `fd` has closed its side or reset the connection, without reading
+/// (bytes it sent stay unread) and without blocking.
+pub fn peer_hung_up(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call; a zero timeout never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Turn on TCP keepalive for a media socket: a peer that vanished without closing (power loss,
+/// a dropped NAT mapping) is found after `idle` of silence plus `count` unanswered probes
+/// `interval` apart.
+pub fn set_keepalive(socket: &TcpStream, idle: Duration, interval: Duration, count: u32) {
+    let fd = socket.as_raw_fd();
+    let secs = |d: Duration| d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int;
+    for (level, name, value) in [
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs(idle)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, secs(interval)),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            count.min(127) as libc::c_int,
+        ),
+    ] {
+        // SAFETY: a valid socket descriptor and a pointer to a c_int of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            log::debug!(
+                "setsockopt({level}, {name}) failed: {}",
+                io::Error::last_os_error()
+            );
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use super::pull::Pull;
 use super::request::Source;
 use super::{rtmp_info, TICK};
-use crate::hub::{Channel, CloseReason, Hub, StreamType};
+use crate::hub::{Channel, CloseReason, Hub, StreamGuard, StreamType};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
 use crate::rtmp::session;
@@ -21,11 +21,12 @@ const EDGE_IDLE: Duration = Duration::from_secs(5);
 /// Edge mode: a play of an unknown channel creates it and pulls it from `origin`
 /// (`rtmp://host[:port]`): channel `live/abc` from `{origin}/live/abc`, channel `abc` from
 /// `{origin}/abc/abc` (app and name `abc`, which joy4 maps back to channel `abc`). The pull stops,
-/// and the channel closes, once the channel has had no subscriber for 5 s.
-pub fn install_edge(hub: &Arc<Hub>, origin: String) {
+/// and the channel closes, once the channel has had no subscriber for 5 s. At most `max_pulls`
+/// pulls run at once; a play of another unknown channel then finds none.
+pub fn install_edge(hub: &Arc<Hub>, origin: String, max_pulls: usize) {
     let active: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
     hub.set_missing_channel_handler(Box::new(move |hub: &Arc<Hub>, path: &str| {
-        start_edge_pull(hub, &origin, path, &active)
+        start_edge_pull(hub, &origin, path, &active, max_pulls)
     }));
 }
 
@@ -45,6 +46,7 @@ fn start_edge_pull(
     origin: &str,
     path: &str,
     active: &Arc<Mutex<HashSet<String>>>,
+    max_pulls: usize,
 ) -> bool {
     let url_text = edge_url(origin, path);
     let url = match RtmpUrl::parse(&url_text) {
@@ -58,6 +60,10 @@ fn start_edge_pull(
     if pulls.contains(path) {
         // A pull is starting or ending: the player finds its channel or, very rarely, none.
         return hub.channel(path).is_some();
+    }
+    if pulls.len() >= max_pulls {
+        log::warn!("edge: {max_pulls} pulls running (-maxpulls); not pulling channel {path}");
+        return false;
     }
     let channel = hub.ensure_channel(path);
     let stream = hub.new_stream(StreamType::Rtmp, url_text.clone());
@@ -76,8 +82,11 @@ fn start_edge_pull(
         Some(edge),
     );
     let id = stream.id();
+    // `run` finishes the stream; the guard does it should the thread panic.
+    let guard = StreamGuard::new(hub.clone(), stream.clone());
     match net::spawn(format!("edge-{id}"), net::CONNECTION_STACK, move || {
-        pull.run()
+        pull.run();
+        drop(guard);
     }) {
         Ok(_) => {
             log::info!("edge: stream {id} pulls channel {path} from {url_text}");

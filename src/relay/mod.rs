@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::amf0::Amf0Value;
 use crate::hub::RtmpInfo;
-use crate::hub::{CloseReason, Hub, StreamType};
+use crate::hub::{CloseReason, Hub, StreamGuard, StreamType};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
 
@@ -128,8 +128,11 @@ pub fn new_stream(hub: &Arc<Hub>, body: &Value) -> Result<String, ProxyError> {
         (Source::Rtmp(url), true) => {
             stream.set_rtmp_info(rtmp_info("push", &url));
             let push = Push::new(hub, &stream, url, request.channel.unwrap_or_default());
+            // `run` finishes the stream; the guard does it should the thread panic.
+            let guard = StreamGuard::new(hub.clone(), stream.clone());
             net::spawn(format!("push-{id}"), net::CONNECTION_STACK, move || {
-                push.run()
+                push.run();
+                drop(guard);
             })
         }
         (source, _) => {
@@ -137,8 +140,10 @@ pub fn new_stream(hub: &Arc<Hub>, body: &Value) -> Result<String, ProxyError> {
                 stream.set_rtmp_info(rtmp_info("pull", url));
             }
             let pull = Pull::new(hub, &stream, source, request.channel, None);
+            let guard = StreamGuard::new(hub.clone(), stream.clone());
             net::spawn(format!("pull-{id}"), net::CONNECTION_STACK, move || {
-                pull.run()
+                pull.run();
+                drop(guard);
             })
         }
     };

@@ -11,8 +11,8 @@ use super::handshake::{HandshakeOutcome, ServerHandshake};
 use super::session::{self, ServerSession, SessionEvent, StreamRequest};
 use super::RtmpError;
 use crate::hub::{
-    CloseReason, Cursor, Format, Hub, HubError, RtmpInfo, Sink, Stream, StreamHandle, StreamType,
-    Wire,
+    CloseReason, Cursor, Format, Hub, HubError, RtmpInfo, Sink, Stream, StreamGuard, StreamHandle,
+    StreamType, Wire,
 };
 use crate::net::{self, SocketWire};
 
@@ -28,20 +28,22 @@ const HANDSHAKE_READ_BUFFER: usize = 4096;
 /// to close it first (GStreamer's rtmp2sink reports a server-side close as an error).
 const UNPUBLISH_LINGER: Duration = Duration::from_secs(3);
 
-/// Accept RTMP connections forever, a thread each.
-pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
-    net::accept_loop(listener, "rtmp", move |socket, peer| {
+/// Accept RTMP connections, a thread each, within the limits of `policy`.
+pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy) {
+    net::accept_loop(listener, "rtmp", policy, move |socket, peer| {
         run_connection(socket, peer, hub.clone())
     });
 }
 
 /// The setup step a connection must finish within `net::SETUP_TIMEOUT`.
-const SETUP_STEP: &str = "handshake and connect (10 s)";
+const SETUP_STEP: &str = "handshake, connect and publish or play (10 s)";
 
 fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     let stream = hub.new_stream(StreamType::Rtmp, net::peer_text(peer));
+    // Finishes the stream however this thread ends, a panic included.
+    let mut guard = StreamGuard::new(hub.clone(), stream.clone());
     log::debug!("rtmp {peer}: connected as stream {}", stream.id());
-    let reason = match Connection::start(socket, stream.clone(), hub.clone()) {
+    let reason = match Connection::start(socket, stream.clone(), hub) {
         Err(e) => {
             log::warn!("rtmp {peer}: cannot set up the socket: {e}");
             CloseReason::Error
@@ -70,7 +72,8 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
             };
             if conn.unpublished {
                 // The publish is over now; the socket closes when the client closes it.
-                finish(&hub, &stream, peer, reason);
+                log_closed(peer, &stream, reason);
+                conn.hub.finish_stream(&stream, reason);
                 conn.linger(UNPUBLISH_LINGER);
                 conn.wire.shutdown();
                 return;
@@ -79,16 +82,16 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
             reason
         }
     };
-    finish(&hub, &stream, peer, reason);
+    log_closed(peer, &stream, reason);
+    guard.set_reason(reason);
 }
 
-fn finish(hub: &Hub, stream: &Arc<StreamHandle>, peer: SocketAddr, reason: CloseReason) {
+fn log_closed(peer: SocketAddr, stream: &StreamHandle, reason: CloseReason) {
     log::debug!(
         "rtmp {peer}: stream {} closed ({})",
         stream.id(),
         reason.as_str()
     );
-    hub.finish_stream(stream, reason);
 }
 
 struct Connection {
@@ -101,8 +104,11 @@ struct Connection {
     session: ServerSession,
     reader: ChunkReader,
     playing: bool,
+    publishing: bool,
     /// The publisher ended its publish with a command (FCUnpublish, deleteStream).
     unpublished: bool,
+    /// The test-only fault hook asked this publisher to panic (see `fault_hook_requested`).
+    fault_panic: bool,
 }
 
 impl Connection {
@@ -125,7 +131,9 @@ impl Connection {
             session: ServerSession::new(),
             reader: ChunkReader::new(),
             playing: false,
+            publishing: false,
             unpublished: false,
+            fault_panic: false,
         })
     }
 
@@ -207,7 +215,8 @@ impl Connection {
                     }
                 }
             }
-            let deadline = (!self.session.is_connected()).then_some(setup_deadline);
+            // From TCP accept to publishing or playing: one deadline (pings do not extend it).
+            let deadline = (!self.publishing && !self.playing).then_some(setup_deadline);
             // A player only sends small control messages: it reads in small steps.
             let room = if self.playing {
                 PLAYER_READ_BUFFER
@@ -236,6 +245,9 @@ impl Connection {
                 Ok(None)
             }
             SessionEvent::Media(packet) => {
+                if self.fault_panic {
+                    panic!("fault hook: a publisher's thread panics on its first media packet");
+                }
                 self.stream.publish_packet(packet);
                 Ok(None)
             }
@@ -259,6 +271,7 @@ impl Connection {
 
     fn on_publish(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, RtmpError> {
         self.note_request("publish", &request);
+        self.fault_panic = fault_hook_requested(&request.query);
         let path = session::channel_path(&request.app, &request.name);
         let peer = &self.stream.remote_addr;
         if path.is_empty() {
@@ -288,6 +301,7 @@ impl Connection {
                 );
                 self.session.accept_publish();
                 self.flush_session()?;
+                self.publishing = true;
                 Ok(None)
             }
             Err(e) => {
@@ -379,6 +393,16 @@ impl Connection {
     }
 }
 
+/// A test-only fault hook, so the end-to-end tests can prove that a panicking connection thread
+/// cleans up: in debug builds, with `JOY4_FAULT_HOOKS=1` in the server's environment, a publish
+/// whose query has `joy4fault=panic` makes the connection's thread panic on its first media
+/// packet. Release builds never panic here.
+fn fault_hook_requested(query: &str) -> bool {
+    cfg!(debug_assertions)
+        && std::env::var_os("JOY4_FAULT_HOOKS").is_some_and(|v| v == "1")
+        && crate::text::last_value(&crate::text::query_pairs(query), "joy4fault") == Some("panic")
+}
+
 /// One read from the connection's socket; see `Connection::read_some`.
 fn read_socket(
     socket: &TcpStream,
@@ -408,10 +432,21 @@ fn read_socket(
 /// backlog while the socket is backed up. When the stream ends it says goodbye and shuts the
 /// socket down, which also ends the connection's reader.
 fn play_owner(sink: Arc<Sink>, stream: Arc<Stream>, stream_id: u32) {
+    // Should this thread panic, the socket is shut all the same, which ends the reader (and its
+    // guard finishes the stream).
+    let _shut = ShutdownOnDrop(sink.clone());
     let reason = sink.run_owner();
     stream.note_close_reason(reason);
     if reason == CloseReason::ChannelClosed {
         let _ = sink.write_final(&session::play_end_bytes(stream_id));
     }
     sink.shutdown();
+}
+
+struct ShutdownOnDrop(Arc<Sink>);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }

@@ -256,3 +256,14 @@ pub fn http_status(addr: SocketAddr, path: &str) -> Result<u16, String> {
     let (head, _) = read_head(&mut sock, Duration::from_secs(5)).map_err(String::from)?;
     Ok(head.status)
 }
+
+/// `HEAD PATH`: the status only. Asks whether an HTTP-FLV channel is there without playing it
+/// (so without a `streamCheckParams` under `-rtmpcheckparams`).
+pub fn http_head_status(addr: SocketAddr, path: &str) -> Result<u16, String> {
+    let req = format!("HEAD {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: joy4-tests\r\nConnection: close\r\n\r\n");
+    let mut sock = tcp_connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    sock.write_all(req.as_bytes())
+        .map_err(|e| format!("write request: {e}"))?;
+    let (head, _) = read_head(&mut sock, Duration::from_secs(5)).map_err(String::from)?;
+    Ok(head.status)
+}

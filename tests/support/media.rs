@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{http_status, wait_until, Proc, Server, TMP};
+use super::{http_head_status, wait_until, Proc, Server, TMP};
 
 /// Length of the standard clip: long enough that every test finishes while it is still publishing.
 pub const CLIP_SECS: u32 = 20;
@@ -177,7 +177,7 @@ pub fn server_with_publisher(path: &str) -> (Server, Proc) {
     (server, publisher)
 }
 
-/// Wait until `GET /PATH.flv` answers 200 (the publisher is on), checking that the publisher is
+/// Wait until `HEAD /PATH.flv` answers 200 (the publisher is on), checking that the publisher is
 /// still running meanwhile. Panics with both logs after 10 s.
 pub fn wait_for_channel(server: &mut Server, path: &str, publisher: &mut Proc) {
     let flv = Server::flv_path(path);
@@ -186,7 +186,7 @@ pub fn wait_for_channel(server: &mut Server, path: &str, publisher: &mut Proc) {
         if !publisher.is_running() {
             return Some(false);
         }
-        match http_status(server.http_addr, &flv) {
+        match http_head_status(server.http_addr, &flv) {
             Ok(200) => Some(true),
             Ok(s) => {
                 last = format!("status {s}");

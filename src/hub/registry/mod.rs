@@ -168,6 +168,11 @@ impl Hub {
         }
     }
 
+    /// Whether a play of an unknown channel may still find one (edge mode pulls it).
+    pub fn creates_missing_channels(&self) -> bool {
+        self.missing_channel.get().is_some()
+    }
+
     /// The channel a player asks for; an unknown one is offered to the missing-channel handler
     /// (edge mode) first.
     pub fn channel_for_play(&self, id: &str) -> Option<Arc<Channel>> {

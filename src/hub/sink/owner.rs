@@ -13,6 +13,10 @@ use crate::hub::frame::Frame;
 use crate::hub::meter::clock_seconds;
 use crate::hub::types::CloseReason;
 
+/// How often an idle subscriber's thread looks whether its peer has gone (a viewer of a silent
+/// channel that leaves is noticed within this).
+const PEER_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Why a queue-mode consumer stopped getting frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueEnd {
@@ -28,11 +32,15 @@ impl Sink {
         };
         let mut batch: Vec<(Vec<Piece>, usize)> = Vec::new();
         loop {
-            let first = match self.rx.recv_timeout(Duration::from_secs(5)) {
+            let first = match self.rx.recv_timeout(PEER_CHECK_INTERVAL) {
                 Ok(item) => item,
                 Err(RecvTimeoutError::Timeout) => {
                     if let Some(reason) = self.stream.close_requested() {
                         return reason;
+                    }
+                    if wire.peer_gone() {
+                        self.state.lock().ended = true;
+                        return CloseReason::PeerClosed;
                     }
                     continue;
                 }

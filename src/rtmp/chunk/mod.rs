@@ -86,6 +86,8 @@ pub struct ChunkLimits {
     pub max_message_len: usize,
     /// Largest number of distinct chunk stream ids remembered.
     pub max_chunk_streams: usize,
+    /// Largest number of payload bytes held in unfinished messages, all chunk streams together.
+    pub max_partial_bytes: usize,
 }
 
 impl Default for ChunkLimits {
@@ -93,6 +95,7 @@ impl Default for ChunkLimits {
         ChunkLimits {
             max_message_len: 8 * 1024 * 1024,
             max_chunk_streams: 64,
+            max_partial_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -109,6 +112,8 @@ pub enum ChunkError {
     MissingHeader { csid: u32, fmt: u8 },
     /// A Set Chunk Size or Abort message shorter than its 4-byte body.
     ShortControlMessage { type_id: u8, len: usize },
+    /// Unfinished messages would hold more than `max` bytes in all.
+    TooMuchPartial { max: usize },
 }
 
 impl fmt::Display for ChunkError {
@@ -130,6 +135,9 @@ impl fmt::Display for ChunkError {
                 f,
                 "protocol control message type {type_id} has {len} bytes, needs 4"
             ),
+            ChunkError::TooMuchPartial { max } => {
+                write!(f, "unfinished messages would hold more than {max} bytes")
+            }
         }
     }
 }

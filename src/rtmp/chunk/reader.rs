@@ -209,8 +209,18 @@ impl ChunkReader {
             }
             stream.data = Vec::with_capacity(stream.length.min(INITIAL_RESERVE));
         }
-        let left = stream.length - stream.data.len();
-        self.current = Some((index, left.min(self.chunk_size as usize)));
+        let left = stream.length.saturating_sub(stream.data.len());
+        let chunk_len = left.min(self.chunk_size as usize);
+        // The bytes this chunk adds, unless they finish a message at once.
+        if chunk_len < left {
+            let held: usize = self.streams.iter().map(|s| s.data.len()).sum();
+            if held + chunk_len > self.limits.max_partial_bytes {
+                return Err(ChunkError::TooMuchPartial {
+                    max: self.limits.max_partial_bytes,
+                });
+            }
+        }
+        self.current = Some((index, chunk_len));
         Ok(())
     }
 

@@ -436,3 +436,59 @@ fn released_input_keeps_unparsed_bytes_and_frees_the_rest() {
         .expect("the message survives the release");
     assert_eq!(got.payload, b"abcd");
 }
+
+#[test]
+fn unfinished_messages_on_many_chunk_streams_are_bounded_in_total() {
+    let mut wire = Vec::new();
+    set_chunk_size(6 << 20, &mut wire);
+    let six_mib = vec![7u8; 6 << 20];
+    for csid in [4, 5, 6] {
+        wire.extend(chunk(0, csid, &fmt0(0, 8 << 20, 9, 1), &six_mib));
+    }
+    let mut reader = ChunkReader::new();
+    reader.feed(&wire);
+    assert_eq!(reader.next_message().unwrap().unwrap().type_id, 1);
+    // Two streams hold 12 MiB; the third chunk would take the total past 16 MiB.
+    assert_eq!(
+        reader.next_message(),
+        Err(ChunkError::TooMuchPartial { max: 16 << 20 })
+    );
+}
+
+#[test]
+fn a_chunk_that_finishes_its_message_does_not_count_as_held() {
+    let mut wire = Vec::new();
+    set_chunk_size(8 << 20, &mut wire);
+    let body = vec![1u8; 8 << 20];
+    for csid in 4..10 {
+        wire.extend(chunk(0, csid, &fmt0(0, 8 << 20, 9, 1), &body));
+    }
+    let mut reader = ChunkReader::new();
+    assert_eq!(read_all(&mut reader, &wire).len(), 7);
+}
+
+#[test]
+fn the_writer_refuses_what_the_wire_cannot_carry_instead_of_panicking() {
+    let mut out = Vec::new();
+    assert!(!write_message(
+        4,
+        0,
+        9,
+        1,
+        &vec![0u8; 0x100_0000],
+        4096,
+        &mut out
+    ));
+    assert!(!write_message(1, 0, 9, 1, &[1], 4096, &mut out));
+    assert!(!write_message(4, 0, 9, 1, &[1], 0, &mut out));
+    assert!(out.is_empty());
+    assert!(write_message(
+        4,
+        0,
+        9,
+        1,
+        &vec![0u8; 0xFF_FFFF],
+        4096,
+        &mut out
+    ));
+}

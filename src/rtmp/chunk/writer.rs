@@ -43,9 +43,9 @@ pub fn encoded_len(csid: u32, timestamp: u32, payload_len: usize, chunk_size: u3
 /// then:         | basic (fmt 3) | [ext ts] | payload[size..2*size] | ...
 /// ```
 ///
-/// # Panics
-/// If `csid` is outside 2..=65599, `chunk_size` is 0, or the payload exceeds the 24-bit length
-/// field: all are programming errors of the caller, not conditions of the peer.
+/// Writes nothing and returns `false` if `csid` is outside 2..=65599, `chunk_size` is 0, or the
+/// payload exceeds the 24-bit length field (a message that cannot be sent is dropped, never
+/// truncated).
 pub fn write_message(
     csid: u32,
     timestamp: u32,
@@ -54,17 +54,14 @@ pub fn write_message(
     payload: &[u8],
     chunk_size: u32,
     out: &mut Vec<u8>,
-) {
-    assert!(
-        (2..=MAX_CSID).contains(&csid),
-        "chunk stream id {csid} out of range"
-    );
-    assert!(chunk_size > 0, "chunk size 0");
-    assert!(
-        payload.len() <= MAX_WIRE_LEN,
-        "message of {} bytes does not fit the 24-bit length",
-        payload.len()
-    );
+) -> bool {
+    if !(2..=MAX_CSID).contains(&csid) || chunk_size == 0 || payload.len() > MAX_WIRE_LEN {
+        log::warn!(
+            "not sending a message of {} bytes on chunk stream {csid} (chunk size {chunk_size})",
+            payload.len()
+        );
+        return false;
+    }
     out.reserve(encoded_len(csid, timestamp, payload.len(), chunk_size));
     let extended = timestamp >= EXTENDED;
     let ext = timestamp.to_be_bytes();
@@ -88,4 +85,5 @@ pub fn write_message(
         }
         out.extend_from_slice(chunk);
     }
+    true
 }

@@ -28,6 +28,13 @@ mod control;
 pub use super::type_id;
 pub use control::{AckWindow, UserControl};
 
+/// Largest command message (types 20 and 17) decoded: a `connect` with every usual property is
+/// under 1 KiB.
+pub const MAX_COMMAND_LEN: usize = 64 * 1024;
+/// Largest data message (types 18 and 15) decoded, and largest script-tag body made from one
+/// (after an AMF3 value inside it is re-encoded as AMF0): larger ones are dropped.
+pub const MAX_DATA_LEN: usize = 1024 * 1024;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     /// The effective size: the reserved top bit is cleared on decoding.
@@ -79,6 +86,16 @@ pub enum MessageError {
     Amf(Amf0Error),
     /// A command without a string name or a number transaction id.
     BadCommand(&'static str),
+    /// A command or data message over its size limit, refused before it is decoded.
+    TooLarge { type_id: u8, len: usize, max: usize },
+}
+
+impl MessageError {
+    /// A data message over the limit: the caller drops it and goes on.
+    pub fn is_oversized_data(&self) -> bool {
+        matches!(self, MessageError::TooLarge { type_id, .. }
+            if *type_id == type_id::DATA_AMF0 || *type_id == type_id::DATA_AMF3)
+    }
 }
 
 impl fmt::Display for MessageError {
@@ -94,6 +111,10 @@ impl fmt::Display for MessageError {
             ),
             MessageError::Amf(e) => write!(f, "bad AMF0 in message: {e}"),
             MessageError::BadCommand(why) => write!(f, "bad command: {why}"),
+            MessageError::TooLarge { type_id, len, max } => write!(
+                f,
+                "message type {type_id} of {len} bytes exceeds the limit of {max}"
+            ),
         }
     }
 }
@@ -138,6 +159,18 @@ impl Message {
     /// Decode a chunk-layer message (takes ownership so media payloads move without copying).
     pub fn decode(type_id: u8, payload: Vec<u8>) -> Result<Message, MessageError> {
         use self::type_id as t;
+        let max = match type_id {
+            t::COMMAND_AMF0 | t::COMMAND_AMF3 => MAX_COMMAND_LEN,
+            t::DATA_AMF0 | t::DATA_AMF3 => MAX_DATA_LEN,
+            _ => usize::MAX,
+        };
+        if payload.len() > max {
+            return Err(MessageError::TooLarge {
+                type_id,
+                len: payload.len(),
+                max,
+            });
+        }
         Ok(match type_id {
             t::SET_CHUNK_SIZE => {
                 Message::SetChunkSize(be32_at(type_id, &payload, 0)? & MAX_CHUNK_SIZE)
@@ -215,6 +248,19 @@ impl Message {
             Message::Aggregate(p) => (t::AGGREGATE, p.clone()),
             Message::Unknown { type_id, payload } => (*type_id, payload.clone()),
         }
+    }
+}
+
+/// The script-tag body a data message is stored as: `@setDataFrame(name, value)` becomes
+/// `name(value)` (re-encoded as AMF0), anything else stays as received. `None` when the body would
+/// be over [`MAX_DATA_LEN`] (an AMF3 value can grow several times when re-encoded); the size is
+/// known before anything is encoded.
+pub fn data_body(values: &[Amf0Value], payload: Vec<u8>) -> Option<Vec<u8>> {
+    match values.split_first() {
+        Some((first, rest)) if first.as_str() == Some("@setDataFrame") => {
+            (amf0::encoded_len_all(rest) <= MAX_DATA_LEN).then(|| amf0::encode_all(rest))
+        }
+        _ => (payload.len() <= MAX_DATA_LEN).then_some(payload),
     }
 }
 

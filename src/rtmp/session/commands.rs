@@ -65,7 +65,10 @@ impl ServerSession {
                 }
                 let result = message::command("_result", transaction_id, properties, vec![info]);
                 self.send(CSID_COMMAND, 0, &result);
-                events.push(SessionEvent::Connected { command_object });
+                events.push(SessionEvent::Connected {
+                    command_object: command_object
+                        .bounded(super::CONNECT_SUMMARY_VALUES, super::CONNECT_SUMMARY_STRING),
+                });
             }
             "releaseStream" | "FCPublish" | "FCSubscribe" => {
                 self.send_result(transaction_id, vec![Amf0Value::Undefined]);

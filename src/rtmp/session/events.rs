@@ -18,6 +18,8 @@ pub struct StreamRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionEvent {
     /// `connect` was answered; `command_object` is the client's connect object (tcUrl, app, …).
+    /// `command_object` is a bounded copy (see `CONNECT_SUMMARY_VALUES`): the application may
+    /// keep it for the connection's life.
     Connected {
         command_object: Amf0Value,
     },

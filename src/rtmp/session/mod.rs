@@ -8,7 +8,7 @@
 use super::chunk::{RawMessage, DEFAULT_CHUNK_SIZE};
 use super::message::{self, type_id, AckWindow, Message, UserControl};
 use super::{CSID_COMMAND, CSID_CONTROL, CSID_STATUS, OUT_CHUNK_SIZE, PLAY_STREAM_ID};
-use crate::amf0::{self, Amf0Value};
+use crate::amf0::Amf0Value;
 use crate::flv;
 use crate::media::{Packet, PacketKind};
 
@@ -18,6 +18,12 @@ mod events;
 
 pub use error::SessionError;
 pub use events::{channel_path, SessionEvent, StreamRequest};
+
+/// What the `Connected` event keeps of a `connect` command object: at most this many values
+/// (the usual properties are a dozen) ...
+pub const CONNECT_SUMMARY_VALUES: usize = 64;
+/// ... with strings and keys cut to this many bytes.
+pub const CONNECT_SUMMARY_STRING: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -110,8 +116,14 @@ impl ServerSession {
     pub fn handle(&mut self, raw: RawMessage) -> Result<Vec<SessionEvent>, SessionError> {
         let timestamp = raw.timestamp;
         let stream_id = raw.stream_id;
-        let msg = Message::decode(raw.type_id, raw.payload)?;
         let mut events = Vec::new();
+        let msg = match Message::decode(raw.type_id, raw.payload) {
+            Err(e) if e.is_oversized_data() => {
+                log::warn!("dropping a data message: {e}");
+                return Ok(events);
+            }
+            other => other?,
+        };
         match msg {
             Message::SetChunkSize(_) | Message::Abort { .. } | Message::Acknowledgement { .. } => {}
             Message::WindowAckSize(size) => self.acks.set_window(size),
@@ -126,14 +138,13 @@ impl ServerSession {
             Message::UserControl(_) => {}
             Message::Audio(body) => self.media(PacketKind::Audio, timestamp, body, &mut events),
             Message::Video(body) => self.media(PacketKind::Video, timestamp, body, &mut events),
-            Message::Data { values, payload } => {
-                let body = match values.first().and_then(Amf0Value::as_str) {
-                    // @setDataFrame("onMetaData", {...}) is stored as onMetaData({...}).
-                    Some("@setDataFrame") => amf0::encode_all(&values[1..]),
-                    _ => payload,
-                };
-                self.media(PacketKind::Data, timestamp, body, &mut events);
-            }
+            Message::Data { values, payload } => match message::data_body(&values, payload) {
+                Some(body) => self.media(PacketKind::Data, timestamp, body, &mut events),
+                None => log::warn!(
+                    "dropping a data message whose AMF0 form exceeds {} bytes",
+                    message::MAX_DATA_LEN
+                ),
+            },
             Message::Aggregate(payload) => {
                 let tags = flv::split_aggregate(&payload, timestamp)
                     .map_err(SessionError::BadAggregate)?;
@@ -164,6 +175,11 @@ impl ServerSession {
     }
 
     fn media(&mut self, kind: PacketKind, ts: u32, body: Vec<u8>, events: &mut Vec<SessionEvent>) {
+        // A script tag inside an aggregate message obeys the data messages' bound.
+        if kind == PacketKind::Data && body.len() > message::MAX_DATA_LEN {
+            log::warn!("dropping a data tag of {} bytes", body.len());
+            return;
+        }
         // Media outside a publish is ignored, as other servers do.
         if matches!(self.phase, Phase::Publishing(_)) && !body.is_empty() {
             events.push(SessionEvent::Media(Packet::new(kind, ts, body)));

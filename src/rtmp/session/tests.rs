@@ -1,5 +1,7 @@
 use super::*;
+use crate::amf0;
 use crate::rtmp::chunk::ChunkReader;
+use crate::rtmp::message::MessageError;
 use crate::rtmp::WINDOW_ACK_SIZE;
 
 fn raw(stream_id: u32, msg: &Message) -> RawMessage {
@@ -301,4 +303,159 @@ fn channel_paths_follow_the_url_path() {
     assert_eq!(channel_path("live", "abc"), "live/abc");
     assert_eq!(channel_path("live?x=1", "abc"), "live/abc");
     assert_eq!(channel_path("", "abc"), "abc");
+}
+
+fn publishing() -> ServerSession {
+    let mut s = connected("live");
+    s.handle(raw(0, &cmd("createStream", 4.0, vec![]))).unwrap();
+    s.handle(raw(1, &cmd("publish", 5.0, vec![Amf0Value::string("abc")])))
+        .unwrap();
+    s.accept_publish();
+    let _ = s.take_output();
+    s
+}
+
+/// `@setDataFrame("onMetaData", <AMF3 array>)` whose AMF3 integers (2 bytes each) become AMF0
+/// numbers (9 bytes each) when re-encoded: `count` of them.
+fn amf3_metadata(count: u32) -> Vec<u8> {
+    let mut payload = amf0::encode_all(&[
+        Amf0Value::string("@setDataFrame"),
+        Amf0Value::string("onMetaData"),
+    ]);
+    payload.extend_from_slice(&[0x11, 0x09]); // avmplus, AMF3 array
+    let header = (count << 1) | 1;
+    payload.extend_from_slice(&[
+        0x80 | ((header >> 22) & 0x7F) as u8,
+        0x80 | ((header >> 15) & 0x7F) as u8,
+        0x80 | ((header >> 8) & 0x7F) as u8,
+        (header & 0xFF) as u8,
+    ]);
+    payload.push(0x01); // no associative part
+    for _ in 0..count {
+        payload.extend_from_slice(&[0x04, 0x7F]); // integer 127
+    }
+    payload
+}
+
+#[test]
+fn amf3_metadata_that_grows_past_the_data_limit_when_re_encoded_is_dropped() {
+    let mut s = publishing();
+    // 60,000 values: 120 KB as AMF3, 540 KB as AMF0: kept.
+    let ok = s
+        .handle(RawMessage {
+            csid: 5,
+            timestamp: 0,
+            type_id: type_id::DATA_AMF0,
+            stream_id: 1,
+            payload: amf3_metadata(60_000),
+        })
+        .unwrap();
+    assert!(matches!(&ok[..], [SessionEvent::Media(p)] if p.body.len() > 500_000));
+    // Over 1 MiB as received: dropped before it is decoded.
+    let bomb = amf0::encode_all(&[
+        Amf0Value::string("@setDataFrame"),
+        Amf0Value::string("onMetaData"),
+        Amf0Value::StrictArray(vec![Amf0Value::String("x".repeat(60_000)); 20]),
+    ]);
+    assert!(bomb.len() > message::MAX_DATA_LEN);
+    let dropped = s
+        .handle(RawMessage {
+            csid: 5,
+            timestamp: 0,
+            type_id: type_id::DATA_AMF0,
+            stream_id: 1,
+            payload: bomb,
+        })
+        .unwrap();
+    assert!(dropped.is_empty());
+    // AMF3 below 1 MiB, AMF0 over it: dropped, and the session goes on.
+    let mut grows = amf0::encode_all(&[
+        Amf0Value::string("@setDataFrame"),
+        Amf0Value::string("onMetaData"),
+    ]);
+    // An AMF3 array of one 400 KB string and two references to it (within the decoder's
+    // reference budget): 400 KB received, 1.2 MB as AMF0.
+    grows.extend_from_slice(&[0x11, 0x09]);
+    grows.push(0x07); // dense count 3
+    grows.push(0x01);
+    let long = "y".repeat(400_000);
+    grows.push(0x06);
+    let h = ((long.len() as u32) << 1) | 1;
+    grows.extend_from_slice(&[
+        0x80 | ((h >> 14) & 0x7F) as u8,
+        0x80 | ((h >> 7) & 0x7F) as u8,
+        (h & 0x7F) as u8,
+    ]);
+    grows.extend_from_slice(long.as_bytes());
+    for _ in 1..3 {
+        grows.extend_from_slice(&[0x06, 0x00]); // reference to string 0
+    }
+    assert!(grows.len() < message::MAX_DATA_LEN);
+    let dropped = s
+        .handle(RawMessage {
+            csid: 5,
+            timestamp: 0,
+            type_id: type_id::DATA_AMF0,
+            stream_id: 1,
+            payload: grows,
+        })
+        .unwrap();
+    assert!(dropped.is_empty(), "{} events", dropped.len());
+    let media = s
+        .handle(RawMessage {
+            csid: 6,
+            timestamp: 40,
+            type_id: 9,
+            stream_id: 1,
+            payload: vec![0x27, 1],
+        })
+        .unwrap();
+    assert_eq!(media.len(), 1);
+}
+
+#[test]
+fn a_command_over_64_kib_ends_the_session_before_it_is_decoded() {
+    let mut s = ServerSession::new();
+    let connect = message::command(
+        "connect",
+        1.0,
+        Amf0Value::object([(
+            "junk",
+            Amf0Value::StrictArray(vec![Amf0Value::Null; 70_000]),
+        )]),
+        vec![],
+    );
+    match s.handle(raw(0, &connect)) {
+        Err(SessionError::Message(MessageError::TooLarge { len, max, .. })) => {
+            assert!(len > max && max == message::MAX_COMMAND_LEN)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_connected_event_keeps_a_bounded_copy_of_the_command_object() {
+    let mut s = ServerSession::new();
+    let connect = message::command(
+        "connect",
+        1.0,
+        Amf0Value::object([
+            ("app", Amf0Value::string("live")),
+            ("pageUrl", Amf0Value::String("p".repeat(20_000))),
+            (
+                "junk",
+                Amf0Value::StrictArray(vec![Amf0Value::Null; 30_000]),
+            ),
+        ]),
+        vec![],
+    );
+    let events = s.handle(raw(0, &connect)).unwrap();
+    let SessionEvent::Connected { command_object } = &events[0] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(
+        command_object.get("app").and_then(Amf0Value::as_str),
+        Some("live")
+    );
+    assert!(amf0::encoded_len(command_object) < 4 * 1024);
 }

@@ -1,7 +1,7 @@
 //! What the client does with the messages the server sends.
 
 use super::{ClientEvent, ClientSession, Intent, Phase, CONNECT_TRANSACTION, PLAY_BUFFER_MS};
-use crate::amf0::{self, Amf0Value};
+use crate::amf0::Amf0Value;
 use crate::flv;
 use crate::media::{Packet, PacketKind};
 use crate::rtmp::chunk::RawMessage;
@@ -38,7 +38,14 @@ impl ClientSession {
             self.media(kind, timestamp, raw.payload);
             return Ok(());
         }
-        match Message::decode(raw.type_id, raw.payload)? {
+        let msg = match Message::decode(raw.type_id, raw.payload) {
+            Err(e) if e.is_oversized_data() => {
+                log::warn!("dropping a data message: {e}");
+                return Ok(());
+            }
+            other => other?,
+        };
+        match msg {
             Message::WindowAckSize(size) => self.acks.set_window(size),
             Message::UserControl(UserControl::PingRequest(t)) => self.send(
                 CSID_CONTROL,
@@ -51,13 +58,17 @@ impl ClientSession {
                 self.end("NetStream.Play.Stop (StreamEOF)");
             }
             Message::Data { values, payload } => {
-                let body = match values.first().and_then(Amf0Value::as_str) {
-                    Some("@setDataFrame") => amf0::encode_all(&values[1..]),
-                    // Flash-player permissions, not stream data.
-                    Some("|RtmpSampleAccess") => return Ok(()),
-                    _ => payload,
-                };
-                self.media(PacketKind::Data, timestamp, body);
+                // Flash-player permissions, not stream data.
+                if values.first().and_then(Amf0Value::as_str) == Some("|RtmpSampleAccess") {
+                    return Ok(());
+                }
+                match message::data_body(&values, payload) {
+                    Some(body) => self.media(PacketKind::Data, timestamp, body),
+                    None => log::warn!(
+                        "dropping a data message whose AMF0 form exceeds {} bytes",
+                        message::MAX_DATA_LEN
+                    ),
+                }
             }
             Message::Aggregate(payload) if self.is_playing() => {
                 let tags =
