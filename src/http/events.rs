@@ -14,7 +14,7 @@
 //! missed from the history, if the history still holds it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +70,8 @@ struct Inner {
 pub struct EventBroadcaster {
     inner: Mutex<Inner>,
     dropped: AtomicU64,
+    /// Readers whose [`EventReader`] is alive.
+    active: Arc<AtomicUsize>,
 }
 
 /// A subscription: the missed events to send first, then the live queue.
@@ -80,6 +82,13 @@ pub struct EventReader {
     pub gap: bool,
     queue: Receiver<Arc<SseEvent>>,
     dropped: Arc<AtomicU64>,
+    active: Arc<AtomicUsize>,
+}
+
+impl Drop for EventReader {
+    fn drop(&mut self) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl EventReader {
@@ -122,11 +131,13 @@ impl EventBroadcaster {
             queue: tx,
             dropped: dropped.clone(),
         });
+        self.active.fetch_add(1, Ordering::Relaxed);
         EventReader {
             backlog,
             gap,
             queue: rx,
             dropped,
+            active: self.active.clone(),
         }
     }
 
@@ -137,7 +148,7 @@ impl EventBroadcaster {
 
     /// Readers connected now.
     pub fn readers(&self) -> usize {
-        self.inner.lock().readers.len()
+        self.active.load(Ordering::Relaxed)
     }
 
     /// Record one event and offer it to every reader; never waits.
@@ -257,8 +268,9 @@ mod tests {
         let r = b.subscribe(None);
         assert_eq!(b.readers(), 1);
         drop(r);
-        b.publish("channelClose", "{}".into());
         assert_eq!(b.readers(), 0);
+        b.publish("channelClose", "{}".into());
+        assert!(b.inner.lock().readers.is_empty());
     }
 
     #[test]
