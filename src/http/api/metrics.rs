@@ -7,76 +7,22 @@
 //! (they fall when a viewer leaves), so they are not named `_total`.
 
 use std::collections::HashMap;
-use std::fmt::{Display, Write};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
 use super::handlers::Api;
-use crate::http::callback::CallbackSender;
 use crate::hub::{ChannelStats, ServerCounters, StreamStats};
 
+mod counters;
+mod text;
+
+pub use counters::{CallbackCounters, RequestCounters};
+#[cfg(test)]
+use text::escape_label;
+use text::Text;
+
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// What the callback sender has done, for `/metrics` and `/stat`.
-pub trait CallbackCounters: Send + Sync {
-    /// POSTs answered with a 2xx status.
-    fn sent(&self) -> u64;
-    /// POSTs refused, timed out, or answered with another status.
-    fn failed(&self) -> u64;
-    /// Events dropped because a queue was full.
-    fn dropped(&self) -> u64;
-    /// Events waiting to be sent.
-    fn queued(&self) -> u64;
-}
-
-impl CallbackCounters for CallbackSender {
-    fn sent(&self) -> u64 {
-        self.delivered()
-    }
-    fn failed(&self) -> u64 {
-        self.failures()
-    }
-    fn dropped(&self) -> u64 {
-        CallbackSender::dropped(self)
-    }
-    fn queued(&self) -> u64 {
-        CallbackSender::queued(self) as u64
-    }
-}
-
-/// Answers sent by the API, by status class; and its connections open now.
-#[derive(Debug, Default)]
-pub struct RequestCounters {
-    classes: [AtomicU64; 5],
-    pub(super) connections: AtomicUsize,
-}
-
-impl RequestCounters {
-    pub fn record(&self, status: u16) {
-        if let Some(c) = (status / 100)
-            .checked_sub(1)
-            .and_then(|i| self.classes.get(i as usize))
-        {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// `(class, count)`: `("2xx", 12)` …
-    pub fn by_class(&self) -> impl Iterator<Item = (String, u64)> + '_ {
-        (1..=5).map(|k| {
-            (
-                format!("{k}xx"),
-                self.classes[k - 1].load(Ordering::Relaxed),
-            )
-        })
-    }
-
-    pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::Relaxed)
-    }
-}
 
 /// One channel's figures, gathered from its stats and its streams' stats.
 #[derive(Debug, Default)]
@@ -124,51 +70,6 @@ fn channel_figures(
         f.dropped += s.dropped_packets;
     }
     f
-}
-
-/// Prometheus text: families with `# HELP` and `# TYPE`, then their samples.
-#[derive(Default)]
-struct Text(String);
-
-impl Text {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Display) {
-        self.0.push_str(name);
-        if !labels.is_empty() {
-            self.0.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.0.push(',');
-                }
-                let _ = write!(self.0, "{k}=\"{}\"", escape_label(v));
-            }
-            self.0.push('}');
-        }
-        let _ = writeln!(self.0, " {value}");
-    }
-
-    /// A family with one unlabelled sample.
-    fn single(&mut self, name: &str, kind: &str, help: &str, value: impl Display) {
-        self.family(name, kind, help);
-        self.sample(name, &[], value);
-    }
-}
-
-/// A label value as the text format wants it: backslash, double quote and newline escaped.
-fn escape_label(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The process's own figures from `/proc/self`.
