@@ -40,5 +40,14 @@ if [ ${#MISSING[@]} -gt 0 ]; then
   ${SUDO[@]+"${SUDO[@]}"} apt-get install -y "${MISSING[@]}"
 fi
 
+# The API's /metrics test checks the text with the Prometheus client library's own parser.
+if ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  echo "test.sh: python3-prometheus-client not found; installing it with apt-get" >&2
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo -E); fi
+  ${SUDO[@]+"${SUDO[@]}"} apt-get update
+  DEBIAN_FRONTEND=noninteractive ${SUDO[@]+"${SUDO[@]}"} apt-get install -y python3 python3-prometheus-client
+fi
+
 cargo build --all-targets
 cargo test --all-targets -- --test-threads=4 "$@"

@@ -96,6 +96,8 @@ pub struct Config {
     pub rtmp_check_params: bool,
     pub check_timeout: Duration,
     pub api_token: Option<String>,
+    /// Origins whose pages may call the API's state-changing routes (`*`: any).
+    pub api_cors: Vec<String>,
     pub log_level: LogLevel,
     pub buffer_size: usize,
     pub buffer_duration: Option<Duration>,
@@ -118,11 +120,13 @@ impl Default for Config {
         Config {
             rtmp: ListenAddr::AllInterfaces(1935),
             http: ListenAddr::AllInterfaces(8081),
-            httpapi: ListenAddr::AllInterfaces(8080),
+            // The API steers the server: loopback unless an address is asked for.
+            httpapi: ListenAddr::Specific(SocketAddr::from(([127, 0, 0, 1], 8080))),
             httpcallback: None,
             rtmp_check_params: false,
             check_timeout: Duration::from_secs(10),
             api_token: None,
+            api_cors: Vec::new(),
             log_level: LogLevel::Info,
             buffer_size: 16 * 1024 * 1024,
             buffer_duration: None,
@@ -168,7 +172,11 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         ":8081",
         "HTTP-FLV listen address (GET /PATH.flv)",
     ),
-    ("-httpapi=ADDR", ":8080", "REST API listen address"),
+    (
+        "-httpapi=ADDR",
+        "127.0.0.1:8080",
+        "REST API listen address (:8080 = all interfaces)",
+    ),
     (
         "-httpcallback=URL",
         "(none)",
@@ -187,7 +195,12 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     (
         "-apitoken=SECRET",
         "(none)",
-        "require 'Authorization: Bearer SECRET' on the API",
+        "require 'Authorization: Bearer SECRET' on the API (or env JOY4_API_TOKEN)",
+    ),
+    (
+        "-apicors=ORIGIN,...",
+        "(none)",
+        "origins allowed to call the API's POST routes from a browser (* = any)",
     ),
     (
         "-buffersize=BYTES",
@@ -317,6 +330,32 @@ fn value<T>(
     }
 }
 
+/// The environment variable that carries the API token, so that it need not show in `ps`.
+pub const API_TOKEN_ENV: &str = "JOY4_API_TOKEN";
+
+fn api_token(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("the API token is empty (leave the flag out to run without a token)".into())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+impl Config {
+    /// Settings read from the environment (`lookup` is `std::env::var` outside tests): the API
+    /// token from `JOY4_API_TOKEN` when `-apitoken` is not given.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), UsageError> {
+        if self.api_token.is_none() {
+            if let Some(text) = lookup(API_TOKEN_ENV) {
+                self.api_token = Some(
+                    api_token(&text).map_err(|e| UsageError(format!("{API_TOKEN_ENV}: {e}")))?,
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Parse the arguments after the program name.
 pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     let mut args = pico_args::Arguments::from_vec(normalise(args)?);
@@ -352,7 +391,15 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     if let Some(d) = value(&mut args, "--checktimeout", parse_duration)? {
         config.check_timeout = d;
     }
-    config.api_token = value(&mut args, "--apitoken", |s| Ok(s.to_string()))?;
+    config.api_token = value(&mut args, "--apitoken", api_token)?;
+    if let Some(origins) = value(&mut args, "--apicors", |s| {
+        Ok(s.split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_string())
+            .filter(|o| !o.is_empty())
+            .collect::<Vec<_>>())
+    })? {
+        config.api_cors = origins;
+    }
     if let Some(level) = value(&mut args, "--loglevel", |s| match s {
         "error" => Ok(LogLevel::Error),
         "warn" => Ok(LogLevel::Warn),
@@ -440,6 +487,45 @@ mod tests {
         assert_eq!(c.httpapi, ListenAddr::AllInterfaces(8080));
         assert_eq!(c.http, ListenAddr::AllInterfaces(8081));
         assert_eq!(c.rtmp, ListenAddr::AllInterfaces(1935));
+    }
+
+    #[test]
+    fn the_api_listens_on_loopback_unless_told_otherwise() {
+        assert_eq!(
+            run(&[]).unwrap().httpapi,
+            ListenAddr::Specific("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(
+            run(&["-httpapi=:8080"]).unwrap().httpapi,
+            ListenAddr::AllInterfaces(8080)
+        );
+    }
+
+    #[test]
+    fn the_api_token_comes_from_the_flag_or_the_environment_and_is_never_empty() {
+        assert!(run(&["-apitoken="])
+            .unwrap_err()
+            .0
+            .starts_with("flag -apitoken:"));
+        let env = |v: &'static str| move |k: &str| (k == API_TOKEN_ENV).then(|| v.to_string());
+        let mut c = run(&[]).unwrap();
+        c.apply_env(env("from-env")).unwrap();
+        assert_eq!(c.api_token.as_deref(), Some("from-env"));
+        let mut c = run(&["-apitoken=flag"]).unwrap();
+        c.apply_env(env("from-env")).unwrap();
+        assert_eq!(c.api_token.as_deref(), Some("flag"));
+        let mut c = run(&[]).unwrap();
+        assert!(c.apply_env(env("")).is_err());
+        let mut c = run(&[]).unwrap();
+        c.apply_env(|_| None).unwrap();
+        assert_eq!(c.api_token, None);
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list() {
+        assert!(run(&[]).unwrap().api_cors.is_empty());
+        let c = run(&["-apicors=https://a.example, http://b.example:8000/"]).unwrap();
+        assert_eq!(c.api_cors, ["https://a.example", "http://b.example:8000"]);
     }
 
     #[test]

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use joy4::config::{self, Command, Config, ListenAddr};
+use joy4::http::api::{Api, ApiOptions, CallbackCounters};
 use joy4::http::callback::CallbackSender;
-use joy4::hub::{BufferLimits, EventSink, Hub, HubSettings, NoEvents, ServerCounters};
+use joy4::http::events::{EventBroadcaster, FanOut};
+use joy4::hub::{BufferLimits, EventSink, Hub, HubSettings, ServerCounters};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,7 +28,13 @@ fn main() -> ExitCode {
             println!("joy4 {}", config::VERSION);
             ExitCode::SUCCESS
         }
-        Ok(Command::Run(config)) => run(*config),
+        Ok(Command::Run(mut config)) => {
+            if let Err(e) = config.apply_env(|name| std::env::var(name).ok()) {
+                eprintln!("joy4: {e}");
+                return ExitCode::from(2);
+            }
+            run(*config)
+        }
     }
 }
 
@@ -83,10 +91,13 @@ fn run(config: Config) -> ExitCode {
     };
 
     let callback = config.httpcallback.clone().map(CallbackSender::start);
-    let events: Arc<dyn EventSink> = match &callback {
-        Some(sender) => sender.clone(),
-        None => Arc::new(NoEvents),
-    };
+    // Every event goes to the callback sender (if any) and to the readers of the API's /events.
+    let broadcaster = Arc::new(EventBroadcaster::new());
+    let mut sinks: Vec<Arc<dyn EventSink>> = vec![broadcaster.clone()];
+    if let Some(sender) = &callback {
+        sinks.insert(0, sender.clone());
+    }
+    let events: Arc<dyn EventSink> = Arc::new(FanOut(sinks));
     let settings = HubSettings {
         limits: BufferLimits {
             max_bytes: Some(config.buffer_size),
@@ -110,27 +121,23 @@ fn run(config: Config) -> ExitCode {
         sender.attach_hub(&hub);
     }
 
-    let api_server = match tiny_http::Server::from_listener(api, None) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!(
-                "joy4: flag -httpapi: cannot serve on {}: {e}",
-                config.httpapi
-            );
-            return ExitCode::from(1);
-        }
+    let api_options = ApiOptions {
+        token: config.api_token.clone(),
+        cors_origins: config.api_cors.clone(),
+        callback: callback
+            .clone()
+            .map(|sender| sender as Arc<dyn CallbackCounters>),
+        events: Some(broadcaster),
     };
+    let api_handler = Arc::new(Api::with_options(hub.clone(), api_options));
 
     // Tests and scripts read these lines to learn the ports (`:0` picks a free one).
     {
         let mut out = std::io::stdout().lock();
-        for (name, listener) in [("rtmp", &rtmp), ("http", &http)] {
+        for (name, listener) in [("rtmp", &rtmp), ("http", &http), ("httpapi", &api)] {
             if let Ok(addr) = listener.local_addr() {
                 let _ = writeln!(out, "listening {name} {addr}");
             }
-        }
-        if let Some(addr) = api_server.server_addr().to_ip() {
-            let _ = writeln!(out, "listening httpapi {addr}");
         }
         let _ = out.flush();
     }
@@ -171,6 +178,6 @@ fn run(config: Config) -> ExitCode {
         eprintln!("joy4: cannot start listener threads: {e}");
         return ExitCode::from(1);
     }
-    joy4::http::api::serve(api_server, hub, config.api_token.clone());
+    joy4::http::api::serve(api, api_handler);
     ExitCode::SUCCESS
 }

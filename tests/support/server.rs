@@ -73,8 +73,14 @@ impl Server {
 
     /// Start with exactly `args`; waits up to 10 s for the three `listening` lines.
     pub fn start_args(args: &[String]) -> Result<Server, String> {
+        Server::start_args_env(args, &[])
+    }
+
+    /// [`Server::start_args`] with environment variables set for the server only.
+    pub fn start_args_env(args: &[String], env: &[(&str, &str)]) -> Result<Server, String> {
         let mut cmd = Command::new(BIN);
         cmd.args(args);
+        cmd.envs(env.iter().copied());
         let (mut proc, stdout) = Proc::spawn_piped("joy4", cmd);
         let (tx, rx) = mpsc::channel::<String>();
         thread::Builder::new()
@@ -187,8 +193,14 @@ pub struct RunOutput {
 
 /// Run `joy4 ARGS` to completion (for CLI tests); panics if it runs longer than `timeout`.
 pub fn run_joy4(args: &[&str], timeout: Duration) -> RunOutput {
+    run_joy4_env(args, &[], timeout)
+}
+
+/// [`run_joy4`] with environment variables set for the run.
+pub fn run_joy4_env(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> RunOutput {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,46 +1,123 @@
 //! Deciding one request: the CORS preflight, the token, the route lookup and the body limit, then
 //! the route's operation on the hub (or the proxies) and its answer.
 
-use crate::http::json;
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
 use super::auth::authorized;
+use super::cors::{check_json_content_type, CorsPolicy};
 use super::fields::{create_limits, Fields};
+use super::metrics::{self, CallbackCounters, RequestCounters};
 use super::render::{no_channel, no_stream, not_found, ApiError};
-use super::routes::{openapi_value, resolve, Op, Resolved};
-use super::{ApiRequest, Body, Reply, MAX_BODY};
+use super::routes::{openapi_value, resolve, Method, Op, Resolved, Route};
+use super::{ApiRequest, Body, Cors, Reply, MAX_BODY};
+use crate::http::events::EventBroadcaster;
+use crate::http::json;
 use crate::hub::Hub;
 
-/// The API: the hub it steers and the token it requires.
+/// What the API is started with besides the hub.
+#[derive(Default)]
+pub struct ApiOptions {
+    /// `-apitoken` (an empty token counts as none).
+    pub token: Option<String>,
+    /// `-apicors`.
+    pub cors_origins: Vec<String>,
+    /// The callback sender's counters, for `/metrics` and `/stat`.
+    pub callback: Option<Arc<dyn CallbackCounters>>,
+    /// Where `/events` readers subscribe (a fresh one, fed by nothing, if absent).
+    pub events: Option<Arc<EventBroadcaster>>,
+}
+
+/// The API: the hub it steers, its token and origins, and what it counts.
 pub struct Api {
     pub(super) hub: Arc<Hub>,
     token: Option<String>,
+    cors: CorsPolicy,
+    pub(super) callback: Option<Arc<dyn CallbackCounters>>,
+    pub(super) events: Arc<EventBroadcaster>,
+    /// Answers sent, by status class.
+    pub requests: RequestCounters,
+    pub(super) started: Instant,
+}
+
+/// What the head of a request decides.
+pub enum Admission {
+    /// Answer now; the body (if any) is never read.
+    Answer(Reply),
+    /// Read the body, then [`Api::answer`].
+    Proceed(Admitted),
+}
+
+/// A request whose head passed every check: its route and how browsers may read the answer.
+pub struct Admitted {
+    route: &'static Route,
+    param: Option<String>,
+    cors: Cors,
+}
+
+impl Admitted {
+    /// `GET /events`: the answer is a stream, written by the connection itself.
+    pub fn is_event_stream(&self) -> bool {
+        self.route.op == Op::Events
+    }
 }
 
 impl Api {
     pub fn new(hub: Arc<Hub>, api_token: Option<String>) -> Api {
+        Api::with_options(
+            hub,
+            ApiOptions {
+                token: api_token,
+                ..ApiOptions::default()
+            },
+        )
+    }
+
+    pub fn with_options(hub: Arc<Hub>, options: ApiOptions) -> Api {
         Api {
             hub,
-            token: api_token.filter(|t| !t.is_empty()),
+            token: options.token.filter(|t| !t.is_empty()),
+            cors: CorsPolicy::new(options.cors_origins),
+            callback: options.callback,
+            events: options.events.unwrap_or_default(),
+            requests: RequestCounters::default(),
+            started: Instant::now(),
         }
     }
 
-    /// Decide the answer to one request.
+    /// Decide the answer to one complete request.
     pub fn handle(&self, req: &ApiRequest<'_>) -> Reply {
+        match self.admit(req) {
+            Admission::Answer(reply) => reply,
+            Admission::Proceed(admitted) => self.answer(&admitted, req.body),
+        }
+    }
+
+    /// Decide what the head alone decides: the CORS preflight, the token, the route, a body
+    /// announced too large, and for state-changing routes the content type and the origin.
+    /// `req.body` is only looked at for [`Body::TooLarge`].
+    pub fn admit(&self, req: &ApiRequest<'_>) -> Admission {
         let path = req.url.split(['?', '#']).next().unwrap_or_default();
         // A CORS preflight carries no credentials: answer it without the token.
         if req.method == "OPTIONS" {
-            return match resolve("OPTIONS", path) {
+            let reply = match resolve("OPTIONS", path) {
                 Resolved::NotFound => not_found(path).into_reply(None),
                 Resolved::WrongMethod(allow) => Reply {
                     status: 200,
                     body: json!({}),
+                    cors: if allow.contains("POST") {
+                        self.cors.for_state_change(req.origin)
+                    } else {
+                        Cors::Any
+                    },
                     allow: Some(allow),
+                    text: None,
                 },
                 Resolved::Found(..) => unreachable!("no route is OPTIONS"),
             };
+            return Admission::Answer(reply);
         }
         if let Some(token) = &self.token {
             if !authorized(req.authorization, token) {
@@ -49,26 +126,58 @@ impl Api {
                 } else {
                     "this API needs an 'Authorization: Bearer TOKEN' header"
                 };
-                return ApiError::new(401, "Unauthorized", detail).into_reply(None);
+                return Admission::Answer(
+                    ApiError::new(401, "Unauthorized", detail).into_reply(None),
+                );
             }
         }
         let (route, param) = match resolve(req.method, path) {
             Resolved::Found(route, param) => (route, param),
-            Resolved::NotFound => return not_found(path).into_reply(None),
+            Resolved::NotFound => return Admission::Answer(not_found(path).into_reply(None)),
             Resolved::WrongMethod(allow) => {
                 let detail = format!("{path} answers {allow}, not {}", req.method);
-                return ApiError::new(405, "MethodNotAllowed", detail).into_reply(Some(allow));
+                let reply = ApiError::new(405, "MethodNotAllowed", detail).into_reply(Some(allow));
+                return Admission::Answer(reply);
             }
         };
-        let body = match req.body {
+        let admitted = Admitted {
+            route,
+            param,
+            cors: match route.method {
+                Method::Get => Cors::Any,
+                Method::Post => self.cors.for_state_change(req.origin),
+            },
+        };
+        if matches!(req.body, Body::TooLarge) {
+            return Admission::Answer(self.answer(&admitted, req.body));
+        }
+        if route.method == Method::Post {
+            let checked = check_json_content_type(req.content_type)
+                .and_then(|()| self.cors.check_origin(req.origin));
+            if let Err(e) = checked {
+                return Admission::Answer(with_cors(e.into_reply(None), &admitted.cors));
+            }
+        }
+        Admission::Proceed(admitted)
+    }
+
+    /// The answer to an admitted request, once its body is read.
+    pub fn answer(&self, admitted: &Admitted, body: Body<'_>) -> Reply {
+        let route = admitted.route;
+        let body = match body {
             Body::Complete(bytes) => bytes,
             Body::TooLarge => {
                 let detail = format!("the request body is over {MAX_BODY} bytes");
-                return ApiError::new(413, "BodyTooLarge", detail).into_reply(None);
+                let reply = ApiError::new(413, "BodyTooLarge", detail).into_reply(None);
+                return with_cors(reply, &admitted.cors);
             }
         };
-        match self.run(route.op, param, body) {
-            Ok(value) => Reply::ok(value),
+        let reply = match self.run(route.op, admitted.param.clone(), body) {
+            Ok(Answer::Json(value)) => Reply::ok(value),
+            Ok(Answer::Text(content_type, text)) => Reply {
+                text: Some((content_type, text)),
+                ..Reply::ok(Value::Null)
+            },
             Err(e) => {
                 debug_assert!(
                     route.errors.contains(&e.err),
@@ -78,10 +187,22 @@ impl Api {
                 );
                 e.into_reply(None)
             }
+        };
+        with_cors(reply, &admitted.cors)
+    }
+
+    fn run(&self, op: Op, param: Option<String>, body: &[u8]) -> Result<Answer, ApiError> {
+        match op {
+            Op::Metrics => Ok(Answer::Text(metrics::CONTENT_TYPE, metrics::render(self))),
+            Op::Stat => Ok(Answer::Json(metrics::stat_json(self))),
+            Op::Events => Err(ApiError::bad(
+                "GET /events is a stream of Server-Sent Events: read it over HTTP",
+            )),
+            op => self.run_json(op, param, body).map(Answer::Json),
         }
     }
 
-    fn run(&self, op: Op, param: Option<String>, body: &[u8]) -> Result<Value, ApiError> {
+    fn run_json(&self, op: Op, param: Option<String>, body: &[u8]) -> Result<Value, ApiError> {
         let hub = &self.hub;
         let param = param.unwrap_or_default();
         let fields = || Fields::parse(body);
@@ -141,6 +262,8 @@ impl Api {
             }
             Op::StreamNew => self.stream_new(body),
             Op::OpenApi => Ok(openapi_value().clone()),
+            // Answered by `run` before it comes here.
+            Op::Metrics | Op::Stat | Op::Events => Ok(Value::Null),
         }
     }
 
@@ -151,4 +274,15 @@ impl Api {
             .map_err(|e| ApiError::new(400, e.name(), e.detail()))?;
         Ok(json!({ "id": id }))
     }
+}
+
+/// What a route answers: JSON, or text of a given content type.
+enum Answer {
+    Json(Value),
+    Text(&'static str, String),
+}
+
+fn with_cors(mut reply: Reply, cors: &Cors) -> Reply {
+    reply.cors = cors.clone();
+    reply
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::Reply;
+use super::{Cors, Reply};
 use crate::hub::HubError;
 
 /// An error answer: `{"err": name, "detail": sentence}` with its status.
@@ -33,6 +33,8 @@ impl ApiError {
             status: self.status,
             body: json!({ "err": self.err, "detail": self.detail }),
             allow,
+            cors: Cors::Any,
+            text: None,
         }
     }
 }

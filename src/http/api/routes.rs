@@ -42,6 +42,9 @@ pub(super) enum Op {
     StreamChangeId,
     StreamNew,
     OpenApi,
+    Stat,
+    Metrics,
+    Events,
 }
 
 /// One endpoint. `path` is written as in the OpenAPI document: a trailing `{id}` matches the rest
@@ -153,7 +156,14 @@ pub static ROUTES: &[Route] = &[
         &["BadRequest", "BadUrl", "StreamExists", "ChannelNotExists"],
     ),
     route(Method::Get, "/openapi.json", Op::OpenApi, &[]),
+    route(Method::Get, "/stat", Op::Stat, &[]),
+    route(Method::Get, "/metrics", Op::Metrics, &[]),
+    route(Method::Get, "/events", Op::Events, &["BadRequest"]),
 ];
+
+/// The error names every POST route may answer besides [`COMMON_ERRORS`]: a body that is not
+/// declared as JSON, and a browser page from an origin not in `-apicors`.
+pub const POST_ERRORS: &[&str] = &["UnsupportedMediaType", "OriginNotAllowed"];
 
 /// The error names any route may answer.
 pub const COMMON_ERRORS: &[&str] = &[
@@ -263,7 +273,12 @@ mod tests {
             );
             // Every error name the route answers appears in one of its documented responses.
             let text = op.to_string();
-            for err in r.errors.iter().chain(COMMON_ERRORS) {
+            let post_errors = if r.method == Method::Post {
+                POST_ERRORS
+            } else {
+                &[]
+            };
+            for err in r.errors.iter().chain(COMMON_ERRORS).chain(post_errors) {
                 let described =
                     text.contains(&format!("\"{err}\"")) || resolves_error(doc, op, err);
                 assert!(

@@ -126,6 +126,11 @@ impl CallbackSender {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
+    /// Events waiting in the lanes.
+    pub fn queued(&self) -> usize {
+        self.events.len() + self.checks.iter().map(Sender::len).sum::<usize>()
+    }
+
     /// POSTs answered with a 2xx status.
     pub fn delivered(&self) -> u64 {
         self.shared.delivered.load(Ordering::Relaxed)
