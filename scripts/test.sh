@@ -2,7 +2,8 @@
 # Run the whole test suite: unit tests and the end-to-end tests (the real binary driven by real
 # clients). Installs with apt-get whatever the tests need and is missing: ffmpeg/ffprobe, rtmpdump
 # (a librtmp client), GStreamer with its RTMP, soup, x264 and AAC plugins, chromium and
-# chromium-driver (the watch page's browser tests).
+# chromium-driver (the watch page's browser tests), Python's Prometheus client (the /metrics
+# parser check).
 # Extra arguments go to the test binaries (a name filter, --nocapture, ...):
 #   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
 set -euo pipefail
@@ -23,6 +24,10 @@ fi
 if ! have chromium || ! have chromedriver; then
   MISSING+=(chromium chromium-driver)
 fi
+# The API's /metrics test checks the text with the Prometheus client library's own parser.
+if ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  MISSING+=(python3 python3-prometheus-client)
+fi
 
 if [ ${#MISSING[@]} -gt 0 ]; then
   echo "test.sh: installing ${MISSING[*]} with apt-get" >&2
@@ -38,15 +43,6 @@ if [ ${#MISSING[@]} -gt 0 ]; then
   fi
   ${SUDO[@]+"${SUDO[@]}"} apt-get update
   ${SUDO[@]+"${SUDO[@]}"} apt-get install -y "${MISSING[@]}"
-fi
-
-# The API's /metrics test checks the text with the Prometheus client library's own parser.
-if ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
-  echo "test.sh: python3-prometheus-client not found; installing it with apt-get" >&2
-  SUDO=()
-  if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo -E); fi
-  ${SUDO[@]+"${SUDO[@]}"} apt-get update
-  DEBIAN_FRONTEND=noninteractive ${SUDO[@]+"${SUDO[@]}"} apt-get install -y python3 python3-prometheus-client
 fi
 
 cargo build --all-targets
