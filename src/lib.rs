@@ -29,9 +29,11 @@
 //! - [`hub`]: streams, channels, buffers, sinks and the registry; typed events and stats.
 //!
 //! Sockets and threads:
-//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits).
-//! - [`http`]: HTTP-FLV play, the REST API, the callback sender, and the hub's stats and events
-//!   as JSON.
+//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits, epoll,
+//!   keepalive); connection limits; `/proc` figures of a process.
+//! - [`http`]: the media port (`media_port`: HTTP-FLV play, the watch page and `/channels.json`),
+//!   the REST API (`api`: routes, `/stat`, `/metrics`, `/events`), the callback sender, the
+//!   event fan-out (`events`), and the hub's stats and events as JSON (`json`, `amf_json`).
 //! - [`relay`]: stream proxies (pull, push, edge mode).
 //!
 //! Shared: [`config`] (flags), [`text`] (percent-decoding, query strings, durations, RFC 3339).
