@@ -40,6 +40,7 @@
 pub mod amf0;
 pub mod config;
 pub mod flv;
+pub mod hls;
 pub mod http;
 pub mod hub;
 pub mod media;
