@@ -103,6 +103,10 @@ pub struct Config {
     pub publisher_grace: Duration,
     pub merge_write: Duration,
     pub origin: Option<String>,
+    /// HLS: complete segments listed in a playlist.
+    pub hls_window: usize,
+    /// HLS: the least media time before a segment is cut at the next keyframe.
+    pub hls_fragment: Duration,
 }
 
 impl Default for Config {
@@ -122,6 +126,8 @@ impl Default for Config {
             publisher_grace: Duration::from_secs(10),
             merge_write: Duration::from_millis(100),
             origin: None,
+            hls_window: 6,
+            hls_fragment: Duration::from_secs(2),
         }
     }
 }
@@ -206,6 +212,16 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "-origin=URL",
         "(none)",
         "pull unknown channels from this RTMP origin (edge mode)",
+    ),
+    (
+        "-hlswindow=N",
+        "6",
+        "HLS: segments listed in a playlist (GET /PATH.m3u8 on -http)",
+    ),
+    (
+        "-hlsfragment=DUR",
+        "2s",
+        "HLS: least segment duration; cut at the next keyframe after it",
     ),
     ("-loglevel=LEVEL", "info", "error | warn | info | debug"),
     ("-h, --help", "", "print this help"),
@@ -343,6 +359,22 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     }
     if let Some(d) = value(&mut args, "--mergewrite", parse_duration)? {
         config.merge_write = d;
+    }
+    if let Some(n) = value(&mut args, "--hlswindow", |s| match s.parse::<usize>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a segment count from 1 to 1000")),
+    })? {
+        config.hls_window = n;
+    }
+    if let Some(d) = value(&mut args, "--hlsfragment", |s| {
+        let d = parse_duration(s)?;
+        if d >= Duration::from_millis(100) && d <= Duration::from_secs(60) {
+            Ok(d)
+        } else {
+            Err(format!("{s:?} is not a duration from 100ms to 60s"))
+        }
+    })? {
+        config.hls_fragment = d;
     }
     config.origin = value(&mut args, "--origin", |s| {
         if s.starts_with("rtmp://") {

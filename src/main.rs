@@ -128,6 +128,10 @@ fn run(config: Config) -> ExitCode {
         config.httpapi
     );
 
+    let hls_settings = joy4::hls::SegmenterSettings {
+        fragment_ms: config.hls_fragment.as_millis().min(u32::MAX as u128) as u32,
+        window: config.hls_window,
+    };
     let rtmp_hub = hub.clone();
     let flv_hub = hub.clone();
     let started = joy4::net::spawn("rtmp-accept".into(), 256 * 1024, move || {
@@ -135,7 +139,7 @@ fn run(config: Config) -> ExitCode {
     })
     .and_then(|_| {
         joy4::net::spawn("flv-accept".into(), 256 * 1024, move || {
-            joy4::http::media_port::serve(http, flv_hub)
+            joy4::http::media_port::serve_with_hls(http, flv_hub, hls_settings)
         })
     });
     if let Err(e) = started {

@@ -1,5 +1,6 @@
 //! The media port (`-http`): one thread per connection reads the request head, answers CORS
-//! preflights, and hands the request to the output its path names: `/PATH.flv` is HTTP-FLV play.
+//! preflights, and hands the request to the output its path names: `/PATH.flv` is HTTP-FLV play,
+//! `/PATH.m3u8` and its segments are HLS (`http::hls`, which keeps the connection for more).
 //!
 //! Responses are written by our own code, not tiny_http: its `Response` buffers bodies of unknown
 //! length (HTTP/1.0) or holds bytes back (chunked), and a live body must reach the player as it
@@ -10,19 +11,27 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::hls::HlsService;
 use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
+use crate::hls::SegmenterSettings;
 use crate::hub::Hub;
 use crate::net;
 
-/// Accept media-port connections forever, a thread each.
+/// Accept media-port connections forever, a thread each, with HLS at its default settings.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>) {
+    serve_with_hls(listener, hub, SegmenterSettings::default())
+}
+
+/// Accept media-port connections forever, a thread each; HLS cuts segments as `hls` says.
+pub fn serve_with_hls(listener: TcpListener, hub: Arc<Hub>, hls: SegmenterSettings) {
+    let hls = HlsService::new(hub.clone(), hls);
     net::accept_loop(listener, "http", move |socket, peer| {
-        handle_connection(socket, peer, hub.clone())
+        handle_connection(socket, peer, hub.clone(), hls.clone())
     });
 }
 
 /// Read the request head within the setup timeout.
-fn read_head(socket: &mut TcpStream) -> Result<RequestHead, (u16, String)> {
+pub(crate) fn read_head(socket: &mut TcpStream) -> Result<RequestHead, (u16, String)> {
     let deadline = Instant::now() + net::SETUP_TIMEOUT;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
@@ -54,6 +63,9 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
         204 => "No Content",
+        206 => "Partial Content",
+        403 => "Forbidden",
+        416 => "Range Not Satisfiable",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -78,7 +90,7 @@ pub(crate) fn simple_response(
     let _ = socket.write_all(response.as_bytes());
 }
 
-fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
+fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>, hls: Arc<HlsService>) {
     let _ = socket.set_write_timeout(Some(net::WRITE_TIMEOUT));
     let head = match read_head(&mut socket) {
         Ok(head) => head,
@@ -120,8 +132,16 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
             return;
         }
     }
+    if let Some(request) = super::hls::route(path) {
+        return hls.serve_connection(socket, peer, &head, query, request);
+    }
     if let Some(channel) = super::flv::channel_of_path(path) {
         return super::flv::play_request(socket, peer, &head, query, &channel, &hub);
     }
-    simple_response(&mut socket, 404, "", "not found: use /CHANNEL.flv\n");
+    simple_response(
+        &mut socket,
+        404,
+        "",
+        "not found: use /CHANNEL.flv or /CHANNEL.m3u8\n",
+    );
 }

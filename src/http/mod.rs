@@ -4,6 +4,7 @@ pub mod amf_json;
 pub mod api;
 pub mod callback;
 pub mod flv;
+pub mod hls;
 pub mod json;
 pub mod media_port;
 pub mod request;
