@@ -24,6 +24,7 @@
 //! | `checks` | what a recording must hold |
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
+//! | `hls` | an HLS client: playlists, sessions, segments |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
 //! | `amf` | AMF0 values, encoder and decoder |
@@ -40,6 +41,7 @@ mod checks;
 mod chunks;
 mod dir;
 mod flv;
+mod hls;
 mod http;
 mod media;
 mod net;
@@ -60,6 +62,7 @@ pub use {
     chunks::*,
     dir::*,
     flv::*,
+    hls::*,
     http::*,
     media::*,
     net::*,
