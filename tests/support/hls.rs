@@ -92,8 +92,18 @@ pub struct HlsViewer {
 impl HlsViewer {
     /// Load the entry playlist `/CHANNEL.m3u8` and take its one variant.
     pub fn open(addr: SocketAddr, channel: &str) -> Result<HlsViewer, String> {
+        HlsViewer::open_with(addr, channel, "")
+    }
+
+    /// Load `/CHANNEL.m3u8?QUERY` (parameters for the accept/reject check).
+    pub fn open_with(addr: SocketAddr, channel: &str, query: &str) -> Result<HlsViewer, String> {
         let entry = format!("/{channel}.m3u8");
-        let r = get_with(addr, "GET", &entry, "");
+        let target = if query.is_empty() {
+            entry.clone()
+        } else {
+            format!("{entry}?{query}")
+        };
+        let r = get_with(addr, "GET", &target, "");
         if r.head.status != 200 {
             return Err(format!("GET {entry}: {} {}", r.head.status, r.body_text()));
         }
