@@ -20,7 +20,9 @@
 //! Codecs, sans-IO, importing nothing of hub, net, http or relay:
 //! - [`amf0`]: AMF0 values (and AMF3 read into them), encode and decode.
 //! - [`flv`]: FLV tags and a tag reader.
-//! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing.
+//! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing;
+//!   `media::ts`, the MPEG-TS writer.
+//! - [`hls`]: cutting a channel into MPEG-TS segments in memory, and the playlists.
 //! - [`rtmp`]: wire constants, `handshake`, `chunk`, `message`, server `session`, `client`
 //!   (its session is sans-IO; `client::RtmpClient` drives it on a socket), and `conn`, the
 //!   blocking server connection.
@@ -30,7 +32,7 @@
 //!
 //! Sockets and threads:
 //! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits).
-//! - [`http`]: HTTP-FLV play, the REST API, the callback sender, and the hub's stats and events
+//! - [`http`]: HTTP-FLV and HLS play, the REST API, the callback sender, and the hub's stats and events
 //!   as JSON.
 //! - [`relay`]: stream proxies (pull, push, edge mode).
 //!
