@@ -258,3 +258,27 @@ fn a_publisher_switch_shows_a_discontinuity_and_the_player_goes_on() {
     );
     assert!(second.is_running());
 }
+
+#[test]
+fn the_channels_end_writes_endlist() {
+    let mut server = Server::start(&["-publishergrace=0"]);
+    let mut publisher = publish_with(
+        &clip(),
+        &server.rtmp_url("live/short"),
+        Publish {
+            limit_secs: Some(7.0),
+            ..Publish::default()
+        },
+    );
+    wait_for_channel(&mut server, "live/short", &mut publisher);
+    let viewer = HlsViewer::open(server.http_addr, "live/short").unwrap();
+    assert!(!viewer.media_playlist().ended);
+    let playlist = wait_until(secs(20.0), || {
+        let p = viewer.media_playlist();
+        p.ended.then_some(p)
+    })
+    .unwrap_or_else(|| panic!("no ENDLIST\n{}", server.describe()));
+    assert!(playlist.text.ends_with("#EXT-X-ENDLIST\n"));
+    let last = playlist.segments.last().unwrap();
+    assert_eq!(viewer.get_segment(last, "").head.status, 200);
+}
