@@ -25,6 +25,7 @@
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
+//! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
 //! | `amf` | AMF0 values, encoder and decoder |
@@ -42,6 +43,7 @@ mod chunks;
 mod dir;
 mod flv;
 mod hls;
+mod hlsjs;
 mod http;
 mod media;
 mod net;
@@ -63,6 +65,7 @@ pub use {
     dir::*,
     flv::*,
     hls::*,
+    hlsjs::*,
     http::*,
     media::*,
     net::*,
