@@ -56,7 +56,7 @@ pub fn serve_player_page(hlsjs: &Path) -> SocketAddr {
             }
             // Drain the headers.
             let mut header = String::new();
-            while reader.read_line(&mut header).map_or(false, |n| n > 2) {
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
                 header.clear();
             }
             let (kind, body): (&str, &[u8]) = if line.starts_with("GET /hls.min.js") {
