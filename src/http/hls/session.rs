@@ -102,10 +102,12 @@ impl Sessions {
         self.live.lock().len()
     }
 
-    /// Sessions that were closed or went quiet, taken out of the table.
+    /// Sessions that were closed or went quiet, taken out of the table. A closed one's token is
+    /// refused from the moment it leaves the table.
     fn take_ended(&self) -> Vec<(Arc<Session>, CloseReason)> {
         let mut ended = Vec::new();
-        self.live.lock().retain(|_, session| {
+        let mut live = self.live.lock();
+        live.retain(|_, session| {
             let reason = match session.stream.close_requested() {
                 Some(reason) => Some(reason),
                 None => (session.last_request.lock().elapsed() > session.expiry())
@@ -113,12 +115,16 @@ impl Sessions {
             };
             match reason {
                 Some(reason) => {
+                    if reason != CloseReason::Timeout {
+                        self.remember_closed(session.token.clone());
+                    }
                     ended.push((session.clone(), reason));
                     false
                 }
                 None => true,
             }
         });
+        drop(live);
         self.closed
             .lock()
             .retain(|_, at| at.elapsed() < CLOSED_MEMORY);
@@ -134,9 +140,6 @@ pub fn start_housekeeping(service: Weak<HlsService>) {
             return;
         };
         for (session, reason) in service.sessions.take_ended() {
-            if reason != CloseReason::Timeout {
-                service.sessions.remember_closed(session.token.clone());
-            }
             log::debug!(
                 "hls {}: stream {} ended ({})",
                 session.stream.remote_addr,
