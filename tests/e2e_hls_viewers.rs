@@ -33,6 +33,9 @@ fn an_hls_viewer_is_a_stream_until_it_stops_polling() {
     let cb = Callbacks::start(|_| "{}".into());
     let mut server = Server::start(&[&cb.flag()]);
     let _publisher = publish_loop(&mut server, &clip(), "live/watched");
+    let head = get_with(server.http_addr, "HEAD", "/live/watched.m3u8", "");
+    assert_eq!(head.head.status, 200);
+    assert!(hls_streams(&server).is_empty(), "a HEAD opens no session");
     let viewer = HlsViewer::open(server.http_addr, "live/watched").unwrap();
     let playlist = viewer.media_playlist();
     let segment = viewer.get_segment(&playlist.segments[0], "");

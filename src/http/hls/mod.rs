@@ -191,6 +191,12 @@ impl HlsService {
                     "this viewer's stream was closed".into(),
                 ))
             }
+            // A HEAD of the entry playlist (a monitor, a cache's check) opens no session.
+            None if x.head_only => {
+                self.ready_muxer(channel)?;
+                let written = write_playlist(socket, "", CACHE_ENTRY, x).is_ok();
+                return Ok(written);
+            }
             None => {
                 // The entry playlist: open a session and hand out its media playlist.
                 let session = self.open_session(peer, channel, params)?;
@@ -303,13 +309,8 @@ impl HlsService {
         Ok(muxer)
     }
 
-    /// A new viewer of `channel`: its muxer ready, its stream accepted and wired.
-    fn open_session(
-        &self,
-        peer: SocketAddr,
-        channel: &str,
-        params: &[(String, String)],
-    ) -> Result<Arc<Session>, Refusal> {
+    /// The channel's muxer, once it has a segment.
+    fn ready_muxer(&self, channel: &str) -> Result<Arc<ChannelMuxer>, Refusal> {
         let muxer = self.muxer_for(channel)?;
         let ready = muxer.wait_ready(FIRST_SEGMENT_WAIT);
         if let Some(why) = muxer.unsupported() {
@@ -322,6 +323,17 @@ impl HlsService {
                 format!("channel {channel} has no complete segment yet"),
             ));
         }
+        Ok(muxer)
+    }
+
+    /// A new viewer of `channel`: its muxer ready, its stream accepted and wired.
+    fn open_session(
+        &self,
+        peer: SocketAddr,
+        channel: &str,
+        params: &[(String, String)],
+    ) -> Result<Arc<Session>, Refusal> {
+        let muxer = self.ready_muxer(channel)?;
         let stream = self.hub.new_stream(StreamType::HlsMem, peer.to_string());
         stream.set_rtmp_info(RtmpInfo {
             command: "play".into(),
@@ -370,27 +382,4 @@ fn respond(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hls_paths_name_playlists_and_segments() {
-        let playlist = |c: &str| Some(HlsRequest::Playlist { channel: c.into() });
-        assert_eq!(route("/live/abc.m3u8"), playlist("live/abc"));
-        assert_eq!(route("/1.m3u8"), playlist("1"));
-        assert_eq!(
-            route("/live/abc/17-42.ts"),
-            Some(HlsRequest::Segment {
-                channel: "live/abc".into(),
-                run: 17,
-                sequence: 42
-            })
-        );
-        assert_eq!(route("/.m3u8"), None);
-        assert_eq!(route("/../x.m3u8"), None);
-        assert_eq!(route("/a//b.m3u8"), None);
-        assert_eq!(route("/42.ts"), None, "a segment names its channel");
-        assert_eq!(route("/live/x-y.ts"), None);
-        assert_eq!(route("/live/abc.flv"), None);
-    }
-}
+mod tests;
