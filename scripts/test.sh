@@ -3,7 +3,7 @@
 # clients). Installs with apt-get whatever the tests need and is missing: ffmpeg/ffprobe, rtmpdump
 # (a librtmp client), GStreamer with its RTMP, soup, x264 and AAC plugins, chromium and
 # chromium-driver (the watch page's browser tests), Python's Prometheus client (the /metrics
-# parser check).
+# parser check), and for the HLS tests nginx, npm and hls.js.
 # Extra arguments go to the test binaries (a name filter, --nocapture, ...):
 #   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
 set -euo pipefail
@@ -24,6 +24,13 @@ fi
 if ! have chromium || ! have chromedriver; then
   MISSING+=(chromium chromium-driver)
 fi
+# The HLS tests put nginx's proxy_cache in front of the media port and fetch hls.js with npm.
+if ! have nginx; then
+  MISSING+=(nginx)
+fi
+if ! have npm; then
+  MISSING+=(npm)
+fi
 # The API's /metrics test checks the text with the Prometheus client library's own parser.
 if ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   MISSING+=(python3 python3-prometheus-client)
@@ -43,6 +50,12 @@ if [ ${#MISSING[@]} -gt 0 ]; then
   fi
   ${SUDO[@]+"${SUDO[@]}"} apt-get update
   ${SUDO[@]+"${SUDO[@]}"} apt-get install -y "${MISSING[@]}"
+fi
+
+# The HLS tests: hls.js (npm, test-only, under target/npm) in headless Chromium.
+if [ ! -f target/npm/node_modules/hls.js/dist/hls.min.js ]; then
+  mkdir -p target/npm
+  npm install --prefix target/npm --no-save --no-audit --no-fund hls.js@1
 fi
 
 cargo build --all-targets

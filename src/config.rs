@@ -113,6 +113,10 @@ pub struct Config {
     pub max_conn_per_ip: usize,
     /// On-demand pulls edge mode runs at once.
     pub max_pulls: usize,
+    /// HLS: complete segments listed in a playlist.
+    pub hls_window: usize,
+    /// HLS: the least media time before a segment is cut at the next keyframe.
+    pub hls_fragment: Duration,
 }
 
 impl Default for Config {
@@ -138,6 +142,8 @@ impl Default for Config {
             max_connections: None,
             max_conn_per_ip: 0,
             max_pulls: 64,
+            hls_window: 6,
+            hls_fragment: Duration::from_secs(2),
         }
     }
 }
@@ -251,6 +257,16 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "-maxpulls=N",
         "64",
         "on-demand pulls edge mode runs at once",
+    ),
+    (
+        "-hlswindow=N",
+        "6",
+        "HLS: segments listed in a playlist (GET /PATH.m3u8 on -http)",
+    ),
+    (
+        "-hlsfragment=DUR",
+        "2s",
+        "HLS: least segment duration; cut at the next keyframe after it",
     ),
     ("-loglevel=LEVEL", "info", "error | warn | info | debug"),
     ("-h, --help", "", "print this help"),
@@ -429,6 +445,22 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     }
     if let Some(d) = value(&mut args, "--mergewrite", parse_duration)? {
         config.merge_write = d;
+    }
+    if let Some(n) = value(&mut args, "--hlswindow", |s| match s.parse::<usize>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a segment count from 1 to 1000")),
+    })? {
+        config.hls_window = n;
+    }
+    if let Some(d) = value(&mut args, "--hlsfragment", |s| {
+        let d = parse_duration(s)?;
+        if d >= Duration::from_millis(100) && d <= Duration::from_secs(60) {
+            Ok(d)
+        } else {
+            Err(format!("{s:?} is not a duration from 100ms to 60s"))
+        }
+    })? {
+        config.hls_fragment = d;
     }
     config.origin = value(&mut args, "--origin", |s| {
         if s.starts_with("rtmp://") {

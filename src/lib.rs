@@ -20,7 +20,9 @@
 //! Codecs, sans-IO, importing nothing of hub, net, http or relay:
 //! - [`amf0`]: AMF0 values (and AMF3 read into them), encode and decode.
 //! - [`flv`]: FLV tags and a tag reader.
-//! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing.
+//! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing;
+//!   `media::ts`, the MPEG-TS writer.
+//! - [`hls`]: cutting a channel into MPEG-TS segments in memory, and the playlists.
 //! - [`rtmp`]: wire constants, `handshake`, `chunk`, `message`, server `session`, `client`
 //!   (its session is sans-IO; `client::RtmpClient` drives it on a socket), and `conn`, the
 //!   blocking server connection.
@@ -31,7 +33,8 @@
 //! Sockets and threads:
 //! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits, epoll,
 //!   keepalive); connection limits; `/proc` figures of a process.
-//! - [`http`]: the media port (`media_port`: HTTP-FLV play, the watch page and `/channels.json`),
+//! - [`http`]: the media port (`media_port`: HTTP-FLV and HLS play, the watch page and
+//!   `/channels.json`),
 //!   the REST API (`api`: routes, `/stat`, `/metrics`, `/events`), the callback sender, the
 //!   event fan-out (`events`), and the hub's stats and events as JSON (`json`, `amf_json`).
 //! - [`relay`]: stream proxies (pull, push, edge mode).
@@ -42,6 +45,7 @@
 pub mod amf0;
 pub mod config;
 pub mod flv;
+pub mod hls;
 pub mod http;
 pub mod hub;
 pub mod media;

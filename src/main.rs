@@ -163,6 +163,10 @@ fn run(config: Config) -> ExitCode {
             n => format!(", {n} per client address"),
         }
     );
+    let hls_settings = joy4::hls::SegmenterSettings {
+        fragment_ms: config.hls_fragment.as_millis().min(u32::MAX as u128) as u32,
+        window: config.hls_window,
+    };
     let rtmp_hub = hub.clone();
     let flv_hub = hub.clone();
     let rtmp_policy = policy.clone();
@@ -171,7 +175,7 @@ fn run(config: Config) -> ExitCode {
     })
     .and_then(|_| {
         joy4::net::spawn("flv-accept".into(), 256 * 1024, move || {
-            joy4::http::media_port::serve(http, flv_hub, policy, config.watch_page)
+            joy4::http::media_port::serve(http, flv_hub, policy, config.watch_page, hls_settings)
         })
     });
     if let Err(e) = started {

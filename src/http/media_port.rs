@@ -1,5 +1,6 @@
 //! The media port (`-http`): one thread per connection reads the request head, answers CORS
-//! preflights, and hands the request to the output its path names: `/PATH.flv` is HTTP-FLV play.
+//! preflights, and hands the request to the output its path names: `/PATH.flv` is HTTP-FLV play,
+//! `/PATH.m3u8` and its segments are HLS (`http::hls`, which keeps the connection for more).
 //!
 //! Responses are written by our own code, not tiny_http: its `Response` buffers bodies of unknown
 //! length (HTTP/1.0) or holds bytes back (chunked), and a live body must reach the player as it
@@ -10,20 +11,29 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::hls::HlsService;
 use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
+use crate::hls::SegmenterSettings;
 use crate::hub::Hub;
 use crate::net;
 
 /// Accept media-port connections, a thread each, within the limits of `policy`. `watch_page`:
-/// serve the watch page (`/`, `/channels.json` and its assets).
-pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy, watch_page: bool) {
+/// serve the watch page (`/`, `/channels.json` and its assets); `hls`: how HLS cuts segments.
+pub fn serve(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    policy: net::AcceptPolicy,
+    watch_page: bool,
+    hls: SegmenterSettings,
+) {
+    let hls = HlsService::new(hub.clone(), hls);
     net::accept_loop(listener, "http", policy, move |socket, peer| {
-        handle_connection(socket, peer, hub.clone(), watch_page)
+        handle_connection(socket, peer, hub.clone(), watch_page, hls.clone())
     });
 }
 
 /// Read the request head within the setup timeout.
-fn read_head(socket: &mut TcpStream) -> Result<RequestHead, (u16, String)> {
+pub(crate) fn read_head(socket: &mut TcpStream) -> Result<RequestHead, (u16, String)> {
     let deadline = Instant::now() + net::SETUP_TIMEOUT;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
@@ -55,11 +65,13 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
         204 => "No Content",
+        206 => "Partial Content",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        416 => "Range Not Satisfiable",
         431 => "Request Header Fields Too Large",
         _ => "Error",
     }
@@ -90,7 +102,13 @@ pub(crate) fn json_response(socket: &mut TcpStream, status: u16, body: &str) {
     let _ = socket.write_all(response.as_bytes());
 }
 
-fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>, watch_page: bool) {
+fn handle_connection(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    hub: Arc<Hub>,
+    watch_page: bool,
+    hls: Arc<HlsService>,
+) {
     let _ = socket.set_write_timeout(Some(net::WRITE_TIMEOUT));
     let head = match read_head(&mut socket) {
         Ok(head) => head,
@@ -132,11 +150,19 @@ fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>, wat
             return;
         }
     }
+    if let Some(request) = super::hls::route(path) {
+        return hls.serve_connection(socket, peer, &head, query, request);
+    }
     if let Some(channel) = super::flv::channel_of_path(path) {
         return super::flv::play_request(socket, peer, &head, query, &channel, &hub);
     }
     if let Some(resource) = super::page::resource_of_path(path).filter(|_| watch_page) {
         return super::page::respond(&mut socket, &head, resource, &hub);
     }
-    simple_response(&mut socket, 404, "", "not found: use /CHANNEL.flv\n");
+    simple_response(
+        &mut socket,
+        404,
+        "",
+        "not found: use /CHANNEL.flv or /CHANNEL.m3u8\n",
+    );
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod callback;
 pub mod events;
 pub mod flv;
+pub mod hls;
 pub mod json;
 pub mod media_port;
 pub mod page;

@@ -9,6 +9,10 @@ use crate::rtmp::{CSID_AUDIO, CSID_DATA, CSID_VIDEO, OUT_CHUNK_SIZE, PLAY_STREAM
 #[derive(Debug)]
 pub struct Frame {
     pub packet: Packet,
+    /// The first frame of a new source (publisher switch, source reconnect) after another had
+    /// sent frames: the timeline continues, but the stream's parameters may not (HLS marks a
+    /// discontinuity).
+    starts_source: bool,
     flv: OnceLock<Box<[u8]>>,
     rtmp: OnceLock<Box<[u8]>>,
 }
@@ -17,9 +21,22 @@ impl Frame {
     pub fn new(packet: Packet) -> Frame {
         Frame {
             packet,
+            starts_source: false,
             flv: OnceLock::new(),
             rtmp: OnceLock::new(),
         }
+    }
+
+    /// The first frame of a new source on a channel's timeline.
+    pub fn starting_source(packet: Packet) -> Frame {
+        Frame {
+            starts_source: true,
+            ..Frame::new(packet)
+        }
+    }
+
+    pub fn starts_source(&self) -> bool {
+        self.starts_source
     }
 
     pub fn timestamp(&self) -> u32 {

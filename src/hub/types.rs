@@ -25,6 +25,8 @@ impl StreamState {
 pub enum StreamType {
     Rtmp,
     HttpFlv,
+    /// An HLS viewer: served from the channel's one in-memory HLS muxer.
+    HlsMem,
 }
 
 impl StreamType {
@@ -32,6 +34,7 @@ impl StreamType {
         match self {
             StreamType::Rtmp => "rtmp",
             StreamType::HttpFlv => "http-flv",
+            StreamType::HlsMem => "hls-mem",
         }
     }
 }

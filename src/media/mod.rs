@@ -7,7 +7,7 @@
 //! Files: `sniff` (keyframe, sequence header and codec of a tag body), `codec_id` (codec ids, names,
 //! FourCCs), `bits` (bit reader, exp-Golomb), `video_size` with `avc`, `hevc` and `av1` (picture
 //! size from configuration records, SPS and AV1 sequence headers), `audio` (AudioSpecificConfig, OpusHead, audio parameters), `error`.
-//! [`codec`] is their public face.
+//! [`codec`] is their public face. [`ts`] writes MPEG-TS for HLS.
 mod audio;
 mod av1;
 mod avc;
@@ -19,6 +19,7 @@ mod hevc;
 mod sniff;
 #[cfg(test)]
 mod test_support;
+pub mod ts;
 mod video_size;
 
 use std::sync::Arc;

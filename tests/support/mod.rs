@@ -24,6 +24,8 @@
 //! | `checks` | what a recording must hold |
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
+//! | `hls` | an HLS client: playlists, sessions, segments |
+//! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
 //! | `amf` | AMF0 values, encoder and decoder |
@@ -41,6 +43,8 @@ mod checks;
 mod chunks;
 mod dir;
 mod flv;
+mod hls;
+mod hlsjs;
 mod http;
 mod media;
 mod net;
@@ -62,6 +66,8 @@ pub use {
     chunks::*,
     dir::*,
     flv::*,
+    hls::*,
+    hlsjs::*,
     http::*,
     media::*,
     net::*,

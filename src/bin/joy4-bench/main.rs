@@ -9,6 +9,7 @@
 //! API only (`rtmp::{chunk, client, handshake}`, `flv`, `amf0`, `media`, `net`, `text`).
 #![forbid(unsafe_code)]
 
+mod hls;
 mod report;
 mod run;
 mod sendlog;
@@ -33,6 +34,7 @@ joy4-bench: load and measure a live-streaming server (joy4, nginx-rtmp, SRS)
 USAGE:
   joy4-bench --publish rtmp://HOST:PORT/APP/STREAM [--play URL] [OPTIONS]
   joy4-bench summary [--baseline LABEL [--targets WINDOW_MS]] FILE.json...
+  joy4-bench hls --play http://HOST:PORT/PATH.m3u8 [-n N] [--duration DUR] [--pid PID]
 
 Publishes one real-time stream over RTMP, opens N subscribers over RTMP (rtmp://…) or HTTP-FLV
 (http://…/x.flv), ramping at --ramp per second, then measures for --duration and stops.
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
     }
     let result = match args.subcommand() {
         Ok(Some(cmd)) if cmd == "summary" => summary(args),
+        Ok(Some(cmd)) if cmd == "hls" => hls_viewers(args),
         Ok(Some(other)) => Err(Failure::Usage(format!("unknown command {other:?}"))),
         Ok(None) => bench(args),
         Err(e) => Err(Failure::Usage(e.to_string())),
@@ -198,6 +201,58 @@ fn bench(mut args: pico_args::Arguments) -> Result<(), Failure> {
     print!("{}", outcome.table);
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&outcome.json).expect("JSON");
+        std::fs::write(&path, text + "\n")
+            .map_err(|e| Failure::Run(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn hls_viewers(mut args: pico_args::Arguments) -> Result<(), Failure> {
+    if args.contains(["-h", "--help"]) {
+        print!("{}", hls::USAGE);
+        return Ok(());
+    }
+    let play: String = opt(&mut args, "--play", |s| Ok(s.to_string()))?
+        .ok_or_else(|| "--play http://HOST:PORT/PATH.m3u8 is required".to_string())?;
+    let (host, path) = play
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(_, path)| path.ends_with(".m3u8"))
+        .ok_or_else(|| format!("--play {play:?} is not http://HOST:PORT/PATH.m3u8"))?;
+    let viewers: usize = match opt(&mut args, "-n", number)? {
+        Some(n) => n,
+        None => opt(&mut args, "--subscribers", number)?.unwrap_or(100),
+    };
+    let ramp: f64 = opt(&mut args, "--ramp", number)?.unwrap_or(50.0);
+    let duration = opt(&mut args, "--duration", parse_duration)?.unwrap_or(Duration::from_secs(20));
+    let pid: Option<u32> = opt(&mut args, "--pid", number)?;
+    let json: Option<PathBuf> = opt(&mut args, "--json", |s| Ok(PathBuf::from(s)))?;
+    let rest = args.finish();
+    if !rest.is_empty() {
+        return Err(format!("unexpected arguments: {rest:?}").into());
+    }
+    let valid = (1..=5000).contains(&viewers)
+        && ramp.is_finite()
+        && ramp > 0.0
+        && !duration.is_zero()
+        && duration <= Duration::from_secs(3600);
+    if !valid {
+        return Err("-n is 1..=5000, --ramp above 0, --duration up to 1h"
+            .to_string()
+            .into());
+    }
+    let cfg = hls::HlsConfig {
+        host: host.to_string(),
+        path: format!("/{path}"),
+        viewers,
+        ramp,
+        duration,
+        pid,
+    };
+    let (line, figures) = hls::run(cfg).map_err(Failure::Run)?;
+    print!("{line}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&figures).expect("JSON");
         std::fs::write(&path, text + "\n")
             .map_err(|e| Failure::Run(format!("{}: {e}", path.display())))?;
     }

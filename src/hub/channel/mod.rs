@@ -254,6 +254,7 @@ impl Channel {
             self.accept_header(st, packet);
             return true;
         }
+        let starts_source = st.rebase_pending;
         if st.rebase_pending {
             let has_video = st.media.video_codec.is_some();
             let starts_new_source = match packet.kind {
@@ -292,7 +293,11 @@ impl Channel {
             st.media.observe(&packet);
         }
         packet.timestamp = ts;
-        let frame = Arc::new(Frame::new(packet));
+        let frame = Arc::new(if starts_source {
+            Frame::starting_source(packet)
+        } else {
+            Frame::new(packet)
+        });
         if frame.packet.kind != PacketKind::Data {
             let limits = st.limits;
             st.buffer.push(frame.clone(), &limits);

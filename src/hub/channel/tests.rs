@@ -212,3 +212,24 @@ fn a_batch_goes_out_when_its_window_ends_although_no_other_frame_arrives() {
         "written at the deadline: {waited:?}"
     );
 }
+
+#[test]
+fn the_first_frame_of_a_new_source_is_marked() {
+    let ch = channel();
+    let first = stream(1);
+    ch.set_publisher(&first);
+    let sink = subscribe(&ch, 9, Cursor::Latest);
+    ch.push(&first, video(0, true));
+    ch.push(&first, video(40, false));
+    let second = stream(2);
+    ch.set_publisher(&second);
+    // Dropped until its first keyframe, which starts the new source.
+    ch.push(&second, video(5000, false));
+    ch.push(&second, video(5040, true));
+    ch.push(&second, video(5080, false));
+    let marks: Vec<(u32, bool)> = drain(&sink)
+        .iter()
+        .map(|f| (f.timestamp(), f.starts_source()))
+        .collect();
+    assert_eq!(marks, [(0, false), (40, false), (80, true), (120, false)]);
+}

@@ -275,6 +275,19 @@ impl Hub {
         Ok(channel)
     }
 
+    /// Wire a viewer to `channel` without subscribing it: an output that muxes the channel once
+    /// for all its viewers (HLS) serves it. It shows as a subscribing player of the channel and
+    /// reports streamConnected; `finish_stream` ends it as any other.
+    pub fn attach_viewer(&self, stream: &StreamHandle, channel: &Arc<Channel>) {
+        {
+            let _reg = self.registry.lock();
+            stream.set_role(Role::Player);
+            stream.set_channel(Some(channel.clone()));
+        }
+        stream.set_state(StreamState::Subscribing);
+        self.emit_connected(stream);
+    }
+
     /// Subscribe `stream` to channel `path` from `cursor`, as an in-process consumer that takes
     /// frames with `next_batch` (a push relay).
     pub fn start_play(

@@ -212,3 +212,30 @@ fn check_params_times_out_and_can_be_accepted() {
     );
     assert_eq!(rec.0.lock()[0].0, "streamCheckParams");
 }
+
+#[test]
+fn an_attached_viewer_is_a_subscribing_player_that_is_not_subscribed() {
+    let (hub, rec) = hub();
+    let publisher = hub.new_stream(StreamType::Rtmp, "x".into());
+    let channel = hub.start_publish(&publisher, "live/v").unwrap();
+    let viewer = hub.new_stream(StreamType::HlsMem, "127.0.0.1:9".into());
+    hub.attach_viewer(&viewer, &channel);
+    let stats = viewer.stats();
+    assert_eq!(stats.state, StreamState::Subscribing);
+    assert_eq!(stats.channel.as_deref(), Some("live/v"));
+    assert_eq!(stats.stream_type.as_str(), "hls-mem");
+    assert_eq!(
+        channel.subscriber_count(),
+        0,
+        "served by a muxer, not the channel"
+    );
+    hub.finish_stream(&viewer, CloseReason::Timeout);
+    assert!(hub.stream(&viewer.id()).is_none());
+    assert!(
+        hub.channel("live/v").is_some(),
+        "a viewer leaving closes nothing"
+    );
+    let names: Vec<&str> = rec.0.lock().iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["streamConnected", "streamConnected", "streamClose"]);
+    assert_eq!(reason(&rec.0.lock()[2].1), "timeout");
+}

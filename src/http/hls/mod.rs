@@ -1,0 +1,385 @@
+//! HLS play on the media port: `GET /PATH.m3u8` and its segments `/PATH/RUN-SEQ.ts`.
+//!
+//! Each channel is muxed once (`muxer`), on the first request, and every viewer reads the same
+//! `Arc`'d segments. A request without a session gets a one-variant playlist pointing at
+//! `NAME.m3u8?session=TOKEN`; that media playlist names segments `NAME/RUN-SEQ.ts?session=TOKEN`,
+//! so every request of a viewer is counted on its `hls-mem` stream (`session`).
+//!
+//! ```text
+//! GET /live/abc.m3u8                      -> 200 multivariant playlist (opens a session)
+//! GET /live/abc.m3u8?session=T            -> 200 media playlist of the window
+//! GET /live/abc/1732950000123-42.ts?session=T -> 200/206 MPEG-TS segment (HEAD, Range)
+//! ```
+
+mod muxer;
+mod response;
+mod session;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+pub use self::muxer::{ChannelMuxer, MUXERS_STARTED};
+use self::response::{write_error, write_playlist, write_segment, Exchange};
+use self::response::{CACHE_ENTRY, CACHE_PLAYLIST};
+use self::session::{Lookup, Session, Sessions};
+use super::media_port::{read_head, simple_response};
+use super::request::RequestHead;
+use crate::hls::playlist::{media_playlist, multivariant_playlist};
+use crate::hls::SegmenterSettings;
+use crate::hub::{CloseReason, Hub, RtmpInfo, StreamType};
+
+/// How long a first request waits for the channel's first segment.
+const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(12);
+
+/// What an HLS path asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HlsRequest {
+    Playlist {
+        channel: String,
+    },
+    Segment {
+        channel: String,
+        run: u64,
+        sequence: u64,
+    },
+}
+
+fn valid_channel(name: &str) -> bool {
+    !name.is_empty()
+        && !name
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == ".." || seg == ".")
+}
+
+/// `/live/abc.m3u8` and `/live/abc/RUN-SEQ.ts`; `None` for any other path.
+pub fn route(path: &str) -> Option<HlsRequest> {
+    let path = path.strip_prefix('/')?;
+    if let Some(channel) = path.strip_suffix(".m3u8") {
+        return valid_channel(channel).then(|| HlsRequest::Playlist {
+            channel: channel.to_string(),
+        });
+    }
+    let (channel, file) = path.strip_suffix(".ts")?.rsplit_once('/')?;
+    let (run, sequence) = file.split_once('-')?;
+    let (run, sequence) = (run.parse().ok()?, sequence.parse().ok()?);
+    valid_channel(channel).then(|| HlsRequest::Segment {
+        channel: channel.to_string(),
+        run,
+        sequence,
+    })
+}
+
+/// The media port's HLS output: the muxers (one per channel) and the viewers' sessions.
+pub struct HlsService {
+    hub: Arc<Hub>,
+    settings: SegmenterSettings,
+    muxers: Mutex<HashMap<String, Arc<ChannelMuxer>>>,
+    sessions: Sessions,
+}
+
+/// A refusal: status, error name, reason.
+type Refusal = (u16, &'static str, String);
+
+impl HlsService {
+    pub fn new(hub: Arc<Hub>, settings: SegmenterSettings) -> Arc<HlsService> {
+        let service = Arc::new(HlsService {
+            hub,
+            settings,
+            muxers: Mutex::new(HashMap::new()),
+            sessions: Sessions::default(),
+        });
+        session::start_housekeeping(Arc::downgrade(&service));
+        service
+    }
+
+    /// Live HLS viewers.
+    pub fn viewer_count(&self) -> usize {
+        self.sessions.count()
+    }
+
+    /// Answer `head` and the HLS requests that follow on the same connection.
+    pub fn serve_connection(
+        &self,
+        mut socket: TcpStream,
+        peer: SocketAddr,
+        head: &RequestHead,
+        query: &str,
+        request: HlsRequest,
+    ) {
+        if !self.serve(&mut socket, peer, head, query, request) {
+            return;
+        }
+        // Keep-alive: a player asks for the playlist and its segments on one connection.
+        while let Ok(head) = read_head(&mut socket) {
+            let (path, query) = head.path_and_query();
+            let request = match route(&path) {
+                Some(request) if matches!(head.method.as_str(), "GET" | "HEAD") => request,
+                _ => {
+                    simple_response(&mut socket, 404, "", "not an HLS request\n");
+                    return;
+                }
+            };
+            log::debug!("http {peer}: {} {}", head.method, head.target);
+            if !self.serve(&mut socket, peer, &head, query, request) {
+                return;
+            }
+        }
+    }
+
+    /// Answer one request; returns whether the connection may carry another.
+    fn serve(
+        &self,
+        socket: &mut TcpStream,
+        peer: SocketAddr,
+        head: &RequestHead,
+        query: &str,
+        request: HlsRequest,
+    ) -> bool {
+        let keep_alive = head.version == "HTTP/1.1"
+            && !head
+                .header("Connection")
+                .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        let x = Exchange {
+            head_only: head.method == "HEAD",
+            keep_alive,
+        };
+        let params = crate::text::query_pairs(query);
+        let token = crate::text::last_value(&params, "session").map(str::to_string);
+        let served = match request {
+            HlsRequest::Playlist { channel } => {
+                self.playlist(socket, peer, &channel, token.as_deref(), &params, x)
+            }
+            HlsRequest::Segment {
+                channel,
+                run,
+                sequence,
+            } => self.segment(socket, head, &channel, run, sequence, token.as_deref(), x),
+        };
+        match served {
+            Ok(written) => written && keep_alive,
+            Err((status, error, reason)) => {
+                log::debug!("hls {peer}: {} {}: {reason}", head.method, head.target);
+                write_error(socket, status, error, &reason, x);
+                keep_alive
+            }
+        }
+    }
+
+    fn playlist(
+        &self,
+        socket: &mut TcpStream,
+        peer: SocketAddr,
+        channel: &str,
+        token: Option<&str>,
+        params: &[(String, String)],
+        x: Exchange,
+    ) -> Result<bool, Refusal> {
+        let leaf = channel.rsplit('/').next().unwrap_or(channel);
+        let session = match token.map(|t| self.sessions.lookup(t)) {
+            Some(Lookup::Live(session)) if session.channel == channel => session,
+            Some(Lookup::Live(_)) => {
+                return Err((404, "SessionNotFound", "session of another channel".into()))
+            }
+            Some(Lookup::Closed) => {
+                return Err((
+                    403,
+                    "StreamClosed",
+                    "this viewer's stream was closed".into(),
+                ))
+            }
+            // A HEAD of the entry playlist (a monitor, a cache's check) opens no session.
+            None if x.head_only => {
+                self.ready_muxer(channel)?;
+                let written = write_playlist(socket, "", CACHE_ENTRY, x).is_ok();
+                return Ok(written);
+            }
+            None => {
+                // The entry playlist: open a session and hand out its media playlist.
+                let session = self.open_session(peer, channel, params)?;
+                let codecs = session.muxer.with_segmenter(|s| s.codecs());
+                let media = session.muxer.channel.media_info();
+                let size = media.width.zip(media.height);
+                let bandwidth = self.bandwidth(&session);
+                let uri = format!("{leaf}.m3u8?session={}", session.token);
+                let text = multivariant_playlist(&uri, bandwidth, &codecs, size);
+                return Ok(respond(socket, &session, |s| {
+                    write_playlist(s, &text, CACHE_ENTRY, x)
+                }));
+            }
+            // Expired: the player carries on in a new session.
+            Some(Lookup::Unknown) => self.open_session(peer, channel, params)?,
+        };
+        session.touch();
+        let token = &session.token;
+        let run = session.muxer.run;
+        let text = session.muxer.with_segmenter(|s| {
+            media_playlist(s, |seg| {
+                format!("{leaf}/{run}-{}.ts?session={token}", seg.sequence)
+            })
+        });
+        Ok(respond(socket, &session, |s| {
+            write_playlist(s, &text, CACHE_PLAYLIST, x)
+        }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn segment(
+        &self,
+        socket: &mut TcpStream,
+        head: &RequestHead,
+        channel: &str,
+        run: u64,
+        sequence: u64,
+        token: Option<&str>,
+        x: Exchange,
+    ) -> Result<bool, Refusal> {
+        let session = match token.map(|t| self.sessions.lookup(t)) {
+            Some(Lookup::Live(session)) if session.channel == channel => session,
+            Some(Lookup::Closed) => {
+                return Err((
+                    403,
+                    "StreamClosed",
+                    "this viewer's stream was closed".into(),
+                ))
+            }
+            _ => {
+                return Err((
+                    404,
+                    "SessionNotFound",
+                    "no such session: load the playlist again".into(),
+                ))
+            }
+        };
+        session.touch();
+        let segment = (session.muxer.run == run)
+            .then(|| session.muxer.segment(sequence))
+            .flatten()
+            .ok_or_else(|| {
+                (
+                    404,
+                    "SegmentNotFound",
+                    format!("segment {run}-{sequence} is not in the window"),
+                )
+            })?;
+        let range = head.header("Range");
+        let written = respond(socket, &session, |s| {
+            write_segment(s, &segment.bytes, range, x)
+        });
+        session
+            .stream
+            .meter
+            .note_media_ts(segment.start_ts.wrapping_add(segment.duration_ms));
+        Ok(written)
+    }
+
+    /// The variant's peak rate: the publisher's measured rate with headroom, or a guess.
+    fn bandwidth(&self, session: &Session) -> u64 {
+        let measured = session.muxer.channel.publisher().map_or(0, |p| p.bitrate());
+        if measured > 0 {
+            measured * 5 / 4
+        } else {
+            2_000_000
+        }
+    }
+
+    /// The channel's muxer, started if it has none (or its last one stopped).
+    fn muxer_for(&self, name: &str) -> Result<Arc<ChannelMuxer>, Refusal> {
+        let channel = self.hub.channel_for_play(name);
+        let mut muxers = self.muxers.lock();
+        if let Some(m) = muxers.get(name) {
+            let same = channel.as_ref().is_some_and(|c| Arc::ptr_eq(c, &m.channel));
+            let keep = if same {
+                !m.is_stopped() || m.is_ended() || m.unsupported().is_some()
+            } else {
+                channel.is_none() && m.is_ended()
+            };
+            if keep {
+                m.touch();
+                return Ok(m.clone());
+            }
+        }
+        let channel = channel
+            .ok_or_else(|| (404, "ChannelNotExists", format!("channel {name} not found")))?;
+        let muxer = ChannelMuxer::start(channel, self.settings);
+        muxers.insert(name.to_string(), muxer.clone());
+        Ok(muxer)
+    }
+
+    /// The channel's muxer, once it has a segment.
+    fn ready_muxer(&self, channel: &str) -> Result<Arc<ChannelMuxer>, Refusal> {
+        let muxer = self.muxer_for(channel)?;
+        let ready = muxer.wait_ready(FIRST_SEGMENT_WAIT);
+        if let Some(why) = muxer.unsupported() {
+            return Err((404, "UnsupportedCodec", why));
+        }
+        if !ready {
+            return Err((
+                404,
+                "NoSegmentYet",
+                format!("channel {channel} has no complete segment yet"),
+            ));
+        }
+        Ok(muxer)
+    }
+
+    /// A new viewer of `channel`: its muxer ready, its stream accepted and wired.
+    fn open_session(
+        &self,
+        peer: SocketAddr,
+        channel: &str,
+        params: &[(String, String)],
+    ) -> Result<Arc<Session>, Refusal> {
+        let muxer = self.ready_muxer(channel)?;
+        let stream = self.hub.new_stream(StreamType::HlsMem, peer.to_string());
+        stream.set_rtmp_info(RtmpInfo {
+            command: "play".into(),
+            connect_params: None,
+            stream_name: channel.to_string(),
+            params: params
+                .iter()
+                .filter(|(k, _)| k != "session")
+                .cloned()
+                .collect(),
+        });
+        if let Err(reason) = self.hub.check_params(&stream) {
+            self.hub.finish_stream(&stream, reason);
+            return Err((403, "Rejected", "the stream was not accepted".into()));
+        }
+        if stream.close_requested().is_some() {
+            self.hub.finish_stream(&stream, CloseReason::ApiClose);
+            return Err((403, "StreamClosed", "the stream was closed".into()));
+        }
+        self.hub.attach_viewer(&stream, &muxer.channel);
+        log::info!(
+            "hls {peer}: stream {} watches channel {channel}",
+            stream.id()
+        );
+        Ok(self.sessions.insert(channel, stream, muxer))
+    }
+}
+
+/// Write with `write`, counting the body bytes on the viewer's stream; returns whether the
+/// write went through.
+fn respond(
+    socket: &mut TcpStream,
+    session: &Session,
+    write: impl FnOnce(&mut TcpStream) -> std::io::Result<usize>,
+) -> bool {
+    match write(socket) {
+        Ok(n) => {
+            session.stream.add_bytes_out(n as u64);
+            true
+        }
+        Err(e) => {
+            log::debug!("hls {}: write failed: {e}", session.stream.remote_addr);
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

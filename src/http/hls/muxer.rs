@@ -1,0 +1,189 @@
+//! One channel's HLS muxer: an in-process subscriber of the channel whose thread feeds the
+//! segmenter, once for every viewer. It starts from the channel's buffered GOPs, so the first
+//! viewer has a segment as soon as a keyframe follows, and stops once nobody asked for the
+//! channel's HLS for `MUXER_IDLE`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::hls::{Segment, Segmenter, SegmenterSettings};
+use crate::hub::{Channel, CloseReason, Cursor, Sink, Stream, StreamType};
+use crate::media::ts::TsError;
+use crate::net;
+
+/// A muxer nobody has asked for this long stops (and frees its segments).
+pub const MUXER_IDLE: Duration = Duration::from_secs(30);
+const TICK: Duration = Duration::from_millis(250);
+
+/// Muxer records take keys from the top of the key space, apart from the registry's streams.
+static NEXT_MUXER_KEY: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Muxers started in this process (each channel's HLS is muxed once, however many watch).
+pub static MUXERS_STARTED: AtomicU64 = AtomicU64::new(0);
+
+struct MuxState {
+    segmenter: Segmenter,
+    /// The channel has no HLS: why.
+    unsupported: Option<String>,
+    /// The muxer's thread has ended (channel closed, idle, or unsupported).
+    stopped: bool,
+}
+
+pub struct ChannelMuxer {
+    pub channel: Arc<Channel>,
+    /// Names this run's segments, so a later muxer of the same channel never reuses a URL.
+    pub run: u64,
+    record: Arc<Stream>,
+    state: Mutex<MuxState>,
+    changed: Condvar,
+    last_request: Mutex<Instant>,
+}
+
+impl ChannelMuxer {
+    /// Subscribe to `channel` and start the muxer's thread.
+    pub fn start(channel: Arc<Channel>, settings: SegmenterSettings) -> Arc<ChannelMuxer> {
+        let key = NEXT_MUXER_KEY.fetch_sub(1, Ordering::Relaxed);
+        let record = Arc::new(Stream::new(
+            key,
+            format!("hls:{}", channel.id),
+            StreamType::HlsMem,
+            "in-process".into(),
+        ));
+        let run = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let muxer = Arc::new(ChannelMuxer {
+            channel,
+            run,
+            record,
+            state: Mutex::new(MuxState {
+                segmenter: Segmenter::new(settings),
+                unsupported: None,
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+            last_request: Mutex::new(Instant::now()),
+        });
+        MUXERS_STARTED.fetch_add(1, Ordering::Relaxed);
+        let runner = muxer.clone();
+        let name = format!("hls-{}", muxer.channel.id);
+        if let Err(e) = net::spawn(name, net::WRITER_STACK, move || runner.run()) {
+            log::error!("hls: cannot start the muxer of {}: {e}", muxer.channel.id);
+            muxer.finish(None);
+        }
+        muxer
+    }
+
+    /// A request for this channel's HLS: keeps the muxer running.
+    pub fn touch(&self) {
+        *self.last_request.lock() = Instant::now();
+    }
+
+    pub fn idle_for(&self) -> Duration {
+        self.last_request.lock().elapsed()
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.state.lock().stopped
+    }
+
+    /// The channel ended: the playlist has `#EXT-X-ENDLIST`.
+    pub fn is_ended(&self) -> bool {
+        self.state.lock().segmenter.is_ended()
+    }
+
+    pub fn unsupported(&self) -> Option<String> {
+        self.state.lock().unsupported.clone()
+    }
+
+    /// Read the segmenter under the muxer's lock (keep it short: no I/O in `f`).
+    pub fn with_segmenter<T>(&self, f: impl FnOnce(&Segmenter) -> T) -> T {
+        f(&self.state.lock().segmenter)
+    }
+
+    pub fn segment(&self, sequence: u64) -> Option<Arc<Segment>> {
+        self.state.lock().segmenter.segment(sequence)
+    }
+
+    pub fn target_duration(&self) -> Duration {
+        Duration::from_secs(u64::from(
+            self.state.lock().segmenter.target_duration_secs(),
+        ))
+    }
+
+    /// Wait up to `timeout` until the window holds a segment, or the muxer stopped or failed.
+    /// Returns whether there is a segment.
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.state.lock();
+        loop {
+            if !st.segmenter.segments().is_empty() {
+                return true;
+            }
+            if st.stopped || st.unsupported.is_some() {
+                return false;
+            }
+            if self.changed.wait_until(&mut st, deadline).timed_out() {
+                return !st.segmenter.segments().is_empty();
+            }
+        }
+    }
+
+    fn run(self: Arc<Self>) {
+        let sink = Sink::queue(self.record.clone());
+        if self.channel.add_subscriber(&sink, Cursor::Oldest).is_err() {
+            self.finish(None);
+            return;
+        }
+        log::info!("hls: muxing channel {}", self.channel.id);
+        let mut frames = Vec::with_capacity(64);
+        let why = loop {
+            match sink.next_batch(TICK, &mut frames) {
+                Ok(_) => {}
+                Err(_) => {
+                    self.state.lock().segmenter.end();
+                    break "the channel ended";
+                }
+            }
+            if !frames.is_empty() {
+                let mut st = self.state.lock();
+                let mut completed = false;
+                for frame in frames.drain(..) {
+                    match st.segmenter.push(&frame.packet, frame.starts_source()) {
+                        Ok(done) => completed |= done,
+                        Err(TsError::Unsupported(what)) => {
+                            st.unsupported = Some(format!("no HLS for this codec: {what}"));
+                            break;
+                        }
+                        Err(_) => {}
+                    }
+                }
+                let failed = st.unsupported.is_some();
+                drop(st);
+                if completed || failed {
+                    self.changed.notify_all();
+                }
+                if failed {
+                    frames.clear();
+                    break "its codec has no HLS";
+                }
+            }
+            if self.idle_for() > MUXER_IDLE {
+                break "nobody asked for it";
+            }
+        };
+        log::info!("hls: muxer of channel {} stopped: {why}", self.channel.id);
+        self.channel.remove_subscriber(&self.record);
+        self.finish(Some(&sink));
+    }
+
+    fn finish(&self, sink: Option<&Sink>) {
+        if let Some(sink) = sink {
+            sink.end(CloseReason::PeerClosed);
+        }
+        self.state.lock().stopped = true;
+        self.changed.notify_all();
+    }
+}
