@@ -94,12 +94,9 @@ pub fn codec_headers(data: &[u8]) {
     if codec::video_is_sequence_header(data) || codec::video_is_keyframe(data) {
         assert!(!data.is_empty());
     }
-    match codec::video_size_from_sequence_header(data) {
-        Ok(Some(size)) => {
-            assert!(codec::video_is_sequence_header(data));
-            assert!(size.width > 0 && size.height > 0, "{size:?}");
-        }
-        Ok(None) | Err(_) => {}
+    if let Ok(Some(size)) = codec::video_size_from_sequence_header(data) {
+        assert!(codec::video_is_sequence_header(data));
+        assert!(size.width > 0 && size.height > 0, "{size:?}");
     }
     if let Some(params) = codec::audio_params(data) {
         assert!(params.channels > 0 || params.sample_rate > 0, "{params:?}");

@@ -23,7 +23,7 @@ pub fn http_head(data: &[u8]) {
             assert!(head.version == "HTTP/1.1" || head.version == "HTTP/1.0");
             for (name, value) in &head.headers {
                 assert!(!name.is_empty() && !name.contains(' '));
-                assert_eq!(head.header(name).is_some(), true);
+                assert!(head.header(name).is_some());
                 assert_eq!(value.trim(), value);
             }
             let _ = head.path_and_query();

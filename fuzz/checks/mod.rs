@@ -15,8 +15,11 @@ pub mod rtmp;
 pub mod session;
 pub mod split;
 
+/// A target's check: panics when a property fails.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (also its corpus directory, `fuzz/corpus/<name>/`) and its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("rtmp_handshake", rtmp::handshake),
     ("chunk_reader", rtmp::chunk_reader),
     ("message_decode", rtmp::message_decode),
