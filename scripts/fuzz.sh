@@ -4,6 +4,8 @@
 #   scripts/fuzz.sh [SECONDS]   run each target SECONDS (default 60), FUZZ_JOBS (default 2) at a
 #                               time, then print target | seconds | runs | coverage | crashes
 #   scripts/fuzz.sh --cmin      minimise every stored corpus (fuzz/corpus/<target>) in place
+#   scripts/fuzz.sh --merge     fold what earlier runs found (fuzz/target/fuzz-work) into the
+#                               stored corpus, keeping a minimal set that covers both
 # FUZZ_TARGETS="amf0 amf3" limits the run to those targets. Without a nightly toolchain the stored
 # corpus is replayed as plain tests instead (tests/fuzz_corpus.rs, which scripts/test.sh runs too).
 # New inputs go to fuzz/target/fuzz-work/<target>, not to the stored corpus; findings to
@@ -28,6 +30,19 @@ if [ "${1:-}" = "--cmin" ]; then
   for t in $targets; do
     cargo +nightly fuzz cmin "$t" "fuzz/corpus/$t"
   done
+  exit 0
+fi
+
+if [ "${1:-}" = "--merge" ]; then
+  cargo +nightly fuzz build
+  bin=fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release
+  for t in $targets; do
+    merged=fuzz/target/fuzz-merged/$t
+    rm -rf "$merged" && mkdir -p "$merged" "fuzz/target/fuzz-work/$t"
+    "$bin/$t" -merge=1 "$merged" "fuzz/corpus/$t" "fuzz/target/fuzz-work/$t" 2>&1 | grep MERGE-OUTER || true
+    rm -rf "fuzz/corpus/$t" && mv "$merged" "fuzz/corpus/$t"
+  done
+  du -sh fuzz/corpus
   exit 0
 fi
 
