@@ -40,6 +40,38 @@ fn keys_fit(v: &Amf0Value) -> bool {
     }
 }
 
+/// Values and string bytes a decoded value holds: what its memory is made of.
+fn footprint(v: &Amf0Value) -> (usize, usize) {
+    let mut total = (1, 0);
+    let mut add = |(n, b): (usize, usize)| {
+        total.0 += n;
+        total.1 += b;
+    };
+    match v {
+        Amf0Value::String(s) => add((0, s.len())),
+        Amf0Value::Object(p) | Amf0Value::EcmaArray(p) => {
+            for (k, v) in p {
+                add((0, k.len()));
+                add(footprint(v));
+            }
+        }
+        Amf0Value::StrictArray(items) => items.iter().for_each(|v| add(footprint(v))),
+        _ => {}
+    }
+    total
+}
+
+/// The documented bound: every value takes at least one input byte, and strings hold no more
+/// than the input, plus (AMF3 references only) twice the input and 64 KiB.
+fn check_footprint(value: &Amf0Value, used: usize) {
+    let (values, string_bytes) = footprint(value);
+    assert!(values <= used, "{values} values from {used} bytes");
+    assert!(
+        string_bytes <= 3 * used + 64 * 1024,
+        "{string_bytes} string bytes from {used} input bytes"
+    );
+}
+
 /// Every value that decodes from the front of `input`: decode(encode(v)) == v, using all of the
 /// encoding; and that encoding is stable.
 fn round_trip_all(mut input: &[u8]) {
@@ -49,6 +81,7 @@ fn round_trip_all(mut input: &[u8]) {
             return;
         };
         assert!(input.len() < before, "a decoded value consumed nothing");
+        check_footprint(&value, before - input.len());
         let mut bytes = Vec::new();
         amf0::encode(&value, &mut bytes);
         let mut rest = &bytes[..];
