@@ -3,8 +3,9 @@
 # fuzz/corpus/<target>/. A recording proxy (scripts/capture_corpus.py) sits between each client and
 # joy4 on 127.0.0.1: ffmpeg publishes and plays, rtmpdump (librtmp) plays, GStreamer's rtmp2sink
 # publishes and rtmp2src plays (when gst-launch-1.0 is installed), curl reads HTTP-FLV.
-# Hand-written seeds for what no client sends (AMF3, Enhanced RTMP headers, API bodies) are added
-# by scripts/fuzz-seeds.sh. Minimise afterwards with `scripts/fuzz.sh --cmin`.
+# Seeds are added beside the stored ones (hand-written seeds for what no client sends, such as AMF3,
+# Enhanced RTMP headers and API bodies, are checked in as they are). Minimise afterwards with
+# `scripts/fuzz.sh --cmin`.
 #   scripts/capture-corpus.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
