@@ -57,6 +57,8 @@ pub fn api_body(data: &[u8]) {
             method: "POST",
             url: route.path,
             authorization: None,
+            content_type: Some("application/json"),
+            origin: None,
             body: Body::Complete(data),
         });
         if reply.status == 200 {

@@ -156,6 +156,7 @@ pub fn chunk_reader(data: &[u8]) {
     let tight = ChunkLimits {
         max_message_len: 300,
         max_chunk_streams: 3,
+        max_partial_bytes: 600,
     };
     for limits in [ChunkLimits::default(), tight] {
         let whole = read_messages([data], limits);
