@@ -28,12 +28,13 @@ fn hlsjs_in_headless_chromium_plays_the_live_playlist() {
         (v[0].as_f64().unwrap_or(0.0) > 0.5).then_some(v[0].as_f64().unwrap())
     })
     .unwrap_or_else(|| panic!("the video did not start: {}\n{}", read(), server.describe()));
-    std::thread::sleep(secs(3.0));
+    // Allow for a loaded machine: playing, not keeping pace with real time to the millisecond.
+    std::thread::sleep(secs(5.0));
     let state = read();
     let later = state[0].as_f64().unwrap_or(0.0);
     assert!(
         later >= started + 2.0,
-        "currentTime went from {started} to {later} in 3 s: {state}"
+        "currentTime went from {started} to {later} in 5 s: {state}"
     );
     let errors = state[1].to_string();
     assert!(!errors.contains("fatal"), "hls.js errors: {errors}");
