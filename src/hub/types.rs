@@ -52,6 +52,8 @@ pub enum CloseReason {
     Timeout,
     Error,
     ChannelClosed,
+    /// The server is shutting down (SIGTERM, SIGINT).
+    Shutdown,
 }
 
 impl CloseReason {
@@ -63,6 +65,7 @@ impl CloseReason {
             CloseReason::Timeout => "timeout",
             CloseReason::Error => "error",
             CloseReason::ChannelClosed => "channelClosed",
+            CloseReason::Shutdown => "shutdown",
         }
     }
 }

@@ -60,7 +60,8 @@ impl Hub {
         if let (Some(channel), true) = (channel, vacated) {
             if self.settings.publisher_grace.is_zero() {
                 self.end_channel(&channel);
-            } else {
+            } else if !self.is_shutting_down() {
+                // (At shutdown the channel is closed with all the others.)
                 self.start_grace_timer(channel);
             }
         }
