@@ -353,6 +353,12 @@ impl SocketWire {
     fn shut_down(&self) {
         let _ = self.socket.shutdown(Shutdown::Both);
     }
+
+    /// Stop reading only: a read blocked on the socket returns end-of-file, and the socket can
+    /// still take a last message before it is shut down.
+    pub fn shutdown_read(&self) {
+        let _ = self.socket.shutdown(Shutdown::Read);
+    }
 }
 
 impl Wire for SocketWire {

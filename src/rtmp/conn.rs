@@ -70,6 +70,11 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
                     CloseReason::Error
                 }
             };
+            if conn.publishing && stream.close_requested() == Some(CloseReason::Shutdown) {
+                conn.session.end_publish("The server is shutting down.");
+                let _ = conn.flush_session();
+                log::debug!("rtmp {peer}: publisher told the server is shutting down");
+            }
             if conn.unpublished {
                 // The publish is over now; the socket closes when the client closes it.
                 log_closed(peer, &stream, reason);
@@ -86,7 +91,9 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     guard.set_reason(reason);
 }
 
-fn log_closed(peer: SocketAddr, stream: &StreamHandle, reason: CloseReason) {
+fn log_closed(peer: SocketAddr, stream: &StreamHandle, seen: CloseReason) {
+    // A reason given from outside (API close, shutdown) wins, as in the streamClose event.
+    let reason = stream.close_requested().unwrap_or(seen);
     log::debug!(
         "rtmp {peer}: stream {} closed ({})",
         stream.id(),
@@ -121,7 +128,17 @@ impl Connection {
         socket.set_write_timeout(Some(net::WRITE_TIMEOUT))?;
         let wire = Arc::new(SocketWire::new(socket.try_clone()?));
         let closer = wire.clone();
-        stream.set_closer(Box::new(move || closer.shutdown()));
+        let record = Arc::downgrade(stream.record());
+        stream.set_closer(Box::new(move || {
+            let reason = record.upgrade().and_then(|s| s.close_requested());
+            if reason == Some(CloseReason::Shutdown) {
+                // The connection's thread wakes up (end of file), tells a publisher its publish
+                // is over, and then closes the socket.
+                closer.shutdown_read();
+            } else {
+                closer.shutdown();
+            }
+        }));
         Ok(Connection {
             socket,
             wire,
