@@ -14,6 +14,7 @@ use crate::hub::{Channel, CloseReason, Hub, StreamGuard, StreamType};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
 use crate::rtmp::session;
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 /// An edge pull stops once its channel has had no subscriber for this long.
 const EDGE_IDLE: Duration = Duration::from_secs(5);
@@ -49,10 +50,12 @@ fn start_edge_pull(
     max_pulls: usize,
 ) -> bool {
     let url_text = edge_url(origin, path);
+    let shown = log_safe(path, LOG_TEXT_MAX);
     let url = match RtmpUrl::parse(&url_text) {
         Ok(url) if session::channel_path(&url.app, url.stream_name()) == path => url,
         Ok(_) | Err(_) => {
-            log::info!("edge: channel {path:?} cannot be pulled from {url_text:?}");
+            let url_shown = log_safe(&url_text, LOG_TEXT_MAX);
+            log::info!("edge: channel \"{shown}\" cannot be pulled from \"{url_shown}\"");
             return false;
         }
     };
@@ -66,7 +69,7 @@ fn start_edge_pull(
             Err(SlotRefusal::Pulling) => return hub.channel(path).is_some(),
             Err(SlotRefusal::Full) => {
                 log::warn!(
-                    "edge: {max_pulls} pulls running (-maxpulls); not pulling channel {path}"
+                    "edge: {max_pulls} pulls running (-maxpulls); not pulling channel {shown}"
                 );
                 return false;
             }
@@ -97,11 +100,12 @@ fn start_edge_pull(
         drop(guard);
     }) {
         Ok(_) => {
-            log::info!("edge: stream {id} pulls channel {path} from {url_text}");
+            let url_shown = log_safe(&url_text, LOG_TEXT_MAX);
+            log::info!("edge: stream {id} pulls channel {shown} from {url_shown}");
             true
         }
         Err(e) => {
-            log::warn!("edge: cannot start a pull thread for {path}: {e}");
+            log::warn!("edge: cannot start a pull thread for {shown}: {e}");
             hub.finish_stream(&stream, CloseReason::Error);
             close_if_vacant(hub, &channel);
             false

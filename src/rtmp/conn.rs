@@ -15,6 +15,7 @@ use crate::hub::{
     StreamType, Wire,
 };
 use crate::net::{self, SocketWire};
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,7 +58,7 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
                     } else if net::is_timeout(&e) {
                         log::info!("rtmp {peer}: timed out: {e}");
                     } else {
-                        log::warn!("rtmp {peer}: {e}");
+                        log::warn!("rtmp {peer}: {}", log_safe(&e.to_string(), LOG_TEXT_MAX));
                     }
                     net::close_reason(&e)
                 }
@@ -66,7 +67,9 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
                     CloseReason::Timeout
                 }
                 Err(e) => {
-                    log::warn!("rtmp {peer}: closing: {e}");
+                    // Protocol errors may quote the peer (a command name, an AMF class name).
+                    let why = log_safe(&e.to_string(), LOG_TEXT_MAX);
+                    log::warn!("rtmp {peer}: closing: {why}");
                     CloseReason::Error
                 }
             };
@@ -290,6 +293,7 @@ impl Connection {
         self.note_request("publish", &request);
         self.fault_panic = fault_hook_requested(&request.query);
         let path = session::channel_path(&request.app, &request.name);
+        let shown = log_safe(&path, LOG_TEXT_MAX);
         let peer = &self.stream.remote_addr;
         if path.is_empty() {
             self.session
@@ -299,7 +303,7 @@ impl Connection {
         }
         if let Err(reason) = self.hub.check_params(&self.stream) {
             log::info!(
-                "rtmp {peer}: publish of {path} rejected ({})",
+                "rtmp {peer}: publish of {shown} rejected ({})",
                 reason.as_str()
             );
             self.session.reject_publish(
@@ -314,7 +318,7 @@ impl Connection {
                 log::info!(
                     "rtmp {peer}: stream {} publishes channel {}",
                     self.stream.id(),
-                    channel.id
+                    log_safe(&channel.id, LOG_TEXT_MAX)
                 );
                 self.session.accept_publish();
                 self.flush_session()?;
@@ -322,7 +326,7 @@ impl Connection {
                 Ok(None)
             }
             Err(e) => {
-                log::info!("rtmp {peer}: publish of {path} refused: {}", e.name());
+                log::info!("rtmp {peer}: publish of {shown} refused: {}", e.name());
                 self.session
                     .reject_publish("NetStream.Publish.BadName", e.name());
                 self.flush_session()?;
@@ -334,6 +338,7 @@ impl Connection {
     fn on_play(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, RtmpError> {
         self.note_request("play", &request);
         let path = session::channel_path(&request.app, &request.name);
+        let shown = log_safe(&path, LOG_TEXT_MAX);
         let peer = self.stream.remote_addr.clone();
         let params = crate::text::query_pairs(&request.query);
         let cursor_text = crate::text::last_value(&params, "cursor").unwrap_or("latest");
@@ -346,14 +351,17 @@ impl Connection {
             return Ok(Some(CloseReason::Rejected));
         };
         if let Err(reason) = self.hub.check_params(&self.stream) {
-            log::info!("rtmp {peer}: play of {path} rejected ({})", reason.as_str());
+            log::info!(
+                "rtmp {peer}: play of {shown} rejected ({})",
+                reason.as_str()
+            );
             self.session
                 .reject_play("NetStream.Play.Failed", "play rejected by the controller");
             self.flush_session()?;
             return Ok(Some(reason));
         }
         if self.stream.channel().is_none() && self.hub.channel_for_play(&path).is_none() {
-            log::info!("rtmp {peer}: play of unknown channel {path}");
+            log::info!("rtmp {peer}: play of unknown channel {shown}");
             self.session.reject_play(
                 "NetStream.Play.StreamNotFound",
                 &format!("no channel {path}"),
@@ -384,14 +392,14 @@ impl Connection {
             .hub
             .start_play_with(&self.stream, &path, cursor, sink.clone())
         {
-            log::info!("rtmp {peer}: play of {path} failed: {}", e.name());
+            log::info!("rtmp {peer}: play of {shown} failed: {}", e.name());
             return Ok(Some(match e {
                 HubError::ChannelNotExists => CloseReason::ChannelClosed,
                 _ => CloseReason::Error,
             }));
         }
         log::info!(
-            "rtmp {peer}: stream {} plays channel {path}",
+            "rtmp {peer}: stream {} plays channel {shown}",
             self.stream.id()
         );
         self.sink = Some(sink.clone());
