@@ -29,7 +29,8 @@
 //! - [`hub`]: streams, channels, buffers, sinks and the registry; typed events and stats.
 //!
 //! Sockets and threads:
-//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits).
+//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits,
+//!   shutdown signals).
 //! - [`http`]: HTTP-FLV play, the REST API, the callback sender, and the hub's stats and events
 //!   as JSON.
 //! - [`relay`]: stream proxies (pull, push, edge mode).
