@@ -102,6 +102,7 @@ fn sigterm_tells_every_client_delivers_every_close_event_and_exits_0() {
         .proc
         .expect_exit(Duration::from_secs(7), "after SIGTERM");
     let took = start.elapsed();
+    eprintln!("SIGTERM to exit: {took:?}");
     assert_eq!(status.code(), Some(0), "{}", server.describe());
     assert!(took < Duration::from_secs(6), "shutdown took {took:?}");
 
