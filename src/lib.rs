@@ -32,7 +32,7 @@
 //!
 //! Sockets and threads:
 //! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits, epoll,
-//!   keepalive); connection limits; `/proc` figures of a process.
+//!   keepalive, shutdown signals); connection limits; `/proc` figures of a process.
 //! - [`http`]: the media port (`media_port`: HTTP-FLV and HLS play, the watch page and
 //!   `/channels.json`),
 //!   the REST API (`api`: routes, `/stat`, `/metrics`, `/events`), the callback sender, the

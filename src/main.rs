@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use joy4::config::{self, Command, Config, ListenAddr};
 use joy4::http::api::{Api, ApiOptions, CallbackCounters};
@@ -46,6 +47,13 @@ fn bind(flag: &str, addr: &ListenAddr) -> Result<TcpListener, ExitCode> {
 }
 
 fn run(config: Config) -> ExitCode {
+    // Before any thread starts: every thread inherits the blocked signals, so only the wait at
+    // the end of this function takes them.
+    let signals = joy4::net::ShutdownSignals::block()
+        .map_err(|e| {
+            eprintln!("joy4: cannot block SIGTERM and SIGINT ({e}); they end joy4 at once")
+        })
+        .ok();
     let log_config = simplelog::ConfigBuilder::new()
         .set_thread_level(log::LevelFilter::Off)
         .set_target_level(log::LevelFilter::Off)
@@ -89,6 +97,11 @@ fn run(config: Config) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
+    // Handles of the same three sockets, to stop them at shutdown.
+    let stop_handles: Vec<TcpListener> = [&rtmp, &http, &api]
+        .into_iter()
+        .filter_map(|l| l.try_clone().ok())
+        .collect();
 
     let callback = config.httpcallback.clone().map(CallbackSender::start);
     // Every event goes to the callback sender (if any) and to the readers of the API's /events.
@@ -163,6 +176,7 @@ fn run(config: Config) -> ExitCode {
             n => format!(", {n} per client address"),
         }
     );
+    let connections = policy.limits.clone();
     let hls_settings = joy4::hls::SegmenterSettings {
         fragment_ms: config.hls_fragment.as_millis().min(u32::MAX as u128) as u32,
         window: config.hls_window,
@@ -182,6 +196,96 @@ fn run(config: Config) -> ExitCode {
         eprintln!("joy4: cannot start listener threads: {e}");
         return ExitCode::from(1);
     }
-    joy4::http::api::serve(api, api_handler);
+    let api_thread = joy4::net::spawn("api".into(), 256 * 1024, move || {
+        joy4::http::api::serve(api, api_handler)
+    });
+    let api_thread = match api_thread {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("joy4: cannot start the API thread: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let signal = match signals.as_ref().map(|s| s.wait()) {
+        Some(Ok(signal)) => signal,
+        Some(Err(e)) => {
+            log::error!("cannot wait for signals: {e}; serving until killed");
+            let _ = api_thread.join();
+            return ExitCode::SUCCESS;
+        }
+        None => {
+            let _ = api_thread.join();
+            return ExitCode::SUCCESS;
+        }
+    };
+    let shutdown = Shutdown {
+        listeners: stop_handles,
+        hub,
+        connections,
+        callback,
+    };
+    shutdown.run(signal, signals);
     ExitCode::SUCCESS
+}
+
+/// The most a graceful shutdown takes: telling the clients, and delivering the close callbacks.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
+
+/// What a graceful shutdown acts on.
+struct Shutdown {
+    /// Handles of the RTMP, media-port and API listening sockets.
+    listeners: Vec<TcpListener>,
+    hub: Arc<Hub>,
+    /// Open media connections (RTMP and media port).
+    connections: Arc<joy4::net::ConnectionLimits>,
+    callback: Option<Arc<CallbackSender>>,
+}
+
+impl Shutdown {
+    /// Stop accepting, close every stream and channel (clients get their goodbyes), deliver the
+    /// close callbacks, all within `SHUTDOWN_LIMIT`. A second signal meanwhile exits at once,
+    /// with status 128 + its number (143 for SIGTERM, 130 for SIGINT), as a shell reports a
+    /// process killed by that signal.
+    fn run(self, signal: libc::c_int, signals: Option<joy4::net::ShutdownSignals>) {
+        use joy4::net::signals::signal_name;
+        let deadline = Instant::now() + SHUTDOWN_LIMIT;
+        log::info!(
+            "{}: shutting down within {SHUTDOWN_LIMIT:?} (a second signal exits at once)",
+            signal_name(signal)
+        );
+        if let Some(signals) = signals {
+            let waiter = joy4::net::spawn("signals".into(), 64 * 1024, move || {
+                if let Ok(second) = signals.wait() {
+                    log::warn!("{}: exiting at once", signal_name(second));
+                    std::process::exit(128 + second);
+                }
+            });
+            if let Err(e) = waiter {
+                log::warn!("cannot watch for a second signal: {e}");
+            }
+        }
+        for listener in &self.listeners {
+            if let Err(e) = joy4::net::stop_listener(listener) {
+                log::warn!("cannot stop a listener: {e}");
+            }
+        }
+        let (streams, channels) = self.hub.shutdown();
+        log::info!("shutdown: {streams} streams and {channels} channels closed");
+        // Every close event is queued by now: deliver them. Meanwhile each connection's thread
+        // writes its goodbye and closes; then wait for those still at it, in the time left.
+        if let Some(callback) = &self.callback {
+            match callback.drain(deadline) {
+                0 => log::info!("shutdown: callbacks delivered"),
+                n => log::warn!("shutdown: {n} callback events not delivered in time"),
+            }
+        }
+        while self.connections.open() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let open = self.connections.open();
+        if open > 0 {
+            log::warn!("shutdown: {open} connections still open at the time limit");
+        }
+        log::info!("shutdown complete");
+    }
 }

@@ -157,15 +157,17 @@ fn play(
     let sink = Sink::new(stream.record().clone(), Format::Flv, wire.clone());
     if let Err(e) = hub.start_play_with(stream, channel, cursor, sink.clone()) {
         log::info!(
-            "http-flv {}: play of {channel} failed: {e}",
-            stream.remote_addr
+            "http-flv {}: play of {} failed: {e}",
+            stream.remote_addr,
+            log_safe(channel, LOG_TEXT_MAX)
         );
         return CloseReason::ChannelClosed;
     }
     log::info!(
-        "http-flv {}: stream {} plays channel {channel}",
+        "http-flv {}: stream {} plays channel {}",
         stream.remote_addr,
-        stream.id()
+        stream.id(),
+        log_safe(channel, LOG_TEXT_MAX)
     );
     // While the socket keeps up the channel writes to it directly; this thread only takes over
     // when it backs up, and returns when the stream ends.

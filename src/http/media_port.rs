@@ -16,6 +16,7 @@ use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
 use crate::hls::SegmenterSettings;
 use crate::hub::Hub;
 use crate::net;
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 /// Accept media-port connections, a thread each, within the limits of `policy`. `watch_page`:
 /// serve the watch page (`/`, `/channels.json` and its assets); `hls`: how HLS cuts segments.
@@ -113,18 +114,22 @@ fn handle_connection(
     let head = match read_head(&mut socket) {
         Ok(head) => head,
         Err((0, why)) => {
-            log::debug!("http {peer}: {why}");
+            log::debug!("http {peer}: {}", log_safe(&why, LOG_TEXT_MAX));
             return;
         }
         Err((status, why)) => {
-            log::warn!("http {peer}: {why}");
+            log::warn!("http {peer}: {}", log_safe(&why, LOG_TEXT_MAX));
             simple_response(&mut socket, status, "", &format!("{why}\n"));
             return;
         }
     };
     let (path, query) = head.path_and_query();
     let (path, query) = (path.as_str(), query);
-    log::debug!("http {peer}: {} {}", head.method, head.target);
+    log::debug!(
+        "http {peer}: {} {}",
+        log_safe(&head.method, 16),
+        log_safe(&head.target, LOG_TEXT_MAX)
+    );
     match head.method.as_str() {
         "OPTIONS" => {
             let allow_headers = head

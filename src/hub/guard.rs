@@ -43,7 +43,8 @@ impl Drop for StreamGuard {
             ServerCounters::add(&self.hub.counters.panics);
             log::error!(
                 "{}: the thread of stream {} panicked; the stream is closed",
-                self.stream.remote_addr,
+                // A relay's remote address is its URL, from an API request.
+                crate::text::log_safe(&self.stream.remote_addr, crate::text::LOG_TEXT_MAX),
                 self.stream.id()
             );
             reason = CloseReason::Error;

@@ -9,7 +9,8 @@
 //! channel                   publisher switch, timeline, joins, the merge window and its flush
 //! stream, guard             the record of a connection, the handle its connection holds, and the
 //!                           guard that finishes it however the connection's thread ends
-//! registry                  every stream and channel; publish/play wiring; control-plane ops
+//! registry                  every stream and channel; publish/play wiring; control-plane ops;
+//!                           shutdown
 //! events, stats             what the hub reports; timer: flush deadlines and grace periods
 //! ```
 pub mod buffer;

@@ -55,6 +55,8 @@ pub enum CloseReason {
     Timeout,
     Error,
     ChannelClosed,
+    /// The server is shutting down (SIGTERM, SIGINT).
+    Shutdown,
 }
 
 impl CloseReason {
@@ -66,6 +68,7 @@ impl CloseReason {
             CloseReason::Timeout => "timeout",
             CloseReason::Error => "error",
             CloseReason::ChannelClosed => "channelClosed",
+            CloseReason::Shutdown => "shutdown",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Small socket helpers for the server layer: named small-stack threads, vectored writes, peer
-//! addresses as text (`peer`), and the classification of I/O errors into close reasons.
+//! addresses as text (`peer`), the classification of I/O errors into close reasons, and the
+//! shutdown signals and listener stop (`signals`).
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -12,11 +13,13 @@ use crate::hub::{CloseReason, SharedBatch, Wire};
 
 pub mod limits;
 pub mod peer;
+pub mod signals;
 pub mod stage;
 pub mod sys;
 
 pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
+pub use signals::{stop_listener, ShutdownSignals};
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;
@@ -63,7 +66,7 @@ impl AcceptPolicy {
     }
 }
 
-/// Accept connections until the listener fails for good (or shutdown closes it), each on its own
+/// Accept connections until the listener is stopped (`stop_listener`), each on its own
 /// named thread running `handle`. A connection over a limit of `policy` is closed at once,
 /// without a thread; admitted ones get TCP keepalive.
 pub fn accept_loop(
@@ -102,6 +105,10 @@ pub fn accept_loop(
                 if let Err(e) = spawned {
                     log::warn!("{protocol}: cannot start a thread for {peer}: {e}");
                 }
+            }
+            Err(e) if signals::is_listener_stopped(&e) => {
+                log::debug!("{protocol}: listener stopped");
+                return;
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -345,6 +352,12 @@ impl SocketWire {
 
     fn shut_down(&self) {
         let _ = self.socket.shutdown(Shutdown::Both);
+    }
+
+    /// Stop reading only: a read blocked on the socket returns end-of-file, and the socket can
+    /// still take a last message before it is shut down.
+    pub fn shutdown_read(&self) {
+        let _ = self.socket.shutdown(Shutdown::Read);
     }
 }
 

@@ -31,6 +31,7 @@ use crate::hub::RtmpInfo;
 use crate::hub::{CloseReason, Hub, StreamGuard, StreamType};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 mod backoff;
 mod connection;
@@ -156,7 +157,7 @@ pub fn new_stream(hub: &Arc<Hub>, body: &Value) -> Result<String, ProxyError> {
     log::info!(
         "stream {id}: {} {}",
         if push { "pushing to" } else { "pulling from" },
-        request.url
+        log_safe(&request.url, LOG_TEXT_MAX)
     );
     Ok(id)
 }

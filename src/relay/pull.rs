@@ -15,6 +15,7 @@ use crate::hub::{CloseReason, Hub, StreamHandle, StreamState};
 use crate::media::{Packet, PacketKind};
 use crate::net;
 use crate::rtmp::client::{RtmpClient, RtmpUrl};
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 const HTTP_READ_BUFFER: usize = 64 * 1024;
 
@@ -68,10 +69,12 @@ impl Pull {
                 } => {
                     if self.edge.is_some() && refused {
                         // The origin says the channel is not there: end like it did.
+                        let why = log_safe(&why, LOG_TEXT_MAX);
                         log::info!("edge pull {id}: {why}; giving up");
                         break CloseReason::PeerClosed;
                     }
                     let delay = backoff.after(media_for);
+                    let why = log_safe(&why, LOG_TEXT_MAX);
                     log::info!("pull {id}: {why}; reconnecting in {delay:?}");
                     if let Some(reason) = self.wait(delay) {
                         break reason;
@@ -124,8 +127,9 @@ impl Pull {
             if let Some(path) = &self.channel {
                 if let Err(e) = self.hub.start_publish(&self.stream, path) {
                     log::warn!(
-                        "pull {}: cannot publish channel {path}: {}",
+                        "pull {}: cannot publish channel {}: {}",
                         self.stream.id(),
+                        log_safe(path, LOG_TEXT_MAX),
                         e.name()
                     );
                     return Err(CloseReason::Rejected);

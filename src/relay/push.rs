@@ -11,6 +11,7 @@ use super::TICK;
 use crate::hub::{CloseReason, Cursor, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle};
 use crate::media::PacketKind;
 use crate::rtmp::client::{RtmpClient, RtmpUrl};
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 pub(super) struct Push {
     hub: Arc<Hub>,
@@ -65,6 +66,7 @@ impl Push {
                 Ended::Stop(reason) => break reason,
                 Ended::Retry { why, media_for, .. } => {
                     let delay = backoff.after(media_for);
+                    let why = log_safe(&why, LOG_TEXT_MAX);
                     log::info!("push {id}: {why}; reconnecting in {delay:?}");
                     if let Err(reason) = self.wait_draining(delay, &mut state) {
                         break reason;
@@ -152,8 +154,8 @@ impl Push {
                     log::info!(
                         "push {}: publishing channel {} to {}",
                         self.stream.id(),
-                        self.channel,
-                        self.url
+                        log_safe(&self.channel, LOG_TEXT_MAX),
+                        log_safe(&self.url.to_string(), LOG_TEXT_MAX)
                     );
                     queue
                 }
@@ -161,7 +163,7 @@ impl Push {
                     log::info!(
                         "push {}: cannot subscribe to channel {}: {}",
                         self.stream.id(),
-                        self.channel,
+                        log_safe(&self.channel, LOG_TEXT_MAX),
                         e.name()
                     );
                     return Ended::Stop(CloseReason::ChannelClosed);

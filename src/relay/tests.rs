@@ -124,3 +124,23 @@ fn a_pull_of_an_unreachable_url_stays_connecting_until_closed() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn an_edge_pull_slot_is_freed_when_its_thread_panics() {
+    use super::edge::{PullSlot, SlotRefusal};
+    use parking_lot::Mutex;
+    use std::collections::HashSet;
+
+    let active = Arc::new(Mutex::new(HashSet::new()));
+    let take = |path: &str| PullSlot::take(&active, &mut active.lock(), path, 1);
+    let slot = take("live/a").unwrap();
+    assert_eq!(take("live/a").err(), Some(SlotRefusal::Pulling));
+    assert_eq!(take("live/b").err(), Some(SlotRefusal::Full));
+    let pull = std::thread::spawn(move || {
+        let _slot = slot;
+        panic!("an edge pull's thread panics");
+    });
+    assert!(pull.join().is_err());
+    assert!(active.lock().is_empty(), "the slot was not freed");
+    assert!(take("live/b").is_ok());
+}

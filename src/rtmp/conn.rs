@@ -15,6 +15,7 @@ use crate::hub::{
     StreamType, Wire,
 };
 use crate::net::{self, SocketWire};
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,7 +58,7 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
                     } else if net::is_timeout(&e) {
                         log::info!("rtmp {peer}: timed out: {e}");
                     } else {
-                        log::warn!("rtmp {peer}: {e}");
+                        log::warn!("rtmp {peer}: {}", log_safe(&e.to_string(), LOG_TEXT_MAX));
                     }
                     net::close_reason(&e)
                 }
@@ -66,10 +67,17 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
                     CloseReason::Timeout
                 }
                 Err(e) => {
-                    log::warn!("rtmp {peer}: closing: {e}");
+                    // Protocol errors may quote the peer (a command name, an AMF class name).
+                    let why = log_safe(&e.to_string(), LOG_TEXT_MAX);
+                    log::warn!("rtmp {peer}: closing: {why}");
                     CloseReason::Error
                 }
             };
+            if conn.publishing && stream.close_requested() == Some(CloseReason::Shutdown) {
+                conn.session.end_publish("The server is shutting down.");
+                let _ = conn.flush_session();
+                log::debug!("rtmp {peer}: publisher told the server is shutting down");
+            }
             if conn.unpublished {
                 // The publish is over now; the socket closes when the client closes it.
                 log_closed(peer, &stream, reason);
@@ -86,7 +94,9 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     guard.set_reason(reason);
 }
 
-fn log_closed(peer: SocketAddr, stream: &StreamHandle, reason: CloseReason) {
+fn log_closed(peer: SocketAddr, stream: &StreamHandle, seen: CloseReason) {
+    // A reason given from outside (API close, shutdown) wins, as in the streamClose event.
+    let reason = stream.close_requested().unwrap_or(seen);
     log::debug!(
         "rtmp {peer}: stream {} closed ({})",
         stream.id(),
@@ -121,7 +131,17 @@ impl Connection {
         socket.set_write_timeout(Some(net::WRITE_TIMEOUT))?;
         let wire = Arc::new(SocketWire::new(socket.try_clone()?));
         let closer = wire.clone();
-        stream.set_closer(Box::new(move || closer.shutdown()));
+        let record = Arc::downgrade(stream.record());
+        stream.set_closer(Box::new(move || {
+            let reason = record.upgrade().and_then(|s| s.close_requested());
+            if reason == Some(CloseReason::Shutdown) {
+                // The connection's thread wakes up (end of file), tells a publisher its publish
+                // is over, and then closes the socket.
+                closer.shutdown_read();
+            } else {
+                closer.shutdown();
+            }
+        }));
         Ok(Connection {
             socket,
             wire,
@@ -273,6 +293,7 @@ impl Connection {
         self.note_request("publish", &request);
         self.fault_panic = fault_hook_requested(&request.query);
         let path = session::channel_path(&request.app, &request.name);
+        let shown = log_safe(&path, LOG_TEXT_MAX);
         let peer = &self.stream.remote_addr;
         if path.is_empty() {
             self.session
@@ -282,7 +303,7 @@ impl Connection {
         }
         if let Err(reason) = self.hub.check_params(&self.stream) {
             log::info!(
-                "rtmp {peer}: publish of {path} rejected ({})",
+                "rtmp {peer}: publish of {shown} rejected ({})",
                 reason.as_str()
             );
             self.session.reject_publish(
@@ -297,7 +318,7 @@ impl Connection {
                 log::info!(
                     "rtmp {peer}: stream {} publishes channel {}",
                     self.stream.id(),
-                    channel.id
+                    log_safe(&channel.id, LOG_TEXT_MAX)
                 );
                 self.session.accept_publish();
                 self.flush_session()?;
@@ -305,7 +326,7 @@ impl Connection {
                 Ok(None)
             }
             Err(e) => {
-                log::info!("rtmp {peer}: publish of {path} refused: {}", e.name());
+                log::info!("rtmp {peer}: publish of {shown} refused: {}", e.name());
                 self.session
                     .reject_publish("NetStream.Publish.BadName", e.name());
                 self.flush_session()?;
@@ -317,6 +338,7 @@ impl Connection {
     fn on_play(&mut self, request: StreamRequest) -> Result<Option<CloseReason>, RtmpError> {
         self.note_request("play", &request);
         let path = session::channel_path(&request.app, &request.name);
+        let shown = log_safe(&path, LOG_TEXT_MAX);
         let peer = self.stream.remote_addr.clone();
         let params = crate::text::query_pairs(&request.query);
         let cursor_text = crate::text::last_value(&params, "cursor").unwrap_or("latest");
@@ -329,14 +351,17 @@ impl Connection {
             return Ok(Some(CloseReason::Rejected));
         };
         if let Err(reason) = self.hub.check_params(&self.stream) {
-            log::info!("rtmp {peer}: play of {path} rejected ({})", reason.as_str());
+            log::info!(
+                "rtmp {peer}: play of {shown} rejected ({})",
+                reason.as_str()
+            );
             self.session
                 .reject_play("NetStream.Play.Failed", "play rejected by the controller");
             self.flush_session()?;
             return Ok(Some(reason));
         }
         if self.stream.channel().is_none() && self.hub.channel_for_play(&path).is_none() {
-            log::info!("rtmp {peer}: play of unknown channel {path}");
+            log::info!("rtmp {peer}: play of unknown channel {shown}");
             self.session.reject_play(
                 "NetStream.Play.StreamNotFound",
                 &format!("no channel {path}"),
@@ -367,14 +392,14 @@ impl Connection {
             .hub
             .start_play_with(&self.stream, &path, cursor, sink.clone())
         {
-            log::info!("rtmp {peer}: play of {path} failed: {}", e.name());
+            log::info!("rtmp {peer}: play of {shown} failed: {}", e.name());
             return Ok(Some(match e {
                 HubError::ChannelNotExists => CloseReason::ChannelClosed,
                 _ => CloseReason::Error,
             }));
         }
         log::info!(
-            "rtmp {peer}: stream {} plays channel {path}",
+            "rtmp {peer}: stream {} plays channel {shown}",
             self.stream.id()
         );
         self.sink = Some(sink.clone());

@@ -38,14 +38,15 @@ impl Drop for Open {
     }
 }
 
-/// Serve the API on `listener` forever: each connection on its own `api-PEER` thread, at most
-/// [`MAX_CONNECTIONS`] at once.
+/// Serve the API on `listener` until it is stopped (shutdown): each connection on its own
+/// `api-PEER` thread, at most [`MAX_CONNECTIONS`] at once.
 pub fn serve(listener: TcpListener, api: Arc<Api>) {
     let last_refusal_warning = AtomicU64::new(0);
     let started = Instant::now();
     for conn in listener.incoming() {
         let socket = match conn {
             Ok(socket) => socket,
+            Err(e) if net::signals::is_listener_stopped(&e) => return,
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 log::warn!("api: accept failed: {e}");

@@ -53,6 +53,9 @@ pub(super) struct Shared {
     /// Stream keys with a `streamCheckParams` not yet delivered, and how many.
     pub(super) checks_pending: Mutex<HashMap<u64, usize>>,
     check_done: Condvar,
+    /// Events queued or being posted, in every lane; `drained` is signalled when it drops to 0.
+    pub(super) outstanding: Mutex<usize>,
+    pub(super) drained: Condvar,
     pub(super) delivered: AtomicU64,
     pub(super) failures: AtomicU64,
     pub(super) dropped: AtomicU64,
@@ -67,6 +70,8 @@ impl Shared {
             hub: OnceLock::new(),
             checks_pending: Mutex::new(HashMap::new()),
             check_done: Condvar::new(),
+            outstanding: Mutex::new(0),
+            drained: Condvar::new(),
             delivered: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -85,6 +90,7 @@ pub(super) fn event_lane(shared: &Shared, rx: Receiver<Event>) {
             shared.wait_for_checks(key);
         }
         shared.post(&event);
+        shared.event_done();
     }
 }
 
@@ -95,10 +101,25 @@ pub(super) fn check_lane(shared: &Shared, rx: Receiver<Event>) {
             shared.decide(&event, &reply);
         }
         shared.check_finished(event.key.unwrap_or(0));
+        shared.event_done();
     }
 }
 
 impl Shared {
+    /// An event was queued (it counts until a lane has handled it).
+    pub(super) fn event_queued(&self) {
+        *self.outstanding.lock() += 1;
+    }
+
+    /// A queued event was posted (or failed, or could not be queued after all).
+    pub(super) fn event_done(&self) {
+        let mut outstanding = self.outstanding.lock();
+        *outstanding = outstanding.saturating_sub(1);
+        if *outstanding == 0 {
+            self.drained.notify_all();
+        }
+    }
+
     fn wait_for_checks(&self, key: u64) {
         let deadline = Instant::now() + MAX_ORDER_WAIT;
         let mut pending = self.checks_pending.lock();

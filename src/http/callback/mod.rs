@@ -32,7 +32,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde_json::Value;
@@ -135,6 +135,24 @@ impl CallbackSender {
     pub fn delivered(&self) -> u64 {
         self.shared.delivered.load(Ordering::Relaxed)
     }
+
+    /// Wait until every event queued so far has been posted (answered, or failed), but not past
+    /// `deadline` (a shutdown delivers its close events within a bound). Returns how many events
+    /// were still queued or in flight when it gave up: 0 when all went out.
+    pub fn drain(&self, deadline: Instant) -> usize {
+        let mut outstanding = self.shared.outstanding.lock();
+        while *outstanding > 0 {
+            if self
+                .shared
+                .drained
+                .wait_until(&mut outstanding, deadline)
+                .timed_out()
+            {
+                break;
+            }
+        }
+        *outstanding
+    }
 }
 
 fn spawn(
@@ -168,6 +186,7 @@ impl CallbackSender {
             name,
             body,
         };
+        self.shared.event_queued();
         let sent = if name == "streamCheckParams" {
             let key = stream_key.unwrap_or(0);
             let lane = &self.checks[(key % self.checks.len() as u64) as usize];
@@ -181,6 +200,7 @@ impl CallbackSender {
             self.events.try_send(event)
         };
         if let Err(e) = sent {
+            self.shared.event_done();
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             let why = match e {
                 TrySendError::Full(_) => "the queue is full",

@@ -245,3 +245,36 @@ fn throttle_holds_back_warnings_within_a_second() {
     }
     assert_eq!((shown, t.held_back), (1, 4));
 }
+
+#[test]
+fn drain_waits_until_every_queued_event_is_posted() {
+    let r = receiver(|_, _| (200, "{}".into()));
+    let sender = CallbackSender::start(r.base.clone());
+    for i in 0..20 {
+        sender.post(Some(i % 3), "streamClose", json!({ "id": i.to_string() }));
+    }
+    sender.post(None, "channelClose", json!({ "id": "c" }));
+    assert_eq!(sender.drain(Instant::now() + Duration::from_secs(10)), 0);
+    assert_eq!(sender.delivered(), 21);
+    assert_eq!(r.got.try_iter().count(), 21);
+}
+
+#[test]
+fn drain_gives_up_at_its_deadline_when_the_callback_server_hangs() {
+    // A server that accepts and never answers: every POST waits for its request timeout.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sender = CallbackSender::start_with(base, 16, Duration::from_secs(3));
+    for _ in 0..3 {
+        sender.post(None, "channelClose", json!({ "id": "x" }));
+    }
+    let start = Instant::now();
+    let left = sender.drain(start + Duration::from_millis(300));
+    let took = start.elapsed();
+    assert_eq!(left, 3);
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    drop(listener);
+}

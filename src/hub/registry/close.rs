@@ -8,6 +8,7 @@ use crate::hub::channel::Channel;
 use crate::hub::events::HubEvent;
 use crate::hub::stream::StreamHandle;
 use crate::hub::types::{CloseReason, Role};
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 impl Hub {
     /// The stream's connection has ended: unwire it, forget it, and report its one streamClose.
@@ -60,7 +61,8 @@ impl Hub {
         if let (Some(channel), true) = (channel, vacated) {
             if self.settings.publisher_grace.is_zero() {
                 self.end_channel(&channel);
-            } else {
+            } else if !self.is_shutting_down() {
+                // (At shutdown the channel is closed with all the others.)
                 self.start_grace_timer(channel);
             }
         }
@@ -71,14 +73,14 @@ impl Hub {
         let grace = self.settings.publisher_grace;
         log::info!(
             "channel {} lost its publisher; waiting {:?} for a new one",
-            channel.id,
+            log_safe(&channel.id, LOG_TEXT_MAX),
             grace
         );
         let Some(timers) = &self.timers else {
             // The channel then stays until a publisher returns or the API closes it.
             log::warn!(
                 "no timer thread: channel {} waits without a grace period",
-                channel.id
+                log_safe(&channel.id, LOG_TEXT_MAX)
             );
             return;
         };
@@ -125,7 +127,7 @@ impl Hub {
         if let Some(p) = publisher {
             p.request_close(CloseReason::ChannelClosed);
         }
-        log::info!("channel {} closed", channel.id);
+        log::info!("channel {} closed", log_safe(&channel.id, LOG_TEXT_MAX));
         let id = channel.id.clone();
         self.emit(None, HubEvent::ChannelClose { id });
     }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use super::types::{CloseReason, Decision, Role, StreamState, StreamType};
 
 mod close;
 mod ops;
+mod shutdown;
 
 /// Registry settings taken from the command line.
 #[derive(Debug, Clone)]
@@ -102,6 +103,8 @@ pub struct Hub {
     this: Weak<Hub>,
     registry: Mutex<Registry>,
     next_stream: AtomicU64,
+    /// Set (under the registry lock) by `shutdown`: no stream publishes or plays any more.
+    shutting_down: AtomicBool,
     pub settings: HubSettings,
     events: Arc<dyn EventSink>,
     /// Flush deadlines and grace periods; `None` if the timer thread could not start.
@@ -119,6 +122,7 @@ impl Hub {
             this: this.clone(),
             registry: Mutex::new(Registry::default()),
             next_stream: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
             settings,
             events,
             timers,
@@ -178,6 +182,9 @@ impl Hub {
     pub fn channel_for_play(&self, id: &str) -> Option<Arc<Channel>> {
         if let Some(ch) = self.channel(id) {
             return Some(ch);
+        }
+        if self.is_shutting_down() {
+            return None;
         }
         let created = match (self.missing_channel.get(), self.this.upgrade()) {
             (Some(handler), Some(hub)) => handler(&hub, id),
@@ -241,7 +248,8 @@ impl Hub {
     }
 
     /// Make `stream` the publisher of channel `path`, creating the channel. A stream the controller
-    /// already wired (setPublisher during checkingParams) keeps its channel.
+    /// already wired (setPublisher during checkingParams) keeps its channel. Refused
+    /// (`StreamStateInvalid`) once the hub is shutting down.
     pub fn start_publish(
         &self,
         stream: &StreamHandle,
@@ -249,6 +257,9 @@ impl Hub {
     ) -> Result<Arc<Channel>, HubError> {
         let channel = {
             let mut reg = self.registry.lock();
+            if self.is_shutting_down() {
+                return Err(HubError::StreamStateInvalid);
+            }
             stream.set_role(Role::Publisher);
             match stream.channel() {
                 Some(ch) => ch,
@@ -302,7 +313,8 @@ impl Hub {
 
     /// Subscribe `stream` to channel `path` from `cursor` with its output `sink`. A stream the
     /// controller already wired (addSubscriber during checkingParams) joins that channel. An
-    /// unknown channel is offered to the missing-channel handler (edge mode) once.
+    /// unknown channel is offered to the missing-channel handler (edge mode) once. Refused
+    /// (`ChannelNotExists`) once the hub is shutting down.
     pub fn start_play_with(
         &self,
         stream: &StreamHandle,
@@ -320,6 +332,9 @@ impl Hub {
             // Wired before it joins: a close racing with the join finds the channel to leave,
             // or an ended sink that the channel refuses.
             let _reg = self.registry.lock();
+            if self.is_shutting_down() {
+                return Err(HubError::ChannelNotExists);
+            }
             stream.set_role(Role::Player);
             stream.set_sink(Some(sink.clone()));
             stream.set_channel(Some(channel.clone()));

@@ -8,6 +8,7 @@ use crate::hub::buffer::{BufferLimits, Cursor};
 use crate::hub::stats::{ChannelStats, StreamStats};
 use crate::hub::stream::StreamHandle;
 use crate::hub::types::{CloseReason, Decision, Role, StreamState};
+use crate::text::{log_safe, LOG_TEXT_MAX};
 
 impl Hub {
     /// Every stream's stats, in no particular order.
@@ -30,7 +31,7 @@ impl Hub {
         }
         let channel = self.new_channel(id, limits, false);
         reg.channels.insert(id.to_string(), channel);
-        log::info!("channel {id} created by the API");
+        log::info!("channel {} created by the API", log_safe(id, LOG_TEXT_MAX));
         Ok(())
     }
 

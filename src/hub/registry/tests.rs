@@ -239,3 +239,85 @@ fn an_attached_viewer_is_a_subscribing_player_that_is_not_subscribed() {
     assert_eq!(names, ["streamConnected", "streamConnected", "streamClose"]);
     assert_eq!(reason(&rec.0.lock()[2].1), "timeout");
 }
+
+#[test]
+fn shutdown_closes_every_stream_and_channel_and_reports_each_once() {
+    let (hub, rec) = hub_with(HubSettings {
+        publisher_grace: Duration::from_secs(30),
+        ..HubSettings::default()
+    });
+    let publisher = hub.new_stream(StreamType::Rtmp, "x".into());
+    let woken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = woken.clone();
+    publisher.set_closer(Box::new(move || flag.store(true, Ordering::SeqCst)));
+    hub.start_publish(&publisher, "live/a").unwrap();
+    let player = hub.new_stream(StreamType::HttpFlv, "y".into());
+    let queue = hub.start_play(&player, "live/a", Cursor::Latest).unwrap();
+    let lone = hub.new_stream(StreamType::Rtmp, "x".into());
+    hub.start_publish(&lone, "live/b").unwrap();
+    hub.create_channel("empty", BufferLimits::default())
+        .unwrap();
+    let connecting = hub.new_stream(StreamType::Rtmp, "z".into());
+    rec.0.lock().clear();
+
+    assert_eq!(hub.shutdown(), (4, 3));
+
+    assert!(
+        woken.load(Ordering::SeqCst),
+        "the publisher was asked to end"
+    );
+    let mut frames = Vec::new();
+    let end = loop {
+        match queue.next_batch(Duration::from_millis(50), &mut frames) {
+            Err(e) => break e,
+            Ok(_) => frames.clear(),
+        }
+    };
+    // The player's own thread sees its channel close (and writes its goodbye).
+    assert_eq!(
+        end,
+        super::super::sink::QueueEnd::Ended(CloseReason::ChannelClosed)
+    );
+    let events = rec.0.lock().clone();
+    let names: Vec<&str> = events.iter().map(|e| e.0).collect();
+    assert_eq!(
+        names,
+        vec![
+            "streamClose",
+            "streamClose",
+            "channelClose",
+            "channelClose",
+            "channelClose",
+            "streamClose",
+            "streamClose"
+        ]
+    );
+    let closed: std::collections::BTreeSet<String> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            HubEvent::StreamClose { id, reason, .. } => {
+                assert_eq!(*reason, CloseReason::Shutdown);
+                Some(id.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let all: std::collections::BTreeSet<String> = [&publisher, &player, &lone, &connecting]
+        .iter()
+        .map(|s| s.id())
+        .collect();
+    assert_eq!(closed, all);
+    assert!(hub.stream_stats().is_empty() && hub.channel_stats().is_empty());
+
+    // Streams that were still setting up are refused from now on, and a close that comes later
+    // (the connection's own thread ending) reports nothing more.
+    assert_eq!(
+        hub.start_publish(&connecting, "live/c").unwrap_err(),
+        HubError::StreamStateInvalid
+    );
+    let late = hub.new_stream(StreamType::HttpFlv, "y".into());
+    assert!(hub.start_play(&late, "live/a", Cursor::Latest).is_err());
+    hub.finish_stream(&publisher, CloseReason::PeerClosed);
+    assert!(hub.channel("live/c").is_none());
+    assert_eq!(rec.0.lock().len(), events.len());
+}

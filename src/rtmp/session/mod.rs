@@ -210,6 +210,17 @@ impl ServerSession {
         }
     }
 
+    /// The server ends an accepted publish (it is shutting down): NetStream.Unpublish.Success.
+    pub fn end_publish(&mut self, description: &str) {
+        if let Phase::Publishing(sid) = self.phase {
+            self.phase = Phase::Finished;
+            self.send_status(
+                sid,
+                status("status", "NetStream.Unpublish.Success", description),
+            );
+        }
+    }
+
     /// The play request was accepted: StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess.
     /// Media follows as frames shared by the channel (message stream 1, chunk size 4096).
     pub fn accept_play(&mut self) {

@@ -217,6 +217,29 @@ fn rejected_publish_gets_the_given_status_code() {
 }
 
 #[test]
+fn a_publish_the_server_ends_gets_unpublish_success_once() {
+    let mut s = publishing();
+    s.end_publish("the server is shutting down");
+    assert_eq!(
+        status_codes(&sent(&mut s)),
+        vec!["NetStream.Unpublish.Success"]
+    );
+    s.end_publish("again");
+    assert!(sent(&mut s).is_empty());
+    // Media after the end is ignored.
+    let media = s
+        .handle(RawMessage {
+            csid: 6,
+            timestamp: 40,
+            type_id: 9,
+            stream_id: 1,
+            payload: vec![0x27, 1],
+        })
+        .unwrap();
+    assert!(media.is_empty());
+}
+
+#[test]
 fn play_flow_sends_reset_start_and_sample_access_once_accepted() {
     let mut s = connected("1");
     s.handle(raw(0, &cmd("createStream", 2.0, vec![]))).unwrap();
