@@ -290,11 +290,24 @@ pub fn run_soak(options: &SoakOptions) -> SoakReport {
     for (i, kind) in ROTATION.iter().enumerate() {
         cycle(&server, *kind, i, &headers).unwrap_or_else(|e| panic!("warm-up {kind:?}: {e}"));
     }
+    // A first churn grows what the allocator keeps for itself (per-thread arenas); the
+    // baseline is taken after it, so that what the real churn leaves behind shows.
+    let warm_up = SoakOptions {
+        cycles: (options.cycles / 5).clamp(ROTATION.len(), 2000),
+        rate: None,
+        workers: options.workers,
+    };
+    let (_, errors) = churn(&server, &headers, &warm_up, options.cycles);
+    assert!(
+        errors.is_empty(),
+        "warm-up churn: {:?}",
+        &errors[..errors.len().min(10)]
+    );
+    let pid = server.proc.pid();
+    let baseline = settle(pid, None);
     // Once the warm-up's streams and channels are gone, only the steady publisher is left.
     let streams_before = wait_for_keys(&server, "/stat/streams", std::slice::from_ref(&steady_id));
     let channels_before = wait_for_keys(&server, "/stat/channels", &[format!("live/{STEADY}")]);
-    let pid = server.proc.pid();
-    let baseline = settle(pid, None);
 
     let peak = Arc::new(Mutex::new(baseline));
     let done = Arc::new(AtomicBool::new(false));
@@ -311,36 +324,10 @@ pub fn run_soak(options: &SoakOptions) -> SoakReport {
         })
     };
 
-    let next = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    let start = Instant::now();
-    thread::scope(|s| {
-        for _ in 0..options.workers {
-            let (next, errors, headers, server) = (&next, &errors, &headers, &server);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= options.cycles {
-                    return;
-                }
-                if let Some(rate) = options.rate {
-                    let at = start + Duration::from_secs_f64(i as f64 / rate);
-                    thread::sleep(at.saturating_duration_since(Instant::now()));
-                }
-                let kind = ROTATION[i % ROTATION.len()];
-                if let Err(e) = cycle(server, kind, i + 1000, headers) {
-                    errors
-                        .lock()
-                        .unwrap()
-                        .push(format!("cycle {i} {kind:?}: {e}"));
-                }
-            });
-        }
-    });
-    let elapsed = start.elapsed();
+    let (elapsed, errors) = churn(&server, &headers, options, 0);
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
     let peak = *peak.lock().unwrap();
-    let errors = std::mem::take(&mut *errors.lock().unwrap());
 
     let after = settle(pid, Some(&baseline));
     server.assert_alive("after the churn");
@@ -386,6 +373,42 @@ pub fn run_soak(options: &SoakOptions) -> SoakReport {
     report
 }
 
+/// Run `options.cycles` cycles (numbered from `first`, which keeps publisher names unique) on
+/// `options.workers` threads; the time taken and the cycles' errors.
+fn churn(
+    server: &Server,
+    headers: &Headers,
+    options: &SoakOptions,
+    first: usize,
+) -> (Duration, Vec<String>) {
+    let next = AtomicUsize::new(0);
+    let errors = Mutex::new(Vec::new());
+    let start = Instant::now();
+    thread::scope(|s| {
+        for _ in 0..options.workers {
+            let (next, errors) = (&next, &errors);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= options.cycles {
+                    return;
+                }
+                if let Some(rate) = options.rate {
+                    let at = start + Duration::from_secs_f64(i as f64 / rate);
+                    thread::sleep(at.saturating_duration_since(Instant::now()));
+                }
+                let kind = ROTATION[i % ROTATION.len()];
+                if let Err(e) = cycle(server, kind, first + i + 1000, headers) {
+                    errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("cycle {i} {kind:?}: {e}"));
+                }
+            });
+        }
+    });
+    (start.elapsed(), errors.into_inner().unwrap())
+}
+
 /// Every stream that got streamConnected gets exactly one streamClose, and no stream two (the
 /// steady publisher, still on, has none yet).
 fn check_callbacks(receiver: &Counting, options: &SoakOptions, server: &Server, steady_id: &str) {
@@ -415,10 +438,17 @@ fn check_callbacks(receiver: &Counting, options: &SoakOptions, server: &Server, 
     let stream_cycles = (0..options.cycles)
         .filter(|i| ROTATION[i % ROTATION.len()].is_stream())
         .count();
-    assert!(
-        connected >= stream_cycles,
-        "only {connected} streamConnected for {stream_cycles} player and publisher cycles"
-    );
+    // Under a churn faster than the controller takes events, streamConnected may be dropped to
+    // keep the queue bounded (never a close): then the server must have said so.
+    let missing = stream_cycles.saturating_sub(connected);
+    if missing > 0 {
+        eprintln!("soak: {missing} streamConnected fewer than player and publisher cycles");
+        assert!(
+            server.log_text().contains("streamConnected dropped"),
+            "{missing} streamConnected missing and no warning about dropped callbacks\n{}",
+            server.describe()
+        );
+    }
 }
 
 /// Sample until the usage is back within the tolerances of `baseline` (or, without one, until it
