@@ -130,7 +130,23 @@ fn check_params_decided_by_the_callback_reply_or_the_timeout() {
 
 #[test]
 fn a_dead_callback_server_stops_neither_media_nor_the_api() {
-    let mut server = Server::start(&[&format!("-httpcallback={}", dead_url())]);
+    media_and_api_go_on_with_callbacks_to(&dead_url());
+}
+
+#[test]
+fn a_callback_server_that_never_answers_stops_neither_media_nor_the_api() {
+    // Connections are accepted (by the backlog) and never answered: each POST waits for its
+    // timeout.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", black_hole.local_addr().unwrap());
+    media_and_api_go_on_with_callbacks_to(&url);
+    drop(black_hole);
+}
+
+/// A publisher, an HTTP-FLV player and the API work as usual while callbacks go to `url`, and
+/// the failed callbacks are logged.
+fn media_and_api_go_on_with_callbacks_to(url: &str) {
+    let mut server = Server::start(&[&format!("-httpcallback={url}")]);
     let mut publisher = publish(&clip(), &server.rtmp_url("live/dead"));
     wait_for_channel(&mut server, "live/dead", &mut publisher);
     let mut flv = FlvStream::open(server.http_addr, "/live/dead.flv", secs(5.0))
@@ -155,7 +171,7 @@ fn a_dead_callback_server_stops_neither_media_nor_the_api() {
         "{streams}"
     );
     assert!(
-        wait_until(secs(5.0), || server
+        wait_until(secs(10.0), || server
             .log_text()
             .contains("callback POST")
             .then_some(()))

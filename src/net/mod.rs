@@ -431,6 +431,30 @@ pub fn set_keepalive(socket: &TcpStream, idle: Duration, interval: Duration, cou
     }
 }
 
+/// Make closing `socket` abort the connection with a reset instead of a FIN (`SO_LINGER` 0):
+/// what a client that crashes or is killed does. The soak tests use it.
+pub fn reset_on_close(socket: &TcpStream) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket descriptor and a pointer to a linger struct of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Raise the open-file limit to its hard maximum (every subscriber is a socket). Returns the
 /// (soft, hard) limits now in force.
 pub fn raise_fd_limit() -> io::Result<(u64, u64)> {

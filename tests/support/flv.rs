@@ -191,7 +191,7 @@ impl FlvParser {
 
 /// A live HTTP-FLV response being read tag by tag (plain or chunked transfer encoding).
 pub struct FlvStream {
-    sock: TcpStream,
+    pub sock: TcpStream,
     pub head: HttpHead,
     dechunk: Option<Dechunk>,
     parser: FlvParser,

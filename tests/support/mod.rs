@@ -33,6 +33,7 @@
 //! | `rtmp` | the RTMP client |
 //! | `api` | the REST API client |
 //! | `callback` | a callback server recording `POST …/event/NAME` |
+//! | `soak` | the churn soak: short connections of every kind, then back to the baseline |
 //! | `webdriver` | headless Chromium driven through chromedriver's WebDriver API |
 #![allow(dead_code)]
 
@@ -52,6 +53,7 @@ mod probe;
 mod proc;
 mod rtmp;
 mod server;
+pub mod soak;
 mod watch;
 mod webdriver;
 

@@ -265,30 +265,49 @@ pub(super) fn render(api: &Api) -> String {
     }
 
     if let Some(cb) = &api.callback {
+        let stats = cb.stats();
         t.single(
             "joy4_callbacks_sent_total",
             "counter",
             "Callback POSTs answered with a 2xx status.",
-            cb.sent(),
+            stats.sent,
         );
         t.single(
             "joy4_callbacks_failed_total",
             "counter",
             "Callback POSTs that failed.",
-            cb.failed(),
+            stats.failed,
         );
         t.single(
             "joy4_callbacks_dropped_total",
             "counter",
-            "Callback events dropped because a queue was full.",
-            cb.dropped(),
+            "Callback events never posted (a full queue, or a close event took their place).",
+            stats.dropped,
         );
         t.single(
             "joy4_callbacks_queued",
             "gauge",
             "Callback events waiting to be sent.",
-            cb.queued(),
+            stats.queued,
         );
+        t.family(
+            "joy4_callback_events_total",
+            "counter",
+            "Callback events by event name and what became of them.",
+        );
+        for (event, counts) in &stats.events {
+            for (fate, n) in [
+                ("sent", counts.sent),
+                ("failed", counts.failed),
+                ("dropped", counts.dropped),
+            ] {
+                t.sample(
+                    "joy4_callback_events_total",
+                    &[("event", event), ("fate", fate)],
+                    n,
+                );
+            }
+        }
     }
     t.single(
         "joy4_event_readers",
@@ -335,12 +354,7 @@ pub(super) fn stat_json(api: &Api) -> Value {
         "channels": api.hub.channel_stats().len(),
         "panics": ServerCounters::get(&counters.panics),
         "refusedConnections": ServerCounters::get(&counters.refused_connections),
-        "callbacks": api.callback.as_ref().map(|cb| json!({
-            "sent": cb.sent(),
-            "failed": cb.failed(),
-            "dropped": cb.dropped(),
-            "queued": cb.queued(),
-        })),
+        "callbacks": api.callback.as_ref().map(|cb| serde_json::to_value(cb.stats()).unwrap_or_default()),
         "events": { "readers": api.events.readers(), "dropped": api.events.dropped() },
         "apiRequests": requests,
     })

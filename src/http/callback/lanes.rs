@@ -2,124 +2,87 @@
 //! behind its pending check, the POST itself, and acting on a check's reply.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{ErrorKind, Read};
 use std::sync::{OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use parking_lot::{Condvar, Mutex};
 use serde_json::Value;
 
+use super::counters::{warn, Counters, Fate, Throttle};
+use super::queue::Queues;
 use super::Event;
 use crate::hub::Hub;
 
 /// The most of a reply body that is read.
 const MAX_REPLY: u64 = 64 * 1024;
-/// How long the event lane holds a stream's event for that stream's check before sending anyway.
+/// How long a lane holds an event for its stream's check, or a channelClose for the events
+/// queued before it, before sending it anyway.
 const MAX_ORDER_WAIT: Duration = Duration::from_secs(30);
-
-/// One warning per second at most; the rest are counted and reported with the next one.
-pub(super) struct Throttle {
-    pub(super) last: Option<Instant>,
-    pub(super) held_back: u64,
-}
-
-impl Throttle {
-    pub(super) fn warn(&mut self, message: impl FnOnce() -> String) {
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
-        {
-            self.held_back += 1;
-            return;
-        }
-        let more = match std::mem::take(&mut self.held_back) {
-            0 => String::new(),
-            n => format!(" ({n} similar warnings held back)"),
-        };
-        let text = message();
-        log::warn!("{text}{more}");
-        self.last = Some(now);
-    }
-}
 
 /// State shared by the sender handle and its threads.
 pub(super) struct Shared {
     pub(super) base: String,
     agent: ureq::Agent,
     pub(super) hub: OnceLock<Weak<Hub>>,
+    /// Everything but `streamCheckParams`, one lane per shard of stream keys.
+    pub(super) events: Queues,
+    /// `streamCheckParams`, one lane per shard of stream keys.
+    pub(super) checks: Queues,
     /// Stream keys with a `streamCheckParams` not yet delivered, and how many.
     pub(super) checks_pending: Mutex<HashMap<u64, usize>>,
     check_done: Condvar,
-    /// Events queued or being posted, in every lane; `drained` is signalled when it drops to 0.
-    pub(super) outstanding: Mutex<usize>,
-    pub(super) drained: Condvar,
-    pub(super) delivered: AtomicU64,
-    pub(super) failures: AtomicU64,
-    pub(super) dropped: AtomicU64,
-    pub(super) throttle: Mutex<Throttle>,
+    pub(super) counters: Counters,
+    failure_warnings: Mutex<Throttle>,
+    pub(super) drop_warnings: Mutex<Throttle>,
 }
 
 impl Shared {
-    pub(super) fn new(base: String, agent: ureq::Agent) -> Shared {
+    pub(super) fn new(base: String, agent: ureq::Agent, events: Queues, checks: Queues) -> Shared {
         Shared {
             base,
             agent,
             hub: OnceLock::new(),
+            events,
+            checks,
             checks_pending: Mutex::new(HashMap::new()),
             check_done: Condvar::new(),
-            outstanding: Mutex::new(0),
-            drained: Condvar::new(),
-            delivered: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            throttle: Mutex::new(Throttle {
-                last: None,
-                held_back: 0,
-            }),
+            counters: Counters::default(),
+            failure_warnings: Mutex::new(Throttle::new()),
+            drop_warnings: Mutex::new(Throttle::new()),
         }
     }
 }
 
-/// Everything but `streamCheckParams`, in order, each after its stream's pending check.
-pub(super) fn event_lane(shared: &Shared, rx: Receiver<Event>) {
-    for event in rx {
-        if let Some(key) = event.key {
-            shared.wait_for_checks(key);
+/// Lane `lane` of everything but `streamCheckParams`: in order, each event after its stream's
+/// pending check, a channelClose after the events queued before it in the other lanes.
+pub(super) fn event_lane(shared: &Shared, lane: usize) {
+    while let Some((seq, event)) = shared.events.pop(lane) {
+        match event.key {
+            Some(key) => shared.wait_for_checks(key),
+            None => {
+                if !shared.events.wait_for_earlier(lane, seq, MAX_ORDER_WAIT) {
+                    log::warn!("callback: events queued before a {} are still unsent after {MAX_ORDER_WAIT:?}; sending it anyway", event.name);
+                }
+            }
         }
         shared.post(&event);
-        shared.event_done();
+        shared.events.finished(lane);
     }
 }
 
-/// `streamCheckParams` of the streams of one shard: post, then act on the reply.
-pub(super) fn check_lane(shared: &Shared, rx: Receiver<Event>) {
-    for event in rx {
+/// Lane `lane` of `streamCheckParams`: post, then act on the reply.
+pub(super) fn check_lane(shared: &Shared, lane: usize) {
+    while let Some((_, event)) = shared.checks.pop(lane) {
         if let Some(reply) = shared.post(&event) {
             shared.decide(&event, &reply);
         }
         shared.check_finished(event.key.unwrap_or(0));
-        shared.event_done();
+        shared.checks.finished(lane);
     }
 }
 
 impl Shared {
-    /// An event was queued (it counts until a lane has handled it).
-    pub(super) fn event_queued(&self) {
-        *self.outstanding.lock() += 1;
-    }
-
-    /// A queued event was posted (or failed, or could not be queued after all).
-    pub(super) fn event_done(&self) {
-        let mut outstanding = self.outstanding.lock();
-        *outstanding = outstanding.saturating_sub(1);
-        if *outstanding == 0 {
-            self.drained.notify_all();
-        }
-    }
-
     fn wait_for_checks(&self, key: u64) {
         let deadline = Instant::now() + MAX_ORDER_WAIT;
         let mut pending = self.checks_pending.lock();
@@ -150,30 +113,47 @@ impl Shared {
     /// POST one event; the reply's JSON when the status is 200 and the body parses.
     fn post(&self, event: &Event) -> Option<Value> {
         let url = format!("{}/event/{}", self.base, event.name);
-        match self.agent.post(&url).send_json(&event.body) {
+        let body = serde_json::to_vec(&event.body).unwrap_or_default();
+        // A kept-alive connection the controller closed while it was idle fails at once: one
+        // more try on a fresh connection.
+        let mut tries = 0;
+        let result = loop {
+            tries += 1;
+            let result = self
+                .agent
+                .post(&url)
+                .set("Content-Type", "application/json")
+                .send_bytes(&body);
+            match result {
+                Err(e) if tries == 1 && is_stale_connection(&e) => continue,
+                other => break other,
+            }
+        };
+        match result {
             Ok(response) => {
-                self.delivered.fetch_add(1, Ordering::Relaxed);
+                self.counters.add(event.name, Fate::Sent);
                 let status = response.status();
-                let mut body = Vec::new();
+                let mut reply = Vec::new();
                 let read = response
                     .into_reader()
                     .take(MAX_REPLY)
-                    .read_to_end(&mut body);
+                    .read_to_end(&mut reply);
                 log::debug!("callback {url} -> {status}");
                 match read {
-                    Ok(_) if status == 200 => serde_json::from_slice(&body).ok(),
+                    Ok(_) if status == 200 => serde_json::from_slice(&reply).ok(),
                     _ => None,
                 }
             }
             Err(e) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
+                self.counters.add(event.name, Fate::Failed);
                 let why = match e {
                     ureq::Error::Status(code, _) => format!("answered {code}"),
                     ureq::Error::Transport(t) => t.to_string(),
                 };
-                self.throttle
-                    .lock()
-                    .warn(|| format!("callback POST {url} failed: {why}"));
+                let pass = self.failure_warnings.lock().pass();
+                if let Some(held_back) = pass {
+                    warn(&format!("callback POST {url} failed: {why}"), held_back);
+                }
                 None
             }
         }
@@ -204,4 +184,21 @@ impl Shared {
             Err(e) => log::debug!("callback reply for stream {id} not applied: {e}"),
         }
     }
+}
+
+/// A reset, broken pipe or early end of a reused connection (not a refusal or a timeout).
+fn is_stale_connection(e: &ureq::Error) -> bool {
+    let ureq::Error::Transport(t) = e else {
+        return false;
+    };
+    let io = std::error::Error::source(t).and_then(|s| s.downcast_ref::<std::io::Error>());
+    io.is_some_and(|io| {
+        matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        )
+    })
 }

@@ -3,32 +3,17 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::http::callback::CallbackSender;
+use crate::http::callback::{CallbackSender, CallbackStats};
 
 /// What the callback sender has done, for `/metrics` and `/stat`.
 pub trait CallbackCounters: Send + Sync {
-    /// POSTs answered with a 2xx status.
-    fn sent(&self) -> u64;
-    /// POSTs refused, timed out, or answered with another status.
-    fn failed(&self) -> u64;
-    /// Events dropped because a queue was full.
-    fn dropped(&self) -> u64;
-    /// Events waiting to be sent.
-    fn queued(&self) -> u64;
+    /// Sent, failed, dropped (in all and per event name) and queued.
+    fn stats(&self) -> CallbackStats;
 }
 
 impl CallbackCounters for CallbackSender {
-    fn sent(&self) -> u64 {
-        self.delivered()
-    }
-    fn failed(&self) -> u64 {
-        self.failures()
-    }
-    fn dropped(&self) -> u64 {
-        CallbackSender::dropped(self)
-    }
-    fn queued(&self) -> u64 {
-        CallbackSender::queued(self) as u64
+    fn stats(&self) -> CallbackStats {
+        CallbackSender::stats(self)
     }
 }
 

@@ -1,22 +1,29 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::http::callback::{CallbackStats, EventCounts};
 use crate::hub::{Hub, HubSettings, NoEvents, StreamType};
 
 struct FixedCallbacks;
 
 impl CallbackCounters for FixedCallbacks {
-    fn sent(&self) -> u64 {
-        7
-    }
-    fn failed(&self) -> u64 {
-        2
-    }
-    fn dropped(&self) -> u64 {
-        1
-    }
-    fn queued(&self) -> u64 {
-        3
+    fn stats(&self) -> CallbackStats {
+        let mut events = std::collections::BTreeMap::new();
+        events.insert(
+            "streamClose",
+            EventCounts {
+                sent: 7,
+                failed: 2,
+                dropped: 1,
+            },
+        );
+        CallbackStats {
+            sent: 7,
+            failed: 2,
+            dropped: 1,
+            queued: 3,
+            events,
+        }
     }
 }
 
