@@ -3,23 +3,28 @@
 //! shutdown signals and listener stop (`signals`).
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::hub::{CloseReason, SharedBatch, Wire};
+use crate::hub::CloseReason;
 
 pub mod limits;
 pub mod peer;
 pub mod signals;
+mod sockopt;
 pub mod stage;
 pub mod sys;
+mod wire;
 
 pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
 pub use signals::{stop_listener, ShutdownSignals};
+pub use sockopt::{peer_hung_up, raise_fd_limit, reset_on_close, set_keepalive};
+pub use wire::SocketWire;
+pub(crate) use wire::MAX_IOV;
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;
@@ -149,12 +154,6 @@ pub fn close_reason(e: &io::Error) -> CloseReason {
     }
 }
 
-/// A subscriber write failed: log the error and tell the hub what it means.
-fn wire_failure(e: io::Error) -> CloseReason {
-    log::debug!("subscriber write failed: {e}");
-    close_reason(&e)
-}
-
 /// Write every byte of `bufs`, however the kernel splits it.
 pub fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
     IoSlice::advance_slices(&mut bufs, 0);
@@ -233,254 +232,10 @@ pub fn read_timeout(
     }
 }
 
-/// A subscriber socket as the hub's `Wire`: non-blocking writes for the channel's fast path
-/// (`sendmsg` with `MSG_DONTWAIT`, or the zero-copy `stage` once the socket is non-blocking),
-/// and writes that wait for the socket, up to the write timeout, for the slow path.
-///
-/// A player's socket is switched to non-blocking mode (`make_nonblocking`) when it starts to
-/// play: the kernel only lets a splice stop at a full socket when the socket is non-blocking.
-/// Its reader thread then waits with `read_timeout`.
-pub struct SocketWire {
-    socket: TcpStream,
-    nonblocking: AtomicBool,
-}
-
-/// At most this many slices go to one `sendmsg` or `writev` (Linux's IOV_MAX); the rest is a
-/// partial write.
-pub(crate) const MAX_IOV: usize = 1024;
-
-impl SocketWire {
-    pub fn new(socket: TcpStream) -> SocketWire {
-        SocketWire {
-            socket,
-            nonblocking: AtomicBool::new(false),
-        }
-    }
-
-    /// Switch the socket (every handle of it) to non-blocking mode, for zero-copy fan-out.
-    pub fn make_nonblocking(&self) -> io::Result<()> {
-        self.socket.set_nonblocking(true)?;
-        self.nonblocking.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    pub fn is_nonblocking(&self) -> bool {
-        self.nonblocking.load(Ordering::Acquire)
-    }
-
-    /// Write all of `bytes` (connection bytes before the stream has a sink: handshake, status),
-    /// waiting for the socket up to the write timeout.
-    pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
-        self.write_all_bufs(&mut [IoSlice::new(bytes)])
-    }
-
-    /// Send what the socket takes now; `Ok(0)` when it takes nothing.
-    fn send_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        if bufs.is_empty() {
-            return Ok(0);
-        }
-        // SAFETY: `msghdr` is plain data; zeroed is its empty value. `IoSlice` is guaranteed to be
-        // ABI-compatible with `iovec` on Unix, and `bufs` outlives the call.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-        msg.msg_iovlen = bufs.len().min(MAX_IOV) as _;
-        loop {
-            // SAFETY: a valid socket descriptor owned by `self.socket` and a valid `msghdr`.
-            let sent = unsafe {
-                libc::sendmsg(
-                    self.socket.as_raw_fd(),
-                    &msg,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
-            if sent >= 0 {
-                return Ok(sent as usize);
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::WouldBlock => return Ok(0),
-                io::ErrorKind::Interrupted => continue,
-                _ => return Err(e),
-            }
-        }
-    }
-
-    /// `send_now` for a batch many sockets get: staged once and spliced where that pays.
-    fn send_shared_now(&self, batch: &SharedBatch<'_>) -> io::Result<usize> {
-        if self.is_nonblocking() && stage::worth_staging(batch) {
-            match stage::send(self.socket.as_raw_fd(), batch) {
-                Ok(n) => return Ok(n),
-                Err(stage::StageError::Socket(e)) => return Err(e),
-                Err(stage::StageError::Unstaged) => {}
-            }
-        }
-        self.send_now(batch.bufs)
-    }
-
-    /// Write all of `bufs`, waiting for the socket up to the write timeout in total.
-    fn write_all_bufs(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        // SO_SNDTIMEO restarts whenever the peer takes a few bytes; a subscriber that trickles
-        // must still be closed once one batch has taken longer than the write timeout.
-        let deadline = Instant::now() + WRITE_TIMEOUT;
-        let timed_out = || {
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the subscriber took no data for too long",
-            )
-        };
-        let mut bufs = bufs;
-        IoSlice::advance_slices(&mut bufs, 0);
-        while !bufs.is_empty() {
-            if Instant::now() > deadline {
-                return Err(timed_out());
-            }
-            match (&self.socket).write_vectored(bufs) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.is_nonblocking() => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if !wait_ready(self.socket.as_raw_fd(), libc::POLLOUT, Some(left))? {
-                        return Err(timed_out());
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    fn shut_down(&self) {
-        let _ = self.socket.shutdown(Shutdown::Both);
-    }
-
-    /// Stop reading only: a read blocked on the socket returns end-of-file, and the socket can
-    /// still take a last message before it is shut down.
-    pub fn shutdown_read(&self) {
-        let _ = self.socket.shutdown(Shutdown::Read);
-    }
-}
-
-impl Wire for SocketWire {
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> Result<usize, CloseReason> {
-        self.send_now(bufs).map_err(wire_failure)
-    }
-
-    fn try_write_shared(&self, batch: &SharedBatch<'_>) -> Result<usize, CloseReason> {
-        self.send_shared_now(batch).map_err(wire_failure)
-    }
-
-    fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> Result<(), CloseReason> {
-        self.write_all_bufs(bufs).map_err(wire_failure)
-    }
-
-    fn shutdown(&self) {
-        self.shut_down();
-    }
-
-    fn peer_gone(&self) -> bool {
-        peer_hung_up(self.socket.as_raw_fd())
-    }
-}
-
-/// Whether the peer of socket `fd` has closed its side or reset the connection, without reading
-/// (bytes it sent stay unread) and without blocking.
-pub fn peer_hung_up(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLRDHUP,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call; a zero timeout never blocks.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
-}
-
-/// Turn on TCP keepalive for a media socket: a peer that vanished without closing (power loss,
-/// a dropped NAT mapping) is found after `idle` of silence plus `count` unanswered probes
-/// `interval` apart.
-pub fn set_keepalive(socket: &TcpStream, idle: Duration, interval: Duration, count: u32) {
-    let fd = socket.as_raw_fd();
-    let secs = |d: Duration| d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int;
-    for (level, name, value) in [
-        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
-        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs(idle)),
-        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, secs(interval)),
-        (
-            libc::IPPROTO_TCP,
-            libc::TCP_KEEPCNT,
-            count.min(127) as libc::c_int,
-        ),
-    ] {
-        // SAFETY: a valid socket descriptor and a pointer to a c_int of the size given.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                level,
-                name,
-                (&value as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            log::debug!(
-                "setsockopt({level}, {name}) failed: {}",
-                io::Error::last_os_error()
-            );
-        }
-    }
-}
-
-/// Make closing `socket` abort the connection with a reset instead of a FIN (`SO_LINGER` 0):
-/// what a client that crashes or is killed does. The soak tests use it.
-pub fn reset_on_close(socket: &TcpStream) -> io::Result<()> {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket descriptor and a pointer to a linger struct of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Raise the open-file limit to its hard maximum (every subscriber is a socket). Returns the
-/// (soft, hard) limits now in force.
-pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
-    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let wanted = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            limit.rlim_cur = limit.rlim_max;
-        }
-        Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::Wire;
 
     /// A writer that takes at most `step` bytes per call.
     struct Trickle {

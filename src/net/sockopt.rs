@@ -1,0 +1,102 @@
+//! Socket options and process limits: hang-up checks, keepalive, reset on close, the open-file
+//! limit.
+
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+/// Whether the peer of socket `fd` has closed its side or reset the connection, without reading
+/// (bytes it sent stay unread) and without blocking.
+pub fn peer_hung_up(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call; a zero timeout never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Turn on TCP keepalive for a media socket: a peer that vanished without closing (power loss,
+/// a dropped NAT mapping) is found after `idle` of silence plus `count` unanswered probes
+/// `interval` apart.
+pub fn set_keepalive(socket: &TcpStream, idle: Duration, interval: Duration, count: u32) {
+    let fd = socket.as_raw_fd();
+    let secs = |d: Duration| d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int;
+    for (level, name, value) in [
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs(idle)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, secs(interval)),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            count.min(127) as libc::c_int,
+        ),
+    ] {
+        // SAFETY: a valid socket descriptor and a pointer to a c_int of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            log::debug!(
+                "setsockopt({level}, {name}) failed: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+}
+
+/// Make closing `socket` abort the connection with a reset instead of a FIN (`SO_LINGER` 0):
+/// what a client that crashes or is killed does. The soak tests use it.
+pub fn reset_on_close(socket: &TcpStream) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket descriptor and a pointer to a linger struct of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Raise the open-file limit to its hard maximum (every subscriber is a socket). Returns the
+/// (soft, hard) limits now in force.
+pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let wanted = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            limit.rlim_cur = limit.rlim_max;
+        }
+        Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+    }
+}
