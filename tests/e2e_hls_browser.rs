@@ -10,7 +10,7 @@ fn hlsjs_in_headless_chromium_plays_the_live_playlist() {
     let mut server = Server::start(&[]);
     let _publisher = publish_loop(&mut server, &clip(), "live/browser");
     let page = serve_player_page(&hlsjs);
-    let browser = HeadlessChromium::start().unwrap_or_else(|e| panic!("{e}"));
+    let browser = Browser::start().unwrap_or_else(|e| panic!("{e}"));
     let src = format!("http://{}/live/browser.m3u8", server.http_addr);
     browser
         .goto(&format!("http://{page}/?src={}", query_escape(&src)))

@@ -1,16 +1,12 @@
-//! hls.js in a headless Chromium: a page served from a loopback test server loads hls.js (from
-//! npm, installed by scripts/test.sh under `target/npm`) and plays an HLS URL; the test drives
-//! Chromium through chromedriver's W3C WebDriver HTTP API and reads the video's `currentTime`.
+//! hls.js for the browser tests: a page served from a loopback test server loads hls.js (from npm,
+//! installed by scripts/test.sh under `target/npm`) and plays an HLS URL; the test drives
+//! Chromium with `webdriver::Browser` and reads the video's `currentTime`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
-use serde_json::{json, Value};
-
-use super::{wait_until, Proc, TestDir, TMP};
+use super::TMP;
 
 /// Where scripts/test.sh installs hls.js (`npm install --prefix target/npm hls.js@1`).
 pub fn hlsjs_path() -> Result<PathBuf, String> {
@@ -73,121 +69,6 @@ pub fn serve_player_page(hlsjs: &Path) -> SocketAddr {
         }
     });
     addr
-}
-
-/// A headless Chromium session over chromedriver; dropped, it ends the session.
-pub struct HeadlessChromium {
-    driver: Proc,
-    base: String,
-    session: String,
-    agent: ureq::Agent,
-    _profile: TestDir,
-}
-
-impl HeadlessChromium {
-    pub fn start() -> Result<HeadlessChromium, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let mut cmd = Command::new("chromedriver");
-        cmd.arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1");
-        let driver = Proc::spawn("chromedriver", cmd);
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(30))
-            .build();
-        let base = format!("http://127.0.0.1:{port}");
-        wait_until(Duration::from_secs(15), || {
-            let status: Value = agent
-                .get(&format!("{base}/status"))
-                .call()
-                .ok()?
-                .into_json()
-                .ok()?;
-            (status["value"]["ready"] == true).then_some(())
-        })
-        .ok_or_else(|| format!("chromedriver not ready\n{}", driver.describe()))?;
-        let profile = TestDir::new();
-        let binary = if Path::new("/usr/lib/chromium/chromium").exists() {
-            "/usr/lib/chromium/chromium"
-        } else {
-            "/usr/bin/chromium"
-        };
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-dev-shm-usage",
-            "--autoplay-policy=no-user-gesture-required",
-            &format!("--user-data-dir={}", profile.path.display()),
-        ];
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": binary, "args": args},
-        }}});
-        let mut browser = HeadlessChromium {
-            driver,
-            base,
-            session: String::new(),
-            agent,
-            _profile: profile,
-        };
-        let answer = browser.command("POST", "/session", Some(capabilities))?;
-        browser.session = answer["sessionId"]
-            .as_str()
-            .ok_or_else(|| format!("no sessionId in {answer}"))?
-            .to_string();
-        Ok(browser)
-    }
-
-    fn command(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
-        let url = format!("{}{path}", self.base);
-        let request = self.agent.request(method, &url);
-        let result = match body {
-            Some(body) => request.send_json(body),
-            None => request.call(),
-        };
-        match result {
-            Ok(response) => response
-                .into_json::<Value>()
-                .map(|v| v["value"].clone())
-                .map_err(|e| format!("{method} {path}: {e}")),
-            Err(ureq::Error::Status(code, response)) => Err(format!(
-                "{method} {path}: HTTP {code}: {}",
-                response.into_string().unwrap_or_default()
-            )),
-            Err(e) => Err(format!("{method} {path}: {e}")),
-        }
-    }
-
-    pub fn goto(&self, url: &str) -> Result<(), String> {
-        let path = format!("/session/{}/url", self.session);
-        self.command("POST", &path, Some(json!({ "url": url })))
-            .map(drop)
-    }
-
-    /// Run `script` (a function body: `return …`) in the page.
-    pub fn execute(&self, script: &str) -> Result<Value, String> {
-        let path = format!("/session/{}/execute/sync", self.session);
-        self.command("POST", &path, Some(json!({"script": script, "args": []})))
-    }
-
-    pub fn describe(&self) -> String {
-        self.driver.describe()
-    }
-}
-
-impl Drop for HeadlessChromium {
-    fn drop(&mut self) {
-        if !self.session.is_empty() {
-            let path = format!("/session/{}", self.session);
-            let _ = self.command("DELETE", &path, None);
-        }
-    }
 }
 
 /// `s` percent-encoded for a query value.

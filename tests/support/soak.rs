@@ -7,7 +7,7 @@
 //! Workers run cycles flat out, or paced at `rate` cycles a second for all of them together.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -182,33 +182,10 @@ fn count_requests(conn: TcpStream, counts: &Mutex<HashMap<String, (u32, u32)>>) 
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut writer = conn;
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        let Some((path, body)) = super::callback::read_post(&mut reader) else {
             return;
-        }
-        let name = line.split_whitespace().nth(1).unwrap_or_default();
-        let name = name.rsplit('/').next().unwrap_or_default().to_string();
-        let mut length = 0usize;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        };
+        let name = path.rsplit('/').next().unwrap_or_default().to_string();
         if let Some(id) = body["id"].as_str() {
             let mut counts = counts.lock().unwrap();
             let entry = counts.entry(id.to_string()).or_default();
