@@ -16,21 +16,7 @@ fn secs(s: f64) -> Duration {
 
 /// A raw RTMP publisher of `live/NAME`, once `NetStream.Publish.Start` has arrived.
 fn raw_publisher(server: &Server, name: &str) -> (RtmpClient, u32) {
-    let mut c = RtmpClient::connect_app(server.rtmp_addr, "live").unwrap();
-    let sid = c.create_stream().unwrap();
-    c.send_command(
-        sid,
-        "publish",
-        5.0,
-        amf::V::Null,
-        vec![amf::s(name), amf::s("live")],
-    )
-    .unwrap();
-    c.wait_for(secs(5.0), "Publish.Start", |m| {
-        m.status_code().as_deref() == Some("NetStream.Publish.Start")
-    })
-    .unwrap();
-    (c, sid)
+    RtmpClient::publisher(server.rtmp_addr, "live", name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An RTMP player of `live/NAME`, once `NetStream.Play.Start` has arrived.

@@ -10,22 +10,8 @@ fn a_newline_in_a_stream_name_does_not_split_a_log_line() {
     let server = Server::start(&[]);
     let forged = "12:00:00 [WARN] forged line";
     let name = format!("evil\n{forged}");
-    let mut client = RtmpClient::connect_app(server.rtmp_addr, "live").unwrap();
-    let sid = client.create_stream().unwrap();
-    client
-        .send_command(
-            sid,
-            "publish",
-            5.0,
-            amf::V::Null,
-            vec![amf::s(&name), amf::s("live")],
-        )
-        .unwrap();
-    client
-        .wait_for(Duration::from_secs(5), "Publish.Start", |m| {
-            m.status_code().as_deref() == Some("NetStream.Publish.Start")
-        })
-        .unwrap();
+    let (_client, _sid) =
+        RtmpClient::publisher(server.rtmp_addr, "live", &name).unwrap_or_else(|e| panic!("{e}"));
     // A long name is cut, not logged whole.
     let long = "x".repeat(4000);
     let mut player = RtmpClient::connect_app(server.rtmp_addr, "live").unwrap();

@@ -23,23 +23,7 @@ fn signal(server: &Server, name: &str) {
 
 /// A raw RTMP client publishing `live/NAME`, past `NetStream.Publish.Start`.
 fn publisher(addr: SocketAddr, name: &str) -> (RtmpClient, u32) {
-    let mut client = RtmpClient::connect_app(addr, "live").unwrap();
-    let sid = client.create_stream().unwrap();
-    client
-        .send_command(
-            sid,
-            "publish",
-            5.0,
-            amf::V::Null,
-            vec![amf::s(name), amf::s("live")],
-        )
-        .unwrap();
-    client
-        .wait_for(Duration::from_secs(5), "Publish.Start", |m| {
-            m.status_code().as_deref() == Some("NetStream.Publish.Start")
-        })
-        .unwrap();
-    (client, sid)
+    RtmpClient::publisher(addr, "live", name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn wait_status(client: &mut RtmpClient, code: &str, server: &Server) {

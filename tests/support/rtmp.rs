@@ -368,4 +368,24 @@ impl RtmpClient {
         self.send(8, 0, 20, stream_id, &payload)
             .map_err(|e| format!("send play: {e}"))
     }
+
+    /// A publisher of `APP/NAME` on a new connection: connect, createStream, `publish NAME live`,
+    /// past `NetStream.Publish.Start`. Returns the client and its message stream id.
+    pub fn publisher(addr: SocketAddr, app: &str, name: &str) -> Result<(RtmpClient, u32), String> {
+        let mut client = RtmpClient::connect_app(addr, app)?;
+        let sid = client.create_stream()?;
+        client
+            .send_command(
+                sid,
+                "publish",
+                5.0,
+                amf::V::Null,
+                vec![amf::s(name), amf::s("live")],
+            )
+            .map_err(|e| format!("send publish: {e}"))?;
+        client.wait_for(Duration::from_secs(5), "NetStream.Publish.Start", |m| {
+            m.status_code().as_deref() == Some("NetStream.Publish.Start")
+        })?;
+        Ok((client, sid))
+    }
 }
