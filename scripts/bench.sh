@@ -10,7 +10,7 @@ Usage: scripts/bench.sh [--quick] [--with-2000] [--with-5000] [--mergewrite DUR]
                         [--readers LIST] [--rcvlowat BYTES] [--results DIR]
 
 Runs joy4-bench against joy4 (RTMP and HTTP-FLV) and nginx-rtmp (RTMP; it has no HTTP-FLV) at
-N = 200 and 1000 subscribers on loopback, each server freshly started for each case, and prints a
+N = 200 and 1000 subscribers on loopback, then 100 HLS viewers of joy4 (joy4-bench hls), each server freshly started for each case, and prints a
 side-by-side table: server CPU µs per subscriber-second (and its ratio to nginx-rtmp's RTMP figure
 at the same N and readers), RSS growth per subscriber, min/median share of the stream's bitrate,
 server-added latency p50/p99, failed or dropped subscribers, and the bench's own CPU. Then it checks
@@ -25,7 +25,8 @@ Two kinds of subscribers ("readers"), each a full set of runs:
           keyframe, so the kernel wakes them only once 16 KiB are waiting (cheaper for the bench,
           and for a server that writes many small pieces)
 
-  --quick           N = 50 and 8 s per case: a smoke test of the whole chain (about a minute)
+  --quick           N = 50 (20 HLS viewers) and 8 s per case: a smoke test of the whole chain
+                    (about a minute and a half)
   --with-2000       also N = 2000
   --with-5000       also 5,000 idle-ish joy4 subscribers (RTMP, then HTTP-FLV) of a synthetic
                     100 kbit/s stream, ramped at 250/s: they must all connect and keep reading
@@ -74,9 +75,11 @@ done
 
 if [ "$QUICK" = 1 ]; then
   COUNTS=(50)
+  HLS_VIEWERS=20
   DURATION=${DURATION:-8}
 else
   COUNTS=(200 1000)
+  HLS_VIEWERS=100
   [ "$WITH_2000" = 1 ] && COUNTS+=(2000)
   DURATION=${DURATION:-20}
 fi
@@ -317,6 +320,31 @@ run_case() {
   stop_pid "$SERVER_PID"
 }
 
+# run_hls N: joy4 with ffmpeg publishing the looped clip, and N HLS viewers (joy4-bench hls)
+# polling the playlist and fetching each new segment; one mux per channel, shared by all.
+HLS_LINES=()
+run_hls() {
+  local n=$1 name="joy4-hls-$1"
+  start_joy4 "$name"
+  local http
+  http=$(awk '$1=="listening" && $2=="http" {print $3}' "$WORK/joy4-$name.listen")
+  ffmpeg -hide_banner -loglevel error -re -stream_loop -1 -i "$CLIP" -c copy -f flv "$PUBLISH_URL" \
+    2>"$RESULTS/$name.ffmpeg.log" &
+  local ffmpeg_pid=$!
+  PIDS+=("$ffmpeg_pid")
+  sleep 6 # a first segment (2 s) and the playlist's window starting to fill
+  log "joy4 hls N=$n: running (log: $RESULTS/$name.log)"
+  if "$BENCH" hls --play "http://$http/live/bench.m3u8" -n "$n" --duration "${DURATION}s" \
+       --pid "$SERVER_PID" --json "$RESULTS/$name.json" >"$RESULTS/$name.txt" 2>"$RESULTS/$name.log"; then
+    HLS_LINES+=("$(cat "$RESULTS/$name.txt")")
+    sed 's/^ */    /' "$RESULTS/$name.txt" >&2
+  else
+    log "joy4 hls N=$n: the bench failed: $(tail -n 1 "$RESULTS/$name.log")"
+  fi
+  stop_pid "$ffmpeg_pid"
+  stop_pid "$SERVER_PID"
+}
+
 START=$(date +%s)
 for lowat in "${LOWATS[@]}"; do
   for n in "${COUNTS[@]}"; do
@@ -325,6 +353,7 @@ for lowat in "${LOWATS[@]}"; do
     run_case nginx-rtmp rtmp "$n" "$lowat"
   done
 done
+run_hls "${HLS_VIEWERS}"
 if [ "$WITH_5000" = 1 ]; then
   # Idle-ish viewers: a 100 kbit/s synthetic stream; threads and descriptors are what is tested.
   run_case joy4 rtmp 5000 "${LOWATS[0]}" --bitrate 100 --gop 2 --ramp 250
@@ -345,6 +374,9 @@ fi
   else
     echo "(no case completed)"
   fi
+  echo
+  echo "HLS viewers (joy4 only: nginx-rtmp has no HLS from memory), ${HLS_VIEWERS} viewers polling the playlist and fetching each new segment:"
+  if [ ${#HLS_LINES[@]} -gt 0 ]; then printf '%s\n' "${HLS_LINES[@]}"; else echo "(the HLS case did not complete)"; fi
   echo
   echo "CPU vs base: server CPU per subscriber-second over nginx-rtmp's RTMP figure at the same N and readers."
   echo "readers: player = woken for every write (as real players are); lowat 16K = SO_RCVLOWAT 16 KiB on all but 50 probes."
