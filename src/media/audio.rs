@@ -69,7 +69,11 @@ fn audio_object_type(r: &mut BitReader<'_>) -> Result<u32, CodecError> {
 
 fn sampling_frequency(r: &mut BitReader<'_>) -> Result<u32, CodecError> {
     match r.bits(4)? {
-        15 => r.bits(24),
+        // An explicit rate; zero is no rate at all.
+        15 => match r.bits(24)? {
+            0 => Err(CodecError::Invalid("AAC sampling frequency of 0 Hz")),
+            rate => Ok(rate),
+        },
         i => AAC_SAMPLE_RATES
             .get(i as usize)
             .copied()

@@ -138,3 +138,13 @@ fn enhanced_audio_opus_and_mp4a_sequence_starts_give_params() {
     assert_eq!(audio_codec(&flac), Some(AudioCodec::Other(9)));
     assert_eq!(audio_codec(&[0x90, b'O']), None);
 }
+
+#[test]
+fn an_explicit_sample_rate_of_zero_is_refused_so_stats_never_show_0_hz() {
+    // Found by the codec_headers fuzz target: object type 21, escape index 15, a rate of 0, and
+    // channel configuration 0 with an empty program config element gave 0 Hz and 0 channels.
+    let mut body = vec![0xAF, 0x00, 0xAF, 0x80];
+    body.resize(120, 0);
+    assert_eq!(audio_params(&body), None);
+    assert!(parse_audio_specific_config(&body[2..]).is_err());
+}
