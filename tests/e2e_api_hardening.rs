@@ -61,6 +61,10 @@ fn a_thousand_idle_and_slow_connections_leave_the_api_answering_at_once() {
     let mut server = Server::start(&[]);
     let api = server.api_addr;
     let pid = server.proc.pid();
+    // The baseline once the server has started all its threads (they start after the
+    // `listening` lines): a first answered request, then a moment.
+    assert_eq!(get(api, "/stat/streams").0, 200);
+    std::thread::sleep(Duration::from_millis(300));
     let (_, threads_before) = fds_and_threads(pid);
     let mut held = Vec::new();
     for i in 0..1000 {
