@@ -123,6 +123,26 @@ fn handle_connection(
             return;
         }
     };
+    let mut head = head;
+    loop {
+        // A kept-alive HLS connection hands back the first request that is not HLS.
+        match dispatch(&mut socket, peer, head, &hub, watch_page, &hls) {
+            Some(next) => head = next,
+            None => return,
+        }
+    }
+}
+
+/// Answer one request; `Some(next)` when an HLS exchange on this kept-alive connection ended
+/// with a request for something else, which is answered next.
+fn dispatch(
+    socket: &mut TcpStream,
+    peer: SocketAddr,
+    head: RequestHead,
+    hub: &Arc<Hub>,
+    watch_page: bool,
+    hls: &HlsService,
+) -> Option<RequestHead> {
     let (path, query) = head.path_and_query();
     let (path, query) = (path.as_str(), query);
     log::debug!(
@@ -137,37 +157,41 @@ fn handle_connection(
                 .map(|h| format!("Access-Control-Allow-Headers: {h}\r\n"))
                 .unwrap_or_default();
             simple_response(
-                &mut socket,
+                socket,
                 204,
                 &format!("Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\nAccess-Control-Max-Age: 86400\r\n{allow_headers}"),
                 "",
             );
-            return;
+            return None;
         }
         "GET" | "HEAD" => {}
         _ => {
             simple_response(
-                &mut socket,
+                socket,
                 405,
                 "Allow: GET, HEAD, OPTIONS\r\n",
                 "method not allowed\n",
             );
-            return;
+            return None;
         }
     }
     if let Some(request) = super::hls::route(path) {
         return hls.serve_connection(socket, peer, &head, query, request);
     }
     if let Some(channel) = super::flv::channel_of_path(path) {
-        return super::flv::play_request(socket, peer, &head, query, &channel, &hub);
+        let socket = socket.try_clone().ok()?;
+        super::flv::play_request(socket, peer, &head, query, &channel, hub);
+        return None;
     }
     if let Some(resource) = super::page::resource_of_path(path).filter(|_| watch_page) {
-        return super::page::respond(&mut socket, &head, resource, &hub);
+        super::page::respond(socket, &head, resource, hub);
+        return None;
     }
     simple_response(
-        &mut socket,
+        socket,
         404,
         "",
         "not found: use /CHANNEL.flv or /CHANNEL.m3u8\n",
     );
+    None
 }

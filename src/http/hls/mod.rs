@@ -26,7 +26,7 @@ pub use self::muxer::{ChannelMuxer, MUXERS_STARTED};
 use self::response::{write_error, write_playlist, write_segment, Exchange};
 use self::response::{CACHE_ENTRY, CACHE_PLAYLIST};
 use self::session::{Lookup, Session, Sessions};
-use super::media_port::{read_head, simple_response};
+use super::media_port::read_head;
 use super::request::RequestHead;
 use crate::hls::playlist::{media_playlist, multivariant_playlist};
 use crate::hls::SegmenterSettings;
@@ -101,33 +101,33 @@ impl HlsService {
         self.sessions.count()
     }
 
-    /// Answer `head` and the HLS requests that follow on the same connection.
+    /// Answer `head` and the HLS requests that follow on the same connection; returns the first
+    /// request that is not for HLS, for the media port to answer.
     pub fn serve_connection(
         &self,
-        mut socket: TcpStream,
+        socket: &mut TcpStream,
         peer: SocketAddr,
         head: &RequestHead,
         query: &str,
         request: HlsRequest,
-    ) {
-        if !self.serve(&mut socket, peer, head, query, request) {
-            return;
+    ) -> Option<RequestHead> {
+        if !self.serve(socket, peer, head, query, request) {
+            return None;
         }
-        // Keep-alive: a player asks for the playlist and its segments on one connection.
-        while let Ok(head) = read_head(&mut socket) {
+        // Keep-alive: a player asks for the playlist and its segments on one connection (and a
+        // page, other things too).
+        while let Ok(head) = read_head(socket) {
             let (path, query) = head.path_and_query();
             let request = match route(&path) {
                 Some(request) if matches!(head.method.as_str(), "GET" | "HEAD") => request,
-                _ => {
-                    simple_response(&mut socket, 404, "", "not an HLS request\n");
-                    return;
-                }
+                _ => return Some(head),
             };
             log::debug!("http {peer}: {} {}", head.method, head.target);
-            if !self.serve(&mut socket, peer, &head, query, request) {
-                return;
+            if !self.serve(socket, peer, &head, query, request) {
+                return None;
             }
         }
+        None
     }
 
     /// Answer one request; returns whether the connection may carry another.
