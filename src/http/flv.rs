@@ -10,7 +10,7 @@ use super::request::RequestHead;
 use crate::hub::{
     CloseReason, Cursor, Format, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
 };
-use crate::net::{self, SocketWire};
+use crate::net::{self, Continuation, SocketWire};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
 /// `/live/abc.flv` -> `live/abc`; `None` for paths that are not `.flv`.
@@ -24,7 +24,8 @@ pub fn channel_of_path(path: &str) -> Option<String> {
     .then(|| name.to_string())
 }
 
-/// Play channel `channel_name` for the request `head` (GET or HEAD) on `socket`.
+/// Play channel `channel_name` for the request `head` (GET or HEAD) on `socket`. Once the
+/// viewer plays, the rest of its life is returned, to run on a fresh thread.
 pub(crate) fn play_request(
     mut socket: TcpStream,
     peer: SocketAddr,
@@ -32,7 +33,7 @@ pub(crate) fn play_request(
     query: &str,
     channel_name: &str,
     hub: &Arc<Hub>,
-) {
+) -> Option<Continuation> {
     let params = crate::text::query_pairs(query);
     let cursor_text = crate::text::last_value(&params, "cursor").unwrap_or("latest");
     let Some(cursor) = Cursor::parse(cursor_text) else {
@@ -42,7 +43,7 @@ pub(crate) fn play_request(
             "",
             "BadCursor: cursor must be latest, oldest, next or a duration like 5s\n",
         );
-        return;
+        return None;
     };
     if head.method == "HEAD" {
         match hub.channel_for_play(channel_name) {
@@ -51,7 +52,7 @@ pub(crate) fn play_request(
             }
             None => not_found(&mut socket, peer, channel_name),
         }
-        return;
+        return None;
     }
     // With -rtmpcheckparams the stream exists from the start, as the controller is asked about
     // it; otherwise only once the channel is found (a 404 is no stream).
@@ -59,7 +60,7 @@ pub(crate) fn play_request(
     if hub.channel(channel_name).is_none() && !hub.creates_missing_channels() {
         // Nothing to play, nothing to ask the controller about (HEAD says as much).
         not_found(&mut socket, peer, channel_name);
-        return;
+        return None;
     }
     if hub.settings.check_params {
         let (stream, mut guard) = new_stream(hub, peer);
@@ -82,7 +83,7 @@ pub(crate) fn play_request(
             });
             json_response(&mut socket, 403, &body.to_string());
             guard.set_reason(reason);
-            return;
+            return None;
         }
         checked = Some((stream, guard));
     }
@@ -91,10 +92,10 @@ pub(crate) fn play_request(
         if let Some((_, mut guard)) = checked {
             guard.set_reason(CloseReason::Rejected);
         }
-        return;
+        return None;
     };
     let (stream, mut guard) = checked.unwrap_or_else(|| new_stream(hub, peer));
-    let reason = play(
+    let started = play(
         socket,
         hub,
         &stream,
@@ -102,12 +103,28 @@ pub(crate) fn play_request(
         cursor,
         channel.has_audio_video(),
     );
-    log::debug!(
-        "http-flv {peer}: stream {} closed ({})",
-        stream.id(),
-        reason.as_str()
-    );
-    guard.set_reason(reason);
+    let log_closed = move |stream: &StreamHandle, reason: CloseReason| {
+        log::debug!(
+            "http-flv {peer}: stream {} closed ({})",
+            stream.id(),
+            reason.as_str()
+        );
+    };
+    match started {
+        Err(reason) => {
+            log_closed(&stream, reason);
+            guard.set_reason(reason);
+            None
+        }
+        // While the socket keeps up the channel writes to it directly; the viewer's thread only
+        // takes over when it backs up, and ends when the stream ends.
+        Ok((wire, sink)) => Some(Continuation::new(move || {
+            let reason = net::serve_silent_subscriber(&wire, &sink);
+            wire.shutdown();
+            log_closed(&stream, reason);
+            guard.set_reason(reason);
+        })),
+    }
 }
 
 /// A new HTTP-FLV stream, and the guard that finishes it however this thread ends.
@@ -132,6 +149,7 @@ fn not_found(socket: &mut TcpStream, peer: SocketAddr, channel_name: &str) {
 
 const RESPONSE_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\nConnection: close\r\nServer: joy4\r\n\r\n";
 
+/// Answer the request and attach the viewer to the channel: its socket and sink.
 fn play(
     socket: TcpStream,
     hub: &Hub,
@@ -139,19 +157,19 @@ fn play(
     channel: &str,
     cursor: Cursor,
     (has_audio, has_video): (bool, bool),
-) -> CloseReason {
+) -> Result<(Arc<SocketWire>, Arc<Sink>), CloseReason> {
     let _ = socket.set_nodelay(true);
     let wire = Arc::new(SocketWire::new(socket));
     // Non-blocking: the channel splices batches to it (see net::stage).
-    if let Err(e) = wire.make_nonblocking() {
-        return net::close_reason(&e);
+    if let Err(e) = wire.prepare_subscriber() {
+        return Err(net::close_reason(&e));
     }
     let closer = wire.clone();
     stream.set_closer(Box::new(move || closer.shutdown()));
     let mut head = RESPONSE_HEAD.as_bytes().to_vec();
     head.extend_from_slice(&crate::flv::file_header(has_audio, has_video));
     if let Err(e) = wire.write_all(&head) {
-        return net::close_reason(&e);
+        return Err(net::close_reason(&e));
     }
     stream.add_bytes_out(head.len() as u64);
     let sink = Sink::new(stream.record().clone(), Format::Flv, wire.clone());
@@ -161,7 +179,7 @@ fn play(
             stream.remote_addr,
             log_safe(channel, LOG_TEXT_MAX)
         );
-        return CloseReason::ChannelClosed;
+        return Err(CloseReason::ChannelClosed);
     }
     log::info!(
         "http-flv {}: stream {} plays channel {}",
@@ -169,11 +187,7 @@ fn play(
         stream.id(),
         log_safe(channel, LOG_TEXT_MAX)
     );
-    // While the socket keeps up the channel writes to it directly; this thread only takes over
-    // when it backs up, and returns when the stream ends.
-    let reason = sink.run_owner();
-    wire.shutdown();
-    reason
+    Ok((wire, sink))
 }
 
 #[cfg(test)]

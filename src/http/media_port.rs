@@ -15,7 +15,7 @@ use super::hls::HlsService;
 use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
 use crate::hls::SegmenterSettings;
 use crate::hub::Hub;
-use crate::net;
+use crate::net::{self, Continuation};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
 /// Accept media-port connections, a thread each, within the limits of `policy`. `watch_page`:
@@ -103,38 +103,46 @@ pub(crate) fn json_response(socket: &mut TcpStream, status: u16, body: &str) {
     let _ = socket.write_all(response.as_bytes());
 }
 
+/// What a connection does after a request.
+enum Next {
+    Close,
+    /// A kept-alive HLS connection brought a request for something else: answer it.
+    Request(RequestHead),
+    /// A viewer plays: the rest of its life, for a fresh thread.
+    Stream(Continuation),
+}
+
 fn handle_connection(
     mut socket: TcpStream,
     peer: SocketAddr,
     hub: Arc<Hub>,
     watch_page: bool,
     hls: Arc<HlsService>,
-) {
+) -> Option<Continuation> {
     let _ = socket.set_write_timeout(Some(net::WRITE_TIMEOUT));
     let head = match read_head(&mut socket) {
         Ok(head) => head,
         Err((0, why)) => {
             log::debug!("http {peer}: {}", log_safe(&why, LOG_TEXT_MAX));
-            return;
+            return None;
         }
         Err((status, why)) => {
             log::warn!("http {peer}: {}", log_safe(&why, LOG_TEXT_MAX));
             simple_response(&mut socket, status, "", &format!("{why}\n"));
-            return;
+            return None;
         }
     };
     let mut head = head;
     loop {
-        // A kept-alive HLS connection hands back the first request that is not HLS.
         match dispatch(&mut socket, peer, head, &hub, watch_page, &hls) {
-            Some(next) => head = next,
-            None => return,
+            Next::Request(next) => head = next,
+            Next::Close => return None,
+            Next::Stream(rest) => return Some(rest),
         }
     }
 }
 
-/// Answer one request; `Some(next)` when an HLS exchange on this kept-alive connection ended
-/// with a request for something else, which is answered next.
+/// Answer one request, and say what the connection does next.
 fn dispatch(
     socket: &mut TcpStream,
     peer: SocketAddr,
@@ -142,7 +150,7 @@ fn dispatch(
     hub: &Arc<Hub>,
     watch_page: bool,
     hls: &HlsService,
-) -> Option<RequestHead> {
+) -> Next {
     let (path, query) = head.path_and_query();
     let (path, query) = (path.as_str(), query);
     log::debug!(
@@ -162,7 +170,7 @@ fn dispatch(
                 &format!("Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\nAccess-Control-Max-Age: 86400\r\n{allow_headers}"),
                 "",
             );
-            return None;
+            return Next::Close;
         }
         "GET" | "HEAD" => {}
         _ => {
@@ -172,20 +180,28 @@ fn dispatch(
                 "Allow: GET, HEAD, OPTIONS\r\n",
                 "method not allowed\n",
             );
-            return None;
+            return Next::Close;
         }
     }
     if let Some(request) = super::hls::route(path) {
-        return hls.serve_connection(socket, peer, &head, query, request);
+        // A kept-alive HLS connection hands back the first request that is not HLS.
+        return match hls.serve_connection(socket, peer, &head, query, request) {
+            Some(next) => Next::Request(next),
+            None => Next::Close,
+        };
     }
     if let Some(channel) = super::flv::channel_of_path(path) {
-        let socket = socket.try_clone().ok()?;
-        super::flv::play_request(socket, peer, &head, query, &channel, hub);
-        return None;
+        let Ok(socket) = socket.try_clone() else {
+            return Next::Close;
+        };
+        return match super::flv::play_request(socket, peer, &head, query, &channel, hub) {
+            Some(rest) => Next::Stream(rest),
+            None => Next::Close,
+        };
     }
     if let Some(resource) = super::page::resource_of_path(path).filter(|_| watch_page) {
         super::page::respond(socket, &head, resource, hub);
-        return None;
+        return Next::Close;
     }
     simple_response(
         socket,
@@ -193,5 +209,5 @@ fn dispatch(
         "",
         "not found: use /CHANNEL.flv or /CHANNEL.m3u8\n",
     );
-    None
+    Next::Close
 }

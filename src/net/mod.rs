@@ -16,19 +16,24 @@ pub mod peer;
 pub mod signals;
 mod sockopt;
 pub mod stage;
+mod subscriber;
 pub mod sys;
 mod wire;
 
 pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
 pub use signals::{stop_listener, ShutdownSignals};
-pub use sockopt::{peer_hung_up, raise_fd_limit, reset_on_close, set_keepalive};
-pub use wire::SocketWire;
+pub use sockopt::{raise_fd_limit, reset_on_close, set_keepalive};
+pub use subscriber::serve_silent_subscriber;
 pub(crate) use wire::MAX_IOV;
+pub use wire::{Ready, SocketWire};
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;
-/// Stack of a player's writer thread (it only moves bytes).
+/// Stack of a connection's thread once it streams to a viewer (see `Continuation`): it moves
+/// bytes and reads small control messages, whose AMF nesting is bounded.
+pub const STREAMING_STACK: usize = 256 * 1024;
+/// Stack of a small helper thread (a muxer, a sweeper).
 pub const WRITER_STACK: usize = 128 * 1024;
 /// A subscriber that has not taken any bytes for this long is closed.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,6 +58,18 @@ pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
 pub const KEEPALIVE_PROBES: u32 = 3;
 
+/// The rest of a connection's life after its setup, which `accept_loop` runs on a fresh thread
+/// with a small stack while the setup's thread ends. A viewer lives for hours: this way it keeps
+/// only the memory it uses, not the stack pages its setup touched nor the allocator's per-thread
+/// cache of what the setup freed. A connection still has one thread at any time.
+pub struct Continuation(Box<dyn FnOnce() + Send>);
+
+impl Continuation {
+    pub fn new(rest: impl FnOnce() + Send + 'static) -> Continuation {
+        Continuation(Box::new(rest))
+    }
+}
+
 /// How a media listener accepts: the connection limits it shares with the other listeners, and
 /// what to do for each connection refused by them.
 #[derive(Clone)]
@@ -72,13 +89,18 @@ impl AcceptPolicy {
 }
 
 /// Accept connections until the listener is stopped (`stop_listener`), each on its own
-/// named thread running `handle`. A connection over a limit of `policy` is closed at once,
-/// without a thread; admitted ones get TCP keepalive.
+/// named thread running `handle`, and then the `Continuation` it may return on a fresh thread
+/// with a small stack. A connection over a limit of `policy` is closed at once, without a
+/// thread; admitted ones get TCP keepalive.
 pub fn accept_loop(
     listener: std::net::TcpListener,
     protocol: &'static str,
     policy: AcceptPolicy,
-    handle: impl Fn(TcpStream, std::net::SocketAddr) + Send + Sync + Clone + 'static,
+    handle: impl Fn(TcpStream, std::net::SocketAddr) -> Option<Continuation>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
 ) {
     for conn in listener.incoming() {
         match conn {
@@ -103,9 +125,21 @@ pub fn accept_loop(
                     KEEPALIVE_PROBES,
                 );
                 let handle = handle.clone();
-                let spawned = spawn(format!("{protocol}-{peer}"), CONNECTION_STACK, move || {
-                    handle(socket, peer);
-                    drop(slot);
+                let name = format!("{protocol}-{peer}");
+                let spawned = spawn(name.clone(), CONNECTION_STACK, move || {
+                    let Some(rest) = handle(socket, peer) else {
+                        drop(slot);
+                        return;
+                    };
+                    // Should no thread start, the closure is dropped unrun: what it holds
+                    // (the connection's stream guard, its socket, its slot) closes it.
+                    let spawned = spawn(name, STREAMING_STACK, move || {
+                        (rest.0)();
+                        drop(slot);
+                    });
+                    if let Err(e) = spawned {
+                        log::warn!("{protocol}: cannot start the streaming thread for {peer}: {e}");
+                    }
                 });
                 if let Err(e) = spawned {
                     log::warn!("{protocol}: cannot start a thread for {peer}: {e}");

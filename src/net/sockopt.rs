@@ -1,23 +1,10 @@
-//! Socket options and process limits: hang-up checks, keepalive, reset on close, the open-file
+//! Socket options and process limits: keepalive, reset on close, the open-file
 //! limit.
 
 use std::io;
 use std::net::TcpStream;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
-
-/// Whether the peer of socket `fd` has closed its side or reset the connection, without reading
-/// (bytes it sent stay unread) and without blocking.
-pub fn peer_hung_up(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLRDHUP,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call; a zero timeout never blocks.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
-}
 
 /// Turn on TCP keepalive for a media socket: a peer that vanished without closing (power loss,
 /// a dropped NAT mapping) is found after `idle` of silence plus `count` unanswered probes

@@ -4,18 +4,19 @@
 //! Fast path: the thread that flushes a channel batch writes it straight to the subscriber's
 //! socket with a non-blocking vectored write of the batch's shared serialisation; no other thread
 //! wakes. Slow path: when the socket cannot take the whole batch, the rest goes to the sink's
-//! bounded queue and the subscriber's thread takes the socket over, writing with blocking writes
-//! until the queue is empty; then it hands the socket back. A subscriber that falls too far behind
+//! bounded queue, the subscriber's thread is woken (`Wire::wake_owner`) and takes the socket
+//! over, writing with blocking writes until the queue is empty (`write_backlog`); then it hands
+//! the socket back. The queue is empty, and holds no memory, while the socket keeps up. A subscriber that falls too far behind
 //! (too many frames queued, or more than `max_lag` of media) skips to the next keyframe, and each
 //! packet it misses is counted in its stream's `droppedPackets`.
 //!
 //! The socket itself is behind the `Wire` trait: the hub knows nothing of sockets.
 
+use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::frame::{restamp, Frame};
 use super::meter::clock_seconds;
@@ -61,6 +62,8 @@ struct SinkState {
     ended: bool,
     /// An end taken off the queue while frames were still to be handed out (queue mode).
     pending_end: Option<CloseReason>,
+    /// What the subscriber's thread (or an in-process consumer) has still to take, in order.
+    backlog: VecDeque<Backlog>,
 }
 
 /// What the channel passes to each sink with a batch.
@@ -84,8 +87,8 @@ pub struct Sink {
     pub format: Format,
     pub stream: Arc<Stream>,
     state: Mutex<SinkState>,
-    tx: Sender<Backlog>,
-    rx: Receiver<Backlog>,
+    /// Signalled when something is queued for an in-process consumer.
+    queued: Condvar,
 }
 
 impl std::fmt::Debug for Sink {
@@ -118,15 +121,34 @@ impl Sink {
     }
 
     fn build(stream: Arc<Stream>, format: Format, wire: Option<Arc<dyn Wire>>) -> Arc<Sink> {
-        let (tx, rx) = crossbeam_channel::bounded(QUEUE_ITEMS + QUEUE_SLACK);
         Arc::new(Sink {
             wire,
             format,
             stream,
             state: Mutex::new(SinkState::default()),
-            tx,
-            rx,
+            queued: Condvar::new(),
         })
+    }
+
+    /// Queue `item` for the subscriber's side (dropped when the queue is full, as a subscriber
+    /// that far behind is skipping anyway), and make sure that side looks: the socket becomes
+    /// the subscriber thread's, which is woken if it had not been already.
+    fn push(&self, st: &mut SinkState, item: Backlog) {
+        if st.backlog.len() < QUEUE_ITEMS + QUEUE_SLACK {
+            st.backlog.push_back(item);
+        }
+        match &self.wire {
+            Some(wire) => {
+                let idle = !st.owner_writes;
+                st.owner_writes = true;
+                if idle || st.ended {
+                    wire.wake_owner();
+                }
+            }
+            None => {
+                self.queued.notify_one();
+            }
+        }
     }
 
     /// Start (or restart, after a move between channels) with a joiner's backlog: headers and
@@ -145,9 +167,8 @@ impl Sink {
         }
         if !backlog.is_empty() {
             st.queued_frames += backlog.len();
-            st.owner_writes = true;
             let pieces = backlog.into_iter().map(Piece::Frame).collect();
-            let _ = self.tx.try_send(Backlog::Pieces { pieces, skip: 0 });
+            self.push(&mut st, Backlog::Pieces { pieces, skip: 0 });
         }
         true
     }
@@ -159,7 +180,14 @@ impl Sink {
             return;
         }
         st.ended = true;
-        let _ = self.tx.try_send(Backlog::End(reason));
+        self.push(&mut st, Backlog::End(reason));
+    }
+
+    /// The subscriber's thread saw the peer go: no more writes, nothing queued.
+    pub fn stop(&self) {
+        let mut st = self.state.lock();
+        st.ended = true;
+        st.backlog.clear();
     }
 
     fn count_dropped(&self, frames: usize) {
@@ -252,8 +280,7 @@ impl Sink {
         let pieces = vec![Piece::Raw(bytes.into())];
         if st.owner_writes || self.wire.is_none() {
             // Control replies are never dropped; the slack keeps room for them.
-            st.owner_writes = true;
-            let _ = self.tx.try_send(Backlog::Pieces { pieces, skip: 0 });
+            self.push(&mut st, Backlog::Pieces { pieces, skip: 0 });
             return;
         }
         self.deliver(&mut st, pieces, u32::MAX);
@@ -312,7 +339,7 @@ impl Sink {
         );
         st.ended = true;
         self.stream.note_close_reason(reason);
-        let _ = self.tx.try_send(Backlog::End(reason));
+        self.push(st, Backlog::End(reason));
     }
 
     /// Queue pieces for the subscriber's thread, or start skipping if it is too far behind.
@@ -328,7 +355,7 @@ impl Sink {
             .unwrap_or(0);
         let behind = st.queued_frames + frames > MAX_QUEUED_FRAMES
             || lag > max_lag_ms.min(i32::MAX as u32) as i32
-            || self.tx.len() >= QUEUE_ITEMS;
+            || st.backlog.len() >= QUEUE_ITEMS;
         // A partly written piece must be finished, or the byte stream breaks.
         if behind && skip == 0 {
             log::debug!(
@@ -348,10 +375,7 @@ impl Sink {
             return;
         }
         st.queued_frames += frames;
-        if self.wire.is_some() {
-            st.owner_writes = true;
-        }
-        let _ = self.tx.try_send(Backlog::Pieces { pieces, skip });
+        self.push(st, Backlog::Pieces { pieces, skip });
     }
 }
 

@@ -1,21 +1,15 @@
 //! The subscriber's own side of a sink: its thread writes the backlog while the socket is backed
-//! up, and an in-process consumer (a push relay) takes frames from the queue.
+//! up, and an in-process consumer (a push relay, an HLS muxer) takes frames from the queue.
 
 use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Duration;
-
-use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 
 use super::wire::{slices, Piece};
 use super::{Backlog, Sink};
 use crate::hub::frame::Frame;
 use crate::hub::meter::clock_seconds;
 use crate::hub::types::CloseReason;
-
-/// How often an idle subscriber's thread looks whether its peer has gone (a viewer of a silent
-/// channel that leaves is noticed within this).
-const PEER_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Why a queue-mode consumer stopped getting frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,41 +18,32 @@ pub enum QueueEnd {
 }
 
 impl Sink {
-    /// The subscriber's thread, for a socket sink: write whatever the channel queued (the socket
-    /// is ours while the queue is not empty), until the stream ends. Returns why it ended.
-    pub fn run_owner(&self) -> CloseReason {
+    /// The subscriber's thread, when woken (`Wire::wake_owner`): write whatever the channel
+    /// queued, with blocking writes, until the queue is empty; then the socket goes back to the
+    /// channel and this returns `None`. `Some(reason)` when the stream has ended (what was queued
+    /// before the end is written first).
+    pub fn write_backlog(&self) -> Option<CloseReason> {
         let Some(wire) = self.wire.clone() else {
-            return CloseReason::Error;
+            return Some(CloseReason::Error);
         };
         let mut batch: Vec<(Vec<Piece>, usize)> = Vec::new();
         loop {
-            let first = match self.rx.recv_timeout(PEER_CHECK_INTERVAL) {
-                Ok(item) => item,
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(reason) = self.stream.close_requested() {
-                        return reason;
-                    }
-                    if wire.peer_gone() {
-                        self.state.lock().ended = true;
-                        return CloseReason::PeerClosed;
-                    }
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => return CloseReason::Error,
-            };
             let mut end = None;
-            match first {
-                Backlog::End(reason) => return reason,
-                Backlog::Pieces { pieces, skip } => batch.push((pieces, skip)),
-            }
-            loop {
-                match self.rx.try_recv() {
-                    Ok(Backlog::Pieces { pieces, skip }) => batch.push((pieces, skip)),
-                    Ok(Backlog::End(reason)) => {
-                        end = Some(reason);
-                        break;
+            {
+                let mut st = self.state.lock();
+                while let Some(item) = st.backlog.pop_front() {
+                    match item {
+                        Backlog::Pieces { pieces, skip } => batch.push((pieces, skip)),
+                        Backlog::End(reason) => {
+                            end = Some(reason);
+                            break;
+                        }
                     }
-                    Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+                }
+                if batch.is_empty() && end.is_none() {
+                    // Caught up: the channel writes directly again.
+                    st.owner_writes = false;
+                    return None;
                 }
             }
             let mut iov: Vec<IoSlice<'_>> = Vec::new();
@@ -72,8 +57,8 @@ impl Sink {
                     self.stream.id(),
                     reason.as_str()
                 );
-                self.state.lock().ended = true;
-                return reason;
+                self.stop();
+                return Some(reason);
             }
             drop(iov);
             let frames: usize = batch
@@ -89,36 +74,33 @@ impl Sink {
             {
                 let mut st = self.state.lock();
                 st.queued_frames = st.queued_frames.saturating_sub(frames);
-                if end.is_none() && self.rx.is_empty() {
-                    // Caught up: the channel writes directly again.
-                    st.owner_writes = false;
-                }
             }
-            if let Some(reason) = end {
-                return reason;
+            if end.is_some() {
+                return end;
             }
         }
     }
 
     /// Queue mode: block up to `timeout` for frames, then take all that are queued.
-    /// `Ok(false)` on timeout with nothing received.
+    /// `Ok(false)` when nothing came within `timeout`.
     pub fn next_batch(
         &self,
         timeout: Duration,
         out: &mut Vec<Arc<Frame>>,
     ) -> Result<bool, QueueEnd> {
-        if let Some(reason) = self.state.lock().pending_end.take() {
+        let mut st = self.state.lock();
+        if let Some(reason) = st.pending_end.take() {
             return Err(QueueEnd::Ended(reason));
         }
-        let first = match self.rx.recv_timeout(timeout) {
-            Ok(item) => item,
-            Err(RecvTimeoutError::Timeout) => return Ok(false),
-            Err(RecvTimeoutError::Disconnected) => return Err(QueueEnd::Ended(CloseReason::Error)),
-        };
-        let mut item = Some(first);
+        if st.backlog.is_empty() {
+            self.queued.wait_for(&mut st, timeout);
+            if st.backlog.is_empty() {
+                return Ok(false);
+            }
+        }
         let mut taken = 0;
-        while let Some(current) = item.take() {
-            match current {
+        while let Some(item) = st.backlog.pop_front() {
+            match item {
                 Backlog::Pieces { pieces, .. } => {
                     for piece in pieces {
                         if let Piece::Frame(f) = piece {
@@ -131,13 +113,11 @@ impl Sink {
                     if out.is_empty() {
                         return Err(QueueEnd::Ended(reason));
                     }
-                    self.state.lock().pending_end = Some(reason);
+                    st.pending_end = Some(reason);
                     break;
                 }
             }
-            item = self.rx.try_recv().ok();
         }
-        let mut st = self.state.lock();
         st.queued_frames = st.queued_frames.saturating_sub(taken);
         drop(st);
         if let Some(last) = out.last() {

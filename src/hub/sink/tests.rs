@@ -3,12 +3,15 @@
 use super::*;
 use crate::hub::types::StreamType;
 use crate::media::PacketKind;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// A socket that takes `capacity` bytes without blocking, then nothing until drained.
+/// A socket that takes `capacity` bytes without blocking, then nothing until drained; it counts
+/// how often the sink woke the subscriber's thread.
 struct FakeWire {
     written: Mutex<Vec<u8>>,
     capacity: Mutex<usize>,
+    wakes: AtomicUsize,
 }
 
 impl FakeWire {
@@ -16,7 +19,12 @@ impl FakeWire {
         Arc::new(FakeWire {
             written: Mutex::new(Vec::new()),
             capacity: Mutex::new(capacity),
+            wakes: AtomicUsize::new(0),
         })
+    }
+
+    fn wakes(&self) -> usize {
+        self.wakes.load(Ordering::SeqCst)
     }
 }
 
@@ -42,6 +50,9 @@ impl Wire for FakeWire {
         Ok(())
     }
     fn shutdown(&self) {}
+    fn wake_owner(&self) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 fn stream() -> Arc<Stream> {
@@ -81,7 +92,12 @@ fn a_keeping_up_socket_is_written_directly_and_never_queued() {
     offer_all(&sink, &frames[..5]);
     offer_all(&sink, &frames[5..]);
     assert_eq!(*wire.written.lock(), expected(&frames));
-    assert!(sink.rx.is_empty());
+    assert!(sink.state.lock().backlog.is_empty());
+    assert_eq!(
+        wire.wakes(),
+        0,
+        "the subscriber's thread sleeps while the socket keeps up"
+    );
     assert_eq!(sink.stream.bytes_out() as usize, expected(&frames).len());
 }
 
@@ -94,32 +110,33 @@ fn a_partial_write_hands_the_rest_to_the_owner_in_order_and_then_back() {
     offer_all(&sink, &frames[..4]);
     offer_all(&sink, &frames[4..]); // queued behind the remainder, not written directly
     assert_eq!(wire.written.lock().len(), all.len() / 3);
+    assert!(wire.wakes() >= 1, "the subscriber's thread is woken");
     sink.end(CloseReason::ApiClose);
-    assert_eq!(sink.run_owner(), CloseReason::ApiClose);
+    assert_eq!(sink.write_backlog(), Some(CloseReason::ApiClose));
     assert_eq!(*wire.written.lock(), all);
 }
 
 #[test]
 fn the_owner_hands_the_socket_back_once_caught_up() {
-    let frames: Vec<_> = (0..4).map(|i| video(i * 40, i == 0)).collect();
+    let frames: Vec<_> = (0..6).map(|i| video(i * 40, i == 0)).collect();
     let wire = FakeWire::new(10);
     let sink = Sink::new(stream(), Format::Flv, wire.clone());
     offer_all(&sink, &frames[..2]);
+    offer_all(&sink, &frames[2..4]);
     assert!(sink.state.lock().owner_writes);
-    let owner = {
-        let sink = Arc::new(sink);
-        let s = sink.clone();
-        (std::thread::spawn(move || s.run_owner()), sink)
-    };
-    let (handle, sink) = owner;
-    while sink.state.lock().owner_writes {
-        std::thread::yield_now();
-    }
+    assert_eq!(wire.wakes(), 1, "woken once when the socket is handed over");
+    assert_eq!(sink.write_backlog(), None, "caught up, the stream goes on");
+    assert!(!sink.state.lock().owner_writes);
     *wire.capacity.lock() = usize::MAX / 2;
-    offer_all(&sink, &frames[2..]);
-    assert!(sink.rx.is_empty(), "written directly again");
+    offer_all(&sink, &frames[4..]);
+    assert!(
+        sink.state.lock().backlog.is_empty(),
+        "written directly again"
+    );
+    assert_eq!(wire.wakes(), 1);
     sink.end(CloseReason::PeerClosed);
-    assert_eq!(handle.join().unwrap(), CloseReason::PeerClosed);
+    assert_eq!(wire.wakes(), 2, "woken for the end");
+    assert_eq!(sink.write_backlog(), Some(CloseReason::PeerClosed));
     assert_eq!(*wire.written.lock(), expected(&frames));
 }
 
@@ -137,10 +154,7 @@ fn a_stuck_subscriber_skips_to_the_next_keyframe_and_counts_what_it_missed() {
     assert!(dropped > 50, "{dropped}");
     assert!(sink.state.lock().skipping);
     // The owner drains the queue; the next keyframe resumes without further loss.
-    sink.end(CloseReason::ApiClose);
-    sink.state.lock().ended = false;
-    let _ = sink.run_owner();
-    sink.state.lock().owner_writes = false;
+    assert_eq!(sink.write_backlog(), None);
     *wire.capacity.lock() = usize::MAX / 2;
     wire.written.lock().clear();
     offer_all(
@@ -181,9 +195,30 @@ fn control_bytes_keep_their_place_among_queued_media() {
     sink.send_raw(b"PING".to_vec());
     offer_all(&sink, &frames[1..]);
     sink.end(CloseReason::ApiClose);
-    sink.run_owner();
+    assert_eq!(sink.write_backlog(), Some(CloseReason::ApiClose));
     let mut want = expected(&frames[..1]);
     want.extend_from_slice(b"PING");
     want.extend(expected(&frames[1..]));
     assert_eq!(*wire.written.lock(), want);
+}
+
+#[test]
+fn a_queue_consumer_waits_for_frames_and_is_woken_by_them() {
+    let sink = Sink::queue(stream());
+    let mut out = Vec::new();
+    assert_eq!(
+        sink.next_batch(Duration::from_millis(5), &mut out),
+        Ok(false)
+    );
+    let waiter = {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let woke = sink.next_batch(Duration::from_secs(10), &mut got);
+            (woke, got.len())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    offer_all(&sink, &[video(0, true), video(40, false)]);
+    assert_eq!(waiter.join().unwrap(), (Ok(true), 2));
 }

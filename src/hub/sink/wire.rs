@@ -51,11 +51,9 @@ pub trait Wire: Send + Sync {
     fn write_all_vectored(&self, bufs: &mut [IoSlice<'_>]) -> Result<(), CloseReason>;
     /// Shut the connection down (wakes a thread blocked reading it).
     fn shutdown(&self);
-    /// Whether the peer has closed or reset the connection (checked without blocking while the
-    /// channel is silent, so a viewer that left is noticed though nothing is written to it).
-    fn peer_gone(&self) -> bool {
-        false
-    }
+    /// Wake the subscriber's thread: its sink has a backlog to write, or has ended. Never
+    /// blocks; called with the sink's lock held.
+    fn wake_owner(&self) {}
 }
 
 /// Which serialisation of a frame a subscriber reads.

@@ -1,5 +1,6 @@
 //! The blocking RTMP server: one thread per connection drives handshake -> chunks -> session, and
-//! wires publish/play to the hub. A player gets a second, small writer thread that drains its queue.
+//! wires publish/play to the hub. A player's thread also writes its sink's backlog when the socket
+//! backs up: it sleeps until the player sends or the sink wakes it.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -8,13 +9,12 @@ use std::time::{Duration, Instant};
 
 use super::chunk::ChunkReader;
 use super::handshake::{HandshakeOutcome, ServerHandshake};
-use super::session::{ServerSession, SessionEvent};
+use super::session::{self, ServerSession, SessionEvent};
 use super::RtmpError;
 use crate::hub::{CloseReason, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire};
-use crate::net::{self, SocketWire};
+use crate::net::{self, Continuation, SocketWire};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
-mod play;
 mod requests;
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
@@ -39,59 +39,44 @@ pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy) {
 /// The setup step a connection must finish within `net::SETUP_TIMEOUT`.
 const SETUP_STEP: &str = "handshake, connect and publish or play (10 s)";
 
-fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
+/// Where a connection's first thread leaves it.
+enum Step {
+    Ended(CloseReason),
+    /// A player plays: the rest runs on a fresh thread (see `net::Continuation`).
+    Playing,
+}
+
+fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> Option<Continuation> {
     let stream = hub.new_stream(StreamType::Rtmp, net::peer_text(peer));
-    // Finishes the stream however this thread ends, a panic included.
+    // Finishes the stream however the connection ends, a panic included.
     let mut guard = StreamGuard::new(hub.clone(), stream.clone());
     log::debug!("rtmp {peer}: connected as stream {}", stream.id());
-    let reason = match Connection::start(socket, stream.clone(), hub) {
+    let mut conn = match Connection::start(socket, stream.clone(), hub) {
+        Ok(conn) => conn,
         Err(e) => {
             log::warn!("rtmp {peer}: cannot set up the socket: {e}");
-            CloseReason::Error
-        }
-        Ok(mut conn) => {
-            let reason = match conn.run() {
-                Ok(reason) => reason,
-                Err(RtmpError::Io(e)) => {
-                    if net::is_peer_gone(&e) {
-                        log::debug!("rtmp {peer}: {e}");
-                    } else if net::is_timeout(&e) {
-                        log::info!("rtmp {peer}: timed out: {e}");
-                    } else {
-                        log::warn!("rtmp {peer}: {}", log_safe(&e.to_string(), LOG_TEXT_MAX));
-                    }
-                    net::close_reason(&e)
-                }
-                Err(e @ RtmpError::Timeout(_)) => {
-                    log::info!("rtmp {peer}: {e}");
-                    CloseReason::Timeout
-                }
-                Err(e) => {
-                    // Protocol errors may quote the peer (a command name, an AMF class name).
-                    let why = log_safe(&e.to_string(), LOG_TEXT_MAX);
-                    log::warn!("rtmp {peer}: closing: {why}");
-                    CloseReason::Error
-                }
-            };
-            if conn.publishing && stream.close_requested() == Some(CloseReason::Shutdown) {
-                conn.session.end_publish("The server is shutting down.");
-                let _ = conn.flush_session();
-                log::debug!("rtmp {peer}: publisher told the server is shutting down");
-            }
-            if conn.unpublished {
-                // The publish is over now; the socket closes when the client closes it.
-                log_closed(peer, &stream, reason);
-                conn.hub.finish_stream(&stream, reason);
-                conn.linger(UNPUBLISH_LINGER);
-                conn.wire.shutdown();
-                return;
-            }
-            conn.wire.shutdown();
-            reason
+            log_closed(peer, &stream, CloseReason::Error);
+            guard.set_reason(CloseReason::Error);
+            return None;
         }
     };
-    log_closed(peer, &stream, reason);
-    guard.set_reason(reason);
+    match conn.run() {
+        Ok(Step::Playing) => Some(Continuation::new(move || {
+            let result = conn.serve(false).map(|step| match step {
+                Step::Ended(reason) => reason,
+                Step::Playing => CloseReason::Error,
+            });
+            conn.conclude(result, peer, guard);
+        })),
+        Ok(Step::Ended(reason)) => {
+            conn.conclude(Ok(reason), peer, guard);
+            None
+        }
+        Err(e) => {
+            conn.conclude(Err(e), peer, guard);
+            None
+        }
+    }
 }
 
 fn log_closed(peer: SocketAddr, stream: &StreamHandle, seen: CloseReason) {
@@ -114,9 +99,13 @@ struct Connection {
     session: ServerSession,
     reader: ChunkReader,
     playing: bool,
+    /// The message stream a player plays on (its goodbye is sent on it).
+    play_stream_id: u32,
     publishing: bool,
     /// The publisher ended its publish with a command (FCUnpublish, deleteStream).
     unpublished: bool,
+    /// From TCP accept to publishing or playing: one deadline (pings do not extend it).
+    setup_deadline: Instant,
     /// The test-only fault hook asked this publisher to panic (see `fault_hook_requested`).
     fault_panic: bool,
 }
@@ -151,10 +140,60 @@ impl Connection {
             session: ServerSession::new(),
             reader: ChunkReader::new(),
             playing: false,
+            play_stream_id: crate::rtmp::PLAY_STREAM_ID,
             publishing: false,
             unpublished: false,
             fault_panic: false,
+            setup_deadline: Instant::now() + net::SETUP_TIMEOUT,
         })
+    }
+
+    /// Log why the connection ended, say goodbye where one is due, close the socket, and let
+    /// `guard` finish the stream.
+    fn conclude(
+        mut self,
+        result: Result<CloseReason, RtmpError>,
+        peer: SocketAddr,
+        mut guard: StreamGuard,
+    ) {
+        let reason = match result {
+            Ok(reason) => reason,
+            Err(RtmpError::Io(e)) => {
+                if net::is_peer_gone(&e) {
+                    log::debug!("rtmp {peer}: {e}");
+                } else if net::is_timeout(&e) {
+                    log::info!("rtmp {peer}: timed out: {e}");
+                } else {
+                    log::warn!("rtmp {peer}: {}", log_safe(&e.to_string(), LOG_TEXT_MAX));
+                }
+                net::close_reason(&e)
+            }
+            Err(e @ RtmpError::Timeout(_)) => {
+                log::info!("rtmp {peer}: {e}");
+                CloseReason::Timeout
+            }
+            Err(e) => {
+                // Protocol errors may quote the peer (a command name, an AMF class name).
+                let why = log_safe(&e.to_string(), LOG_TEXT_MAX);
+                log::warn!("rtmp {peer}: closing: {why}");
+                CloseReason::Error
+            }
+        };
+        if self.publishing && self.stream.close_requested() == Some(CloseReason::Shutdown) {
+            self.session.end_publish("The server is shutting down.");
+            let _ = self.flush_session();
+            log::debug!("rtmp {peer}: publisher told the server is shutting down");
+        }
+        log_closed(peer, &self.stream, reason);
+        if self.unpublished {
+            // The publish is over now; the socket closes when the client closes it.
+            self.hub.finish_stream(&self.stream, reason);
+            self.linger(UNPUBLISH_LINGER);
+            self.wire.shutdown();
+            return;
+        }
+        self.wire.shutdown();
+        guard.set_reason(reason);
     }
 
     /// Read once from the socket into `buf`: within `deadline` while setting up, within the idle
@@ -204,9 +243,10 @@ impl Connection {
         Ok(())
     }
 
-    /// Drive the connection until it ends; returns why it ended.
-    fn run(&mut self) -> Result<CloseReason, RtmpError> {
-        let setup_deadline = Instant::now() + net::SETUP_TIMEOUT;
+    /// Drive the connection through its handshake and setup until it ends, or until it plays
+    /// (the rest is `serve(false)`).
+    fn run(&mut self) -> Result<Step, RtmpError> {
+        let setup_deadline = self.setup_deadline;
         let mut buf = vec![0u8; HANDSHAKE_READ_BUFFER];
         let mut handshake = ServerHandshake::new();
         loop {
@@ -224,19 +264,30 @@ impl Connection {
             }
         }
         drop(buf);
+        self.serve(true)
+    }
 
+    /// Read and act on the peer's messages until the connection ends (or, with
+    /// `until_playing`, until it plays).
+    fn serve(&mut self, until_playing: bool) -> Result<Step, RtmpError> {
         loop {
             while let Some(raw) = self.reader.next_message()? {
                 let events = self.session.handle(raw)?;
                 self.flush_session()?;
                 for event in events {
                     if let Some(reason) = self.on_event(event)? {
-                        return Ok(reason);
+                        return Ok(Step::Ended(reason));
                     }
                 }
             }
+            if until_playing && self.playing {
+                return Ok(Step::Playing);
+            }
+            if let Some(reason) = self.wait_as_player()? {
+                return Ok(Step::Ended(reason));
+            }
             // From TCP accept to publishing or playing: one deadline (pings do not extend it).
-            let deadline = (!self.publishing && !self.playing).then_some(setup_deadline);
+            let deadline = (!self.publishing && !self.playing).then_some(self.setup_deadline);
             // A player only sends small control messages: it reads in small steps.
             let room = if self.playing {
                 PLAYER_READ_BUFFER
@@ -251,6 +302,29 @@ impl Connection {
             })?;
             self.session.bytes_received(n);
             self.flush_session()?;
+        }
+    }
+
+    /// A player's thread sleeps until the player sends (then it returns `None` to read) or its
+    /// sink wakes it to write a backlog. `Some(reason)` when the play has ended; a player whose
+    /// channel closed is told so before its socket is shut.
+    fn wait_as_player(&mut self) -> Result<Option<CloseReason>, RtmpError> {
+        let Some(sink) = self.sink.clone() else {
+            return Ok(None);
+        };
+        loop {
+            let ready = self.wire.wait(None)?;
+            if ready.woken {
+                if let Some(reason) = sink.write_backlog() {
+                    if reason == CloseReason::ChannelClosed {
+                        let _ = sink.write_final(&session::play_end_bytes(self.play_stream_id));
+                    }
+                    return Ok(Some(reason));
+                }
+            }
+            if ready.readable {
+                return Ok(None);
+            }
         }
     }
 

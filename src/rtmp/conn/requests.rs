@@ -1,10 +1,8 @@
 //! A connection's publish and play requests: checked with the controller, wired to the hub, and
 //! answered on the wire.
 
-use super::play::play_owner;
 use super::Connection;
 use crate::hub::{CloseReason, Cursor, Format, HubError, Sink};
-use crate::net;
 use crate::rtmp::session::{self, StreamRequest};
 use crate::rtmp::RtmpError;
 use crate::text::{log_safe, LOG_TEXT_MAX};
@@ -114,7 +112,7 @@ impl Connection {
             );
         }
         // Non-blocking from here on: the channel splices batches to it (see net::stage).
-        if let Err(e) = self.wire.make_nonblocking() {
+        if let Err(e) = self.wire.prepare_subscriber() {
             log::warn!("rtmp {peer}: cannot make the socket non-blocking: {e}");
             return Ok(Some(CloseReason::Error));
         }
@@ -137,18 +135,11 @@ impl Connection {
             "rtmp {peer}: stream {} plays channel {shown}",
             self.stream.id()
         );
-        self.sink = Some(sink.clone());
+        self.sink = Some(sink);
+        self.play_stream_id = stream_id;
         self.playing = true;
         // From here on the peer sends only small control messages.
         self.reader.release_input();
-        let stream = self.stream.record().clone();
-        let spawned = net::spawn(format!("rtmp-play-{peer}"), net::WRITER_STACK, move || {
-            play_owner(sink, stream, stream_id)
-        });
-        if let Err(e) = spawned {
-            log::warn!("rtmp {peer}: cannot start a writer thread: {e}");
-            return Ok(Some(CloseReason::Error));
-        }
         Ok(None)
     }
 }
