@@ -13,7 +13,8 @@ Runs joy4-bench against joy4 (RTMP and HTTP-FLV) and nginx-rtmp (RTMP; it has no
 N = 200 and 1000 subscribers on loopback, then 100 HLS viewers of joy4 (joy4-bench hls), each server freshly started for each case, and prints a
 side-by-side table: server CPU µs per subscriber-second (and its ratio to nginx-rtmp's RTMP figure
 at the same N and readers), RSS growth per subscriber, min/median share of the stream's bitrate,
-server-added latency p50/p99, failed or dropped subscribers, and the bench's own CPU. Then it checks
+server-added latency p50/p99, time to the first keyframe (median/max over subscribers), failed or
+dropped subscribers, and the bench's own CPU. Then it checks
 every joy4 row against the performance targets (CPU <= 0.5x nginx-rtmp's, share >= 95 %, none
 failed, latency p99 <= merge window + 50 ms, RSS <= 64 KiB per subscriber; see joy4-bench --help)
 and prints met / NOT MET for each.
@@ -382,6 +383,7 @@ fi
   echo "readers: player = woken for every write (as real players are); lowat 16K = SO_RCVLOWAT 16 KiB on all but 50 probes."
   echo "share: media bytes each subscriber got of those published in the window (min and median over subscribers)."
   echo "latency: publish send time to subscriber arrival, measured on probe subscribers."
+  echo "1st key: from a subscriber's connect to its first video keyframe (median and max over subscribers)."
 } | tee "$RESULTS/summary.md"
 log "done in $(( $(date +%s) - START )) s; JSON, logs and tables in $RESULTS"
 [ ${#FILES[@]} -gt 0 ]

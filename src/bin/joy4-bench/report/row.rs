@@ -15,6 +15,9 @@ pub struct Row {
     pub share_median: Option<f64>,
     pub lat_p50: Option<f64>,
     pub lat_p99: Option<f64>,
+    /// Time from a subscriber's connect to its first keyframe: median and maximum over subscribers.
+    pub first_key_p50: Option<f64>,
+    pub first_key_max: Option<f64>,
     pub failures: u64,
     pub bench_cpu_us: Option<f64>,
 }
@@ -42,6 +45,8 @@ impl Row {
             share_median: f("/per_subscriber/share/median"),
             lat_p50: f("/latency_ms/p50"),
             lat_p99: f("/latency_ms/p99"),
+            first_key_p50: f("/time_to_first_keyframe_ms/median"),
+            first_key_max: f("/time_to_first_keyframe_ms/max"),
             failures: u("/subscribers/failed") + u("/subscribers/disconnected"),
             bench_cpu_us: f("/bench/cpu_us_per_subscriber_second"),
         }

@@ -165,6 +165,8 @@ fn row(label: &str, protocol: &str, n: u64, cpu: f64) -> Row {
         share_median: Some(1.0),
         lat_p50: Some(100.0),
         lat_p99: Some(140.0),
+        first_key_p50: Some(30.0),
+        first_key_max: Some(95.0),
         failures: 0,
         bench_cpu_us: Some(20.0),
     }
@@ -192,6 +194,22 @@ fn cpu_ratio_compares_with_the_baselines_rtmp_row_of_the_same_n() {
         cpu_ratio(&rows[0], &[rows[0].clone(), lowat], "nginx"),
         None
     );
+}
+
+#[test]
+fn summary_shows_first_keyframe_median_and_max_for_every_row() {
+    let mut slow = row("nginx-rtmp", "rtmp", 200, 300.0);
+    slow.first_key_p50 = Some(1500.4);
+    slow.first_key_max = Some(2012.6);
+    let mut unknown = row("joy4", "http-flv", 200, 90.0);
+    unknown.first_key_max = None;
+    let rows = vec![row("joy4", "rtmp", 200, 100.0), unknown, slow];
+    let table = summary_table(&rows, Some("nginx"));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains("| 1st key p50/max ms |"), "{table}");
+    assert!(lines[2].contains(" 30/95 |"), "{table}");
+    assert!(lines[3].contains(" 30/- |"), "{table}");
+    assert!(lines[4].contains(" 1500/2013 |"), "{table}");
 }
 
 #[test]
@@ -257,6 +275,7 @@ fn rows_read_back_from_report_json() {
         "server": {"cpu_us_per_subscriber_second": 95.5, "rss_growth_per_subscriber_kib": 3.25},
         "per_subscriber": {"share": {"min": 0.97, "median": 0.99}},
         "latency_ms": {"p50": 101.0, "p99": 130.0},
+        "time_to_first_keyframe_ms": {"min": 4.0, "median": 12.5, "max": 840.2},
         "subscribers": {"failed": 1, "disconnected": 2},
         "bench": {"cpu_us_per_subscriber_second": 12.0},
     });
@@ -266,7 +285,12 @@ fn rows_read_back_from_report_json() {
     assert_eq!(r.cpu_us, Some(95.5));
     assert_eq!(r.failures, 3);
     assert_eq!(r.lat_p99, Some(130.0));
+    assert_eq!(
+        (r.first_key_p50, r.first_key_max),
+        (Some(12.5), Some(840.2))
+    );
     let empty = Row::from_json(&serde_json::json!({}));
     assert_eq!(empty.cpu_us, None);
+    assert_eq!(empty.first_key_max, None);
     assert_eq!(empty.label, "?");
 }
