@@ -62,17 +62,21 @@ pub fn readers_name(rcvlowat: u64) -> String {
     }
 }
 
-/// CPU ratio of a row to the baseline row of the same subscriber count and readers; the baseline
-/// is the row whose label contains `baseline` and whose protocol is RTMP, so that an HTTP-FLV row
-/// is compared with the baseline's RTMP figure too.
-pub fn cpu_ratio(row: &Row, rows: &[Row], baseline: &str) -> Option<f64> {
-    let base = rows.iter().find(|b| {
+/// The baseline row a row is compared with: the row whose label contains `baseline`, whose
+/// protocol is RTMP (so that an HTTP-FLV row is compared with the baseline's RTMP figures too), and
+/// whose subscriber count and readers are the row's.
+pub fn baseline_row<'a>(row: &Row, rows: &'a [Row], baseline: &str) -> Option<&'a Row> {
+    rows.iter().find(|b| {
         b.label.contains(baseline)
             && b.protocol == "rtmp"
             && b.subscribers == row.subscribers
             && b.readers == row.readers
-    })?;
-    match (row.cpu_us, base.cpu_us) {
+    })
+}
+
+/// CPU ratio of a row to its baseline row (see `baseline_row`).
+pub fn cpu_ratio(row: &Row, rows: &[Row], baseline: &str) -> Option<f64> {
+    match (row.cpu_us, baseline_row(row, rows, baseline)?.cpu_us) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
     }

@@ -2,6 +2,8 @@ use super::row::{cpu_ratio, readers_name};
 use super::spread::{nearest_rank, percentile};
 use super::*;
 
+mod targets;
+
 #[test]
 fn percentile_of_no_values_is_none() {
     assert_eq!(percentile(&[], 50.0), None);
@@ -217,54 +219,6 @@ fn readers_are_named_by_their_rcvlowat() {
     assert_eq!(readers_name(0), "player");
     assert_eq!(readers_name(16384), "lowat 16K");
     assert_eq!(readers_name(1000), "lowat 1000");
-}
-
-#[test]
-fn targets_are_checked_per_candidate_row_and_misses_counted() {
-    let t = Targets {
-        max_cpu_ratio: 0.5,
-        min_share: 0.95,
-        max_p99_ms: 150.0,
-        max_rss_kib: 64.0,
-    };
-    let rows = vec![
-        row("joy4", "rtmp", 1000, 100.0),
-        row("joy4", "http-flv", 1000, 120.0),
-        row("nginx-rtmp", "rtmp", 1000, 200.0),
-    ];
-    let (text, missed) = check_targets(&rows, "joy4", "nginx", &t);
-    assert_eq!(text.lines().count(), 2, "{text}");
-    assert!(
-        text.lines()
-            .next()
-            .unwrap()
-            .contains("CPU 0.50x <= 0.50x: met"),
-        "{text}"
-    );
-    assert!(text.contains("CPU 0.60x <= 0.50x: NOT MET"), "{text}");
-    assert_eq!(missed, 1);
-    // A latency over the bound, a short share and a failure each count.
-    let mut bad = rows.clone();
-    bad[0].lat_p99 = Some(151.0);
-    bad[0].share_min = Some(0.9);
-    bad[0].failures = 2;
-    bad[0].rss_kib = None;
-    let (_, missed) = check_targets(&bad, "joy4", "nginx", &t);
-    assert_eq!(missed, 5);
-    // A baseline run of another protocol only: the CPU target cannot be met.
-    let other = vec![rows[0].clone(), row("nginx-rtmp", "http-flv", 1000, 200.0)];
-    let (text, missed) = check_targets(&other, "joy4", "nginx", &t);
-    assert!(text.contains("CPU - <= 0.50x: NOT MET"), "{text}");
-    assert_eq!(missed, 1);
-    // No baseline run at this N at all: a scale run, held to share, failures and memory.
-    let mut scale = row("joy4", "rtmp", 5000, 40.0);
-    scale.lat_p99 = Some(160.0);
-    let (text, missed) = check_targets(&[scale.clone()], "joy4", "nginx", &t);
-    assert!(text.contains("scale run"), "{text}");
-    assert!(!text.contains("latency p99 160.0 ms <="), "{text}");
-    assert_eq!(missed, 0);
-    scale.share_min = Some(0.9);
-    assert_eq!(check_targets(&[scale], "joy4", "nginx", &t).1, 1);
 }
 
 #[test]
