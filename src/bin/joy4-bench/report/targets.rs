@@ -1,10 +1,10 @@
 //! The performance targets a candidate server's rows are checked against, each row against the
 //! baseline's RTMP row with the same N and readers.
 //!
-//! The CPU and latency targets depend on the audience: small audiences get a write per message
-//! (as nginx-rtmp does), so their CPU is not compared and their latency is held to the baseline's;
-//! from N = 200 writes are merged over a window that grows with the audience up to the merge
-//! window, so CPU is compared and latency is held to that window.
+//! The CPU and latency targets depend on the audience. Small audiences get a write per message (as
+//! nginx-rtmp does): their CPU is not compared, and up to N = 20 their latency is held to the
+//! baseline's. The merge window grows with the audience between, so latency has no target there.
+//! From N = 200 CPU is compared, and latency is held to the full merge window.
 
 use std::fmt::Write as _;
 
