@@ -6,17 +6,25 @@ cd "$(dirname "$0")/.."
 
 usage() {
   cat <<'EOF'
-Usage: scripts/bench.sh [--quick] [--with-2000] [--with-5000] [--mergewrite DUR] [--duration SECONDS]
+Usage: scripts/bench.sh [--quick | --curve] [--with-2000] [--with-5000] [--mergewrite DUR] [--duration SECONDS]
                         [--readers LIST] [--rcvlowat BYTES] [--results DIR]
 
 Runs joy4-bench against joy4 (RTMP and HTTP-FLV) and nginx-rtmp (RTMP; it has no HTTP-FLV) at
-N = 200 and 1000 subscribers on loopback, then 100 HLS viewers of joy4 (joy4-bench hls), each server freshly started for each case, and prints a
-side-by-side table: server CPU µs per subscriber-second (and its ratio to nginx-rtmp's RTMP figure
-at the same N and readers), RSS growth per subscriber, min/median share of the stream's bitrate,
-server-added latency p50/p99, failed or dropped subscribers, and the bench's own CPU. Then it checks
-every joy4 row against the performance targets (CPU <= 0.5x nginx-rtmp's, share >= 95 %, none
-failed, latency p99 <= merge window + 50 ms, RSS <= 64 KiB per subscriber; see joy4-bench --help)
-and prints met / NOT MET for each.
+N = 200 and 1000 subscribers on loopback (--curve: N = 5 to 1000), then 100 HLS viewers of joy4
+(joy4-bench hls), each server freshly started for each case, and prints a side-by-side table:
+server CPU µs per subscriber-second (and its ratio to nginx-rtmp's RTMP figure at the same N and
+readers), RSS growth per subscriber, min/median share of the stream's bitrate, server-added
+latency p50/p99, time to the first keyframe (median/max over subscribers), failed or dropped
+subscribers, and the bench's own CPU. Then it checks every joy4 row against nginx-rtmp's
+RTMP row with the same N and readers and prints met / NOT MET for each target:
+  RSS growth   <= 16 KiB per subscriber
+  share        min >= 95 %, and no subscriber failed or disconnected
+  CPU          N >= 1000: <= 0.35x nginx-rtmp's with player readers, <= 0.45x with lowat readers;
+               200 <= N < 1000: <= 0.5x; N < 200: no target (small audiences get a write per
+               message, as nginx-rtmp does)
+  latency p99  N <= 20: <= nginx-rtmp's p99 at the same N and readers + 20 ms; N >= 200: <= the
+               merge window + 30 ms; 20 < N < 200: no target (the merge window grows with the
+               audience there)
 
 Two kinds of subscribers ("readers"), each a full set of runs:
   player  every subscriber is woken for every write that reaches it, as ffplay, VLC, OBS or a
@@ -27,7 +35,10 @@ Two kinds of subscribers ("readers"), each a full set of runs:
 
   --quick           N = 50 (20 HLS viewers) and 8 s per case: a smoke test of the whole chain
                     (about a minute and a half)
-  --with-2000       also N = 2000
+  --curve           only the curve: N = 5, 20, 50, 200 and 1000, each with joy4 RTMP, joy4
+                    HTTP-FLV and nginx-rtmp, player readers unless --readers says otherwise; no
+                    HLS case. About 7 minutes (15 cases of ~27 s; --duration 5: about 3 minutes)
+  --with-2000       also N = 2000 (in the default run or the curve)
   --with-5000       also 5,000 idle-ish joy4 subscribers (RTMP, then HTTP-FLV) of a synthetic
                     100 kbit/s stream, ramped at 250/s: they must all connect and keep reading
   --mergewrite DUR  pass -mergewrite=DUR to joy4 (default: joy4's own default)
@@ -46,6 +57,8 @@ EOF
 }
 
 QUICK=0
+CURVE=0
+READERS_GIVEN=0
 WITH_2000=0
 WITH_5000=0
 MERGEWRITE=""
@@ -56,16 +69,17 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --quick) QUICK=1 ;;
+    --curve) CURVE=1 ;;
     --with-2000) WITH_2000=1 ;;
     --with-5000) WITH_5000=1 ;;
     --mergewrite) MERGEWRITE=${2:?--mergewrite needs a duration, e.g. 100ms}; shift ;;
     --mergewrite=*) MERGEWRITE=${1#*=} ;;
     --duration) DURATION=${2:?--duration needs seconds}; shift ;;
     --duration=*) DURATION=${1#*=} ;;
-    --readers) READERS=${2:?--readers needs a list, e.g. player,lowat}; shift ;;
-    --readers=*) READERS=${1#*=} ;;
-    --rcvlowat) READERS="lowat=${2:?--rcvlowat needs a byte count}"; shift ;;
-    --rcvlowat=*) READERS="lowat=${1#*=}" ;;
+    --readers) READERS=${2:?--readers needs a list, e.g. player,lowat}; READERS_GIVEN=1; shift ;;
+    --readers=*) READERS=${1#*=}; READERS_GIVEN=1 ;;
+    --rcvlowat) READERS="lowat=${2:?--rcvlowat needs a byte count}"; READERS_GIVEN=1; shift ;;
+    --rcvlowat=*) READERS="lowat=${1#*=}"; READERS_GIVEN=1 ;;
     --results) RESULTS=${2:?--results needs a directory}; shift ;;
     --results=*) RESULTS=${1#*=} ;;
     *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -73,10 +87,20 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+if [ "$QUICK" = 1 ] && [ "$CURVE" = 1 ]; then
+  echo "bench.sh: --quick and --curve do not go together" >&2; exit 2
+fi
 if [ "$QUICK" = 1 ]; then
   COUNTS=(50)
   HLS_VIEWERS=20
   DURATION=${DURATION:-8}
+elif [ "$CURVE" = 1 ]; then
+  # Small audiences (per-message writes) to large ones (merged writes); no HLS case.
+  COUNTS=(5 20 50 200 1000)
+  HLS_VIEWERS=0
+  [ "$WITH_2000" = 1 ] && COUNTS+=(2000)
+  [ "$READERS_GIVEN" = 1 ] || READERS=player
+  DURATION=${DURATION:-20}
 else
   COUNTS=(200 1000)
   HLS_VIEWERS=100
@@ -100,7 +124,7 @@ for r in "${READER_LIST[@]}"; do
 done
 [ ${#LOWATS[@]} -gt 0 ] || { echo "bench.sh: --readers is empty" >&2; exit 2; }
 
-# The merge window in ms, for the latency target (window + 50 ms); joy4's default is 100 ms.
+# The merge window in ms, for the latency target from N = 200 (window + 30 ms); joy4's default is 100 ms.
 case "${MERGEWRITE:-100ms}" in
   *ms) WINDOW_MS=${MERGEWRITE%ms} ;;
   *s) WINDOW_MS=$(( ${MERGEWRITE%s} * 1000 )) ;;
@@ -353,7 +377,7 @@ for lowat in "${LOWATS[@]}"; do
     run_case nginx-rtmp rtmp "$n" "$lowat"
   done
 done
-run_hls "${HLS_VIEWERS}"
+if [ "$HLS_VIEWERS" -gt 0 ]; then run_hls "${HLS_VIEWERS}"; fi
 if [ "$WITH_5000" = 1 ]; then
   # Idle-ish viewers: a 100 kbit/s synthetic stream; threads and descriptors are what is tested.
   run_case joy4 rtmp 5000 "${LOWATS[0]}" --bitrate 100 --gop 2 --ramp 250
@@ -374,14 +398,17 @@ fi
   else
     echo "(no case completed)"
   fi
-  echo
-  echo "HLS viewers (joy4 only: nginx-rtmp has no HLS from memory), ${HLS_VIEWERS} viewers polling the playlist and fetching each new segment:"
-  if [ ${#HLS_LINES[@]} -gt 0 ]; then printf '%s\n' "${HLS_LINES[@]}"; else echo "(the HLS case did not complete)"; fi
+  if [ "$HLS_VIEWERS" -gt 0 ]; then
+    echo
+    echo "HLS viewers (joy4 only: nginx-rtmp has no HLS from memory), ${HLS_VIEWERS} viewers polling the playlist and fetching each new segment:"
+    if [ ${#HLS_LINES[@]} -gt 0 ]; then printf '%s\n' "${HLS_LINES[@]}"; else echo "(the HLS case did not complete)"; fi
+  fi
   echo
   echo "CPU vs base: server CPU per subscriber-second over nginx-rtmp's RTMP figure at the same N and readers."
-  echo "readers: player = woken for every write (as real players are); lowat 16K = SO_RCVLOWAT 16 KiB on all but 50 probes."
+  echo "readers: player = woken for every write (as real players are); lowat 16K = SO_RCVLOWAT 16 KiB on all but 50 probes (N <= 50: all are probes)."
   echo "share: media bytes each subscriber got of those published in the window (min and median over subscribers)."
   echo "latency: publish send time to subscriber arrival, measured on probe subscribers."
+  echo "1st key: from a subscriber's connect to its first video keyframe (median and max over subscribers)."
 } | tee "$RESULTS/summary.md"
 log "done in $(( $(date +%s) - START )) s; JSON, logs and tables in $RESULTS"
 [ ${#FILES[@]} -gt 0 ]

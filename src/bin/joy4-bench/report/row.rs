@@ -15,6 +15,9 @@ pub struct Row {
     pub share_median: Option<f64>,
     pub lat_p50: Option<f64>,
     pub lat_p99: Option<f64>,
+    /// Time from a subscriber's connect to its first keyframe: median and maximum over subscribers.
+    pub first_key_p50: Option<f64>,
+    pub first_key_max: Option<f64>,
     pub failures: u64,
     pub bench_cpu_us: Option<f64>,
 }
@@ -42,6 +45,8 @@ impl Row {
             share_median: f("/per_subscriber/share/median"),
             lat_p50: f("/latency_ms/p50"),
             lat_p99: f("/latency_ms/p99"),
+            first_key_p50: f("/time_to_first_keyframe_ms/median"),
+            first_key_max: f("/time_to_first_keyframe_ms/max"),
             failures: u("/subscribers/failed") + u("/subscribers/disconnected"),
             bench_cpu_us: f("/bench/cpu_us_per_subscriber_second"),
         }
@@ -57,17 +62,21 @@ pub fn readers_name(rcvlowat: u64) -> String {
     }
 }
 
-/// CPU ratio of a row to the baseline row of the same subscriber count and readers; the baseline
-/// is the row whose label contains `baseline` and whose protocol is RTMP, so that an HTTP-FLV row
-/// is compared with the baseline's RTMP figure too.
-pub fn cpu_ratio(row: &Row, rows: &[Row], baseline: &str) -> Option<f64> {
-    let base = rows.iter().find(|b| {
+/// The baseline row a row is compared with: the row whose label contains `baseline`, whose
+/// protocol is RTMP (so that an HTTP-FLV row is compared with the baseline's RTMP figures too), and
+/// whose subscriber count and readers are the row's.
+pub fn baseline_row<'a>(row: &Row, rows: &'a [Row], baseline: &str) -> Option<&'a Row> {
+    rows.iter().find(|b| {
         b.label.contains(baseline)
             && b.protocol == "rtmp"
             && b.subscribers == row.subscribers
             && b.readers == row.readers
-    })?;
-    match (row.cpu_us, base.cpu_us) {
+    })
+}
+
+/// CPU ratio of a row to its baseline row (see `baseline_row`).
+pub fn cpu_ratio(row: &Row, rows: &[Row], baseline: &str) -> Option<f64> {
+    match (row.cpu_us, baseline_row(row, rows, baseline)?.cpu_us) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
     }

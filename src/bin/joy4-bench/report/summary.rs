@@ -25,6 +25,7 @@ pub fn summary_table(rows: &[Row], baseline: Option<&str>) -> String {
         "share med %",
         "lat p50 ms",
         "lat p99 ms",
+        "1st key p50/max ms",
         "failed",
         "bench µs/sub·s",
     ];
@@ -44,6 +45,11 @@ pub fn summary_table(rows: &[Row], baseline: Option<&str>) -> String {
             pct(row.share_median),
             opt(row.lat_p50, 1),
             opt(row.lat_p99, 1),
+            format!(
+                "{}/{}",
+                opt(row.first_key_p50, 0),
+                opt(row.first_key_max, 0)
+            ),
             row.failures.to_string(),
             opt(row.bench_cpu_us, 0),
         ];

@@ -2,6 +2,8 @@ use super::row::{cpu_ratio, readers_name};
 use super::spread::{nearest_rank, percentile};
 use super::*;
 
+mod targets;
+
 #[test]
 fn percentile_of_no_values_is_none() {
     assert_eq!(percentile(&[], 50.0), None);
@@ -165,6 +167,8 @@ fn row(label: &str, protocol: &str, n: u64, cpu: f64) -> Row {
         share_median: Some(1.0),
         lat_p50: Some(100.0),
         lat_p99: Some(140.0),
+        first_key_p50: Some(30.0),
+        first_key_max: Some(95.0),
         failures: 0,
         bench_cpu_us: Some(20.0),
     }
@@ -195,58 +199,26 @@ fn cpu_ratio_compares_with_the_baselines_rtmp_row_of_the_same_n() {
 }
 
 #[test]
+fn summary_shows_first_keyframe_median_and_max_for_every_row() {
+    let mut slow = row("nginx-rtmp", "rtmp", 200, 300.0);
+    slow.first_key_p50 = Some(1500.4);
+    slow.first_key_max = Some(2012.6);
+    let mut unknown = row("joy4", "http-flv", 200, 90.0);
+    unknown.first_key_max = None;
+    let rows = vec![row("joy4", "rtmp", 200, 100.0), unknown, slow];
+    let table = summary_table(&rows, Some("nginx"));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains("| 1st key p50/max ms |"), "{table}");
+    assert!(lines[2].contains(" 30/95 |"), "{table}");
+    assert!(lines[3].contains(" 30/- |"), "{table}");
+    assert!(lines[4].contains(" 1500/2013 |"), "{table}");
+}
+
+#[test]
 fn readers_are_named_by_their_rcvlowat() {
     assert_eq!(readers_name(0), "player");
     assert_eq!(readers_name(16384), "lowat 16K");
     assert_eq!(readers_name(1000), "lowat 1000");
-}
-
-#[test]
-fn targets_are_checked_per_candidate_row_and_misses_counted() {
-    let t = Targets {
-        max_cpu_ratio: 0.5,
-        min_share: 0.95,
-        max_p99_ms: 150.0,
-        max_rss_kib: 64.0,
-    };
-    let rows = vec![
-        row("joy4", "rtmp", 1000, 100.0),
-        row("joy4", "http-flv", 1000, 120.0),
-        row("nginx-rtmp", "rtmp", 1000, 200.0),
-    ];
-    let (text, missed) = check_targets(&rows, "joy4", "nginx", &t);
-    assert_eq!(text.lines().count(), 2, "{text}");
-    assert!(
-        text.lines()
-            .next()
-            .unwrap()
-            .contains("CPU 0.50x <= 0.50x: met"),
-        "{text}"
-    );
-    assert!(text.contains("CPU 0.60x <= 0.50x: NOT MET"), "{text}");
-    assert_eq!(missed, 1);
-    // A latency over the bound, a short share and a failure each count.
-    let mut bad = rows.clone();
-    bad[0].lat_p99 = Some(151.0);
-    bad[0].share_min = Some(0.9);
-    bad[0].failures = 2;
-    bad[0].rss_kib = None;
-    let (_, missed) = check_targets(&bad, "joy4", "nginx", &t);
-    assert_eq!(missed, 5);
-    // A baseline run of another protocol only: the CPU target cannot be met.
-    let other = vec![rows[0].clone(), row("nginx-rtmp", "http-flv", 1000, 200.0)];
-    let (text, missed) = check_targets(&other, "joy4", "nginx", &t);
-    assert!(text.contains("CPU - <= 0.50x: NOT MET"), "{text}");
-    assert_eq!(missed, 1);
-    // No baseline run at this N at all: a scale run, held to share, failures and memory.
-    let mut scale = row("joy4", "rtmp", 5000, 40.0);
-    scale.lat_p99 = Some(160.0);
-    let (text, missed) = check_targets(&[scale.clone()], "joy4", "nginx", &t);
-    assert!(text.contains("scale run"), "{text}");
-    assert!(!text.contains("latency p99 160.0 ms <="), "{text}");
-    assert_eq!(missed, 0);
-    scale.share_min = Some(0.9);
-    assert_eq!(check_targets(&[scale], "joy4", "nginx", &t).1, 1);
 }
 
 #[test]
@@ -257,6 +229,7 @@ fn rows_read_back_from_report_json() {
         "server": {"cpu_us_per_subscriber_second": 95.5, "rss_growth_per_subscriber_kib": 3.25},
         "per_subscriber": {"share": {"min": 0.97, "median": 0.99}},
         "latency_ms": {"p50": 101.0, "p99": 130.0},
+        "time_to_first_keyframe_ms": {"min": 4.0, "median": 12.5, "max": 840.2},
         "subscribers": {"failed": 1, "disconnected": 2},
         "bench": {"cpu_us_per_subscriber_second": 12.0},
     });
@@ -266,7 +239,12 @@ fn rows_read_back_from_report_json() {
     assert_eq!(r.cpu_us, Some(95.5));
     assert_eq!(r.failures, 3);
     assert_eq!(r.lat_p99, Some(130.0));
+    assert_eq!(
+        (r.first_key_p50, r.first_key_max),
+        (Some(12.5), Some(840.2))
+    );
     let empty = Row::from_json(&serde_json::json!({}));
     assert_eq!(empty.cpu_us, None);
+    assert_eq!(empty.first_key_max, None);
     assert_eq!(empty.label, "?");
 }
