@@ -17,7 +17,7 @@ readers), RSS growth per subscriber, min/median share of the stream's bitrate, s
 latency p50/p99, time to the first keyframe (median/max over subscribers), failed or dropped
 subscribers, and the bench's own CPU. Then it checks every joy4 row against nginx-rtmp's
 RTMP row with the same N and readers and prints met / NOT MET for each target:
-  RSS growth   <= 16 KiB per subscriber
+  RSS growth   <= 16 KiB per subscriber from N = 1000
   share        min >= 95 %, and no subscriber failed or disconnected
   CPU          N >= 1000: <= 0.35x nginx-rtmp's with player readers, <= 0.45x with lowat readers;
                200 <= N < 1000: <= 0.5x; N < 200: no target (small audiences get a write per

@@ -68,7 +68,7 @@ OUTPUT: one progress line per second on stderr; a table on stdout; --json FILE f
 summary: one row per JSON file; --baseline LABEL adds each row's CPU relative to the RTMP run of
 the run labelled LABEL with the same N and readers; --targets WINDOW_MS then checks every joy4 row
 against that RTMP run and prints met / NOT MET for each target:
-  RSS growth   <= 16 KiB per subscriber
+  RSS growth   <= 16 KiB per subscriber from N = 1000
   share        min >= 95 %, and no subscriber failed or disconnected
   CPU          N >= 1000: <= 0.35x the baseline's with player readers, <= 0.45x with lowat
                readers; 200 <= N < 1000: <= 0.5x; N < 200: no target (small audiences get a

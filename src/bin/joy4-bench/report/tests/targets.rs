@@ -164,8 +164,8 @@ fn between_20_and_200_latency_is_shown_but_has_no_target() {
 }
 
 #[test]
-fn rss_over_16_kib_per_subscriber_or_unknown_is_not_met() {
-    let mut rows = pair(5, "player", 1.0);
+fn rss_over_16_kib_per_subscriber_or_unknown_is_not_met_from_1000() {
+    let mut rows = pair(1000, "player", 0.3);
     rows[0].rss_kib = Some(16.0);
     let (text, missed) = check(&rows);
     assert!(text.contains("RSS 16.0 KiB <= 16 KiB: met"), "{text}");
@@ -176,6 +176,14 @@ fn rss_over_16_kib_per_subscriber_or_unknown_is_not_met() {
     assert_eq!(missed, 1);
     rows[0].rss_kib = None;
     assert_eq!(check(&rows).1, 1);
+    let mut few = pair(999, "player", 0.3);
+    few[0].rss_kib = Some(40.0);
+    let (text, missed) = check(&few);
+    assert_eq!(missed, 0, "{text}");
+    assert!(
+        text.contains("(RSS 40.0 KiB: no target below N = 1000)"),
+        "{text}"
+    );
 }
 
 #[test]
