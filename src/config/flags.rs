@@ -65,7 +65,7 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     (
         "-mergewrite=DUR",
         "100ms",
-        "gather frames this long before writing them to subscribers (0 = each at once)",
+        "gather frames up to this long before writing them to subscribers: each at once while a channel has up to 32, the whole window from 160, growing between (0 = always each at once)",
     ),
     (
         "-origin=URL",

@@ -3,7 +3,7 @@
 
 use std::io::IoSlice;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::MutexGuard;
 
@@ -12,6 +12,52 @@ use crate::hub::frame::Frame;
 use crate::hub::meter::clock_seconds;
 use crate::hub::sink::{next_batch_id, Format, Offer, SharedBatch, Sink};
 use crate::media::Packet;
+
+/// How long a batch may wait for more frames, by audience. Merging writes saves a write and a
+/// wake-up per subscriber per frame, which pays for a big audience but costs every viewer
+/// latency, and a small audience gains nothing from it: so a channel with few subscribers writes
+/// each message as it comes, and the window grows linearly from there to `max` (`-mergewrite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeWindow {
+    pub max: Duration,
+    /// Up to this many subscribers: a write per message.
+    pub per_message_up_to: usize,
+    /// From this many subscribers: the whole `max`.
+    pub full_from: usize,
+}
+
+impl MergeWindow {
+    /// The window adapted to the audience (see the type's comment).
+    pub fn adaptive(max: Duration) -> MergeWindow {
+        MergeWindow {
+            max,
+            per_message_up_to: 32,
+            full_from: 160,
+        }
+    }
+
+    /// `max` whatever the audience.
+    pub fn fixed(max: Duration) -> MergeWindow {
+        MergeWindow {
+            max,
+            per_message_up_to: 0,
+            full_from: 1,
+        }
+    }
+
+    /// The window for a channel with `subscribers`.
+    pub fn for_audience(&self, subscribers: usize) -> Duration {
+        if subscribers <= self.per_message_up_to {
+            Duration::ZERO
+        } else if subscribers >= self.full_from {
+            self.max
+        } else {
+            let above = (subscribers - self.per_message_up_to) as u32;
+            let span = (self.full_from - self.per_message_up_to) as u32;
+            self.max * above / span
+        }
+    }
+}
 
 /// From this many subscribers on, a batch is written by two threads (the flushing thread and a
 /// helper), so the last subscriber of a big channel does not wait a whole pass of writes.
@@ -86,20 +132,21 @@ impl Channel {
     /// arrives.
     pub(super) fn enqueue_frame(&self, mut st: MutexGuard<'_, State>, frame: Arc<Frame>) {
         st.batch.push(frame);
+        let window = self.merge.for_audience(st.sinks.len());
         let now = Instant::now();
         let started = match st.batch_started {
             Some(started) => started,
             None => {
                 st.batch_started = Some(now);
-                if !self.merge_window.is_zero() {
+                if !window.is_zero() {
                     if let Some(timers) = &self.timers {
-                        timers.flush_at(now + self.merge_window, self.this.clone());
+                        timers.flush_at(now + window, self.this.clone());
                     }
                 }
                 now
             }
         };
-        if self.merge_window.is_zero() || now.duration_since(started) >= self.merge_window {
+        if window.is_zero() || now.duration_since(started) >= window {
             let flush = Self::take_flush(&mut st);
             self.finish_flush(st, flush);
         }
@@ -115,9 +162,10 @@ impl Channel {
     /// Flush the pending batch if its merge window has ended (the timer's call).
     pub fn flush_if_due(&self) {
         let mut st = self.state.lock();
+        let window = self.merge.for_audience(st.sinks.len());
         let due = st
             .batch_started
-            .is_some_and(|started| started.elapsed() >= self.merge_window);
+            .is_some_and(|started| started.elapsed() >= window);
         if due {
             let flush = Self::take_flush(&mut st);
             self.finish_flush(st, flush);

@@ -2,7 +2,7 @@
 //!
 //! The publisher's thread calls `push`: under the channel lock the packet is put on the channel's
 //! timeline, buffered, and appended to the pending batch. When the merge window has passed (or at
-//! once, with a window of 0) the batch is flushed (`flush.rs`): its frames are serialised once
+//! once, with a window of 0: a channel with few subscribers, see `MergeWindow`) the batch is flushed (`flush.rs`): its frames are serialised once
 //! per output format and offered to every subscriber's `Sink`. A batch whose window ends while
 //! the publisher is silent is flushed by the hub's timer, so no frame waits for the next one.
 //!
@@ -25,6 +25,8 @@ use crate::media::{ts_after, Packet, PacketKind};
 
 mod flush;
 mod join;
+
+pub use flush::MergeWindow;
 
 /// Gap inserted between the last frame of an old source and the first of a new one (one frame).
 const SWITCH_GAP_MS: u32 = 40;
@@ -69,7 +71,7 @@ pub struct Channel {
     /// Created by a publish/play on its path (closes with its publisher) rather than by the API.
     pub auto_created: bool,
     max_lag_ms: u32,
-    merge_window: Duration,
+    merge: MergeWindow,
     /// Where a batch's flush deadline is scheduled; `None` flushes only on the next packet.
     timers: Option<Arc<Timers>>,
     this: Weak<Channel>,
@@ -100,7 +102,7 @@ pub struct ChannelConfig {
     pub auto_created: bool,
     /// Media a subscriber may have queued before it skips to the next keyframe.
     pub max_lag_ms: u32,
-    pub merge_window: Duration,
+    pub merge_window: MergeWindow,
 }
 
 impl Channel {
@@ -111,7 +113,7 @@ impl Channel {
             started: Instant::now(),
             auto_created: config.auto_created,
             max_lag_ms: config.max_lag_ms,
-            merge_window: config.merge_window,
+            merge: config.merge_window,
             timers,
             this: this.clone(),
             state: Mutex::new(State {

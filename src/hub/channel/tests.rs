@@ -37,7 +37,12 @@ fn drain(sink: &Sink) -> Vec<Arc<Frame>> {
     out
 }
 
-fn channel_with_window(merge_window: Duration, timers: Option<Arc<Timers>>) -> Arc<Channel> {
+/// A channel that merges writes for `window` whatever its audience.
+fn channel_with_window(window: Duration, timers: Option<Arc<Timers>>) -> Arc<Channel> {
+    channel_merging(MergeWindow::fixed(window), timers)
+}
+
+fn channel_merging(merge_window: MergeWindow, timers: Option<Arc<Timers>>) -> Arc<Channel> {
     let config = ChannelConfig {
         limits: BufferLimits::default(),
         auto_created: true,
@@ -232,4 +237,46 @@ fn the_first_frame_of_a_new_source_is_marked() {
         .map(|f| (f.timestamp(), f.starts_source()))
         .collect();
     assert_eq!(marks, [(0, false), (40, false), (80, true), (120, false)]);
+}
+
+#[test]
+fn the_merge_window_grows_with_the_audience() {
+    let merge = MergeWindow::adaptive(Duration::from_millis(100));
+    let ms = |n| merge.for_audience(n).as_millis();
+    assert_eq!(
+        (ms(0), ms(1), ms(20), ms(32)),
+        (0, 0, 0, 0),
+        "a write per message"
+    );
+    assert_eq!(ms(96), 50);
+    assert!(ms(50) > 0 && ms(50) < ms(100) && ms(100) < 100);
+    assert_eq!((ms(160), ms(200), ms(5000)), (100, 100, 100));
+    let fixed = MergeWindow::fixed(Duration::from_millis(100));
+    assert_eq!(fixed.for_audience(1), Duration::from_millis(100));
+}
+
+#[test]
+fn a_small_audience_gets_each_frame_at_once_and_a_big_one_waits_for_the_window() {
+    let small = MergeWindow {
+        max: Duration::from_secs(3600),
+        per_message_up_to: 2,
+        full_from: 3,
+    };
+    let ch = channel_merging(small, None);
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    let first = subscribe(&ch, 2, Cursor::Latest);
+    let second = subscribe(&ch, 3, Cursor::Latest);
+    ch.push(&publisher, video(0, true));
+    assert_eq!(drain(&first).len(), 1, "two subscribers: written at once");
+    assert_eq!(drain(&second).len(), 1);
+    let third = subscribe(&ch, 4, Cursor::Latest);
+    drain(&third);
+    ch.push(&publisher, video(40, false));
+    assert!(
+        drain(&first).is_empty(),
+        "three subscribers: held for the window"
+    );
+    ch.flush();
+    assert_eq!(drain(&first).len(), 1);
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::buffer::{BufferLimits, Cursor};
-use super::channel::{Channel, ChannelConfig};
+use super::channel::{Channel, ChannelConfig, MergeWindow};
 use super::events::{EventSink, HubEvent};
 use super::sink::Sink;
 use super::stream::{Stream, StreamHandle};
@@ -210,7 +210,7 @@ impl Hub {
             limits,
             auto_created,
             max_lag_ms: self.settings.max_lag.as_millis().min(i32::MAX as u128) as u32,
-            merge_window: self.settings.merge_window,
+            merge_window: MergeWindow::adaptive(self.settings.merge_window),
         };
         Channel::new(id.to_string(), config, self.timers.clone())
     }
