@@ -246,7 +246,7 @@ impl Amf0Value {
     fn bounded_copy(&self, left: &mut usize, max_string: usize) -> Amf0Value {
         *left = left.saturating_sub(1);
         let mut pairs_copy = |pairs: &[(String, Amf0Value)]| {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(pairs.len().min(*left));
             for (key, value) in pairs {
                 if *left == 0 {
                     break;
@@ -263,7 +263,7 @@ impl Amf0Value {
             Amf0Value::Object(pairs) => Amf0Value::Object(pairs_copy(pairs)),
             Amf0Value::EcmaArray(pairs) => Amf0Value::EcmaArray(pairs_copy(pairs)),
             Amf0Value::StrictArray(items) => {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(items.len().min(*left));
                 for item in items {
                     if *left == 0 {
                         break;

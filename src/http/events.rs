@@ -152,7 +152,9 @@ impl EventBroadcaster {
     }
 
     /// Record one event and offer it to every reader; never waits.
-    pub fn publish(&self, name: &'static str, data: String) {
+    pub fn publish(&self, name: &'static str, mut data: String) {
+        // Kept in the history: no spare capacity (a rendered event is about 1 KiB).
+        data.shrink_to_fit();
         let mut inner = self.inner.lock();
         inner.last_id += 1;
         let event = Arc::new(SseEvent {

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::channel::Channel;
 use super::headers::{Headers, MediaInfo};
@@ -38,7 +37,9 @@ pub struct Stream {
     dropped_packets: AtomicU64,
     /// Byte and media-time counters, updated for every write.
     pub meter: Meter,
-    decisions: (Sender<Decision>, Receiver<Decision>),
+    /// The controller's accept/reject (or a close's reject) not yet taken by the connection.
+    decision: Mutex<Option<Decision>>,
+    decided: Condvar,
     /// Shuts the connection's socket down, so a thread blocked in a read wakes up.
     closer: Mutex<Option<Box<dyn Fn() + Send>>>,
     close_requested: Mutex<Option<CloseReason>>,
@@ -73,7 +74,8 @@ impl Stream {
             bytes_in: AtomicU64::new(0),
             dropped_packets: AtomicU64::new(0),
             meter: Meter::default(),
-            decisions: crossbeam_channel::bounded(4),
+            decision: Mutex::new(None),
+            decided: Condvar::new(),
             closer: Mutex::new(None),
             close_requested: Mutex::new(None),
             closed: AtomicBool::new(false),
@@ -135,7 +137,7 @@ impl Stream {
     /// and its socket is shut down. The connection reports the reason back when it finishes.
     pub fn request_close(&self, reason: CloseReason) {
         self.note_close_reason(reason);
-        let _ = self.decisions.0.try_send(Decision::Reject);
+        self.decide(Decision::Reject);
         if let Some(close) = self.closer.lock().as_ref() {
             close();
         }
@@ -164,13 +166,25 @@ impl Stream {
         !self.closed.swap(true, Ordering::AcqRel)
     }
 
+    /// Give the connection a decision; the first one not yet taken stands.
     pub(crate) fn decide(&self, decision: Decision) {
-        let _ = self.decisions.0.try_send(decision);
+        let mut pending = self.decision.lock();
+        if pending.is_none() {
+            *pending = Some(decision);
+        }
+        self.decided.notify_all();
     }
 
-    /// Wait for accept/reject; `None` when the timeout passes first.
+    /// Wait for accept/reject and take it; `None` when the timeout passes first.
     pub(crate) fn wait_decision(&self, timeout: Duration) -> Option<Decision> {
-        self.decisions.1.recv_timeout(timeout).ok()
+        let deadline = Instant::now() + timeout;
+        let mut pending = self.decision.lock();
+        while pending.is_none() {
+            if self.decided.wait_until(&mut pending, deadline).timed_out() {
+                break;
+            }
+        }
+        pending.take()
     }
 
     pub fn add_bytes_in(&self, n: u64) {
