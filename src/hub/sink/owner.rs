@@ -26,11 +26,14 @@ impl Sink {
         let Some(wire) = self.wire.clone() else {
             return Some(CloseReason::Error);
         };
+        // Sized once per turn: a vector grown by doubling would leave each smaller buffer in
+        // this long-lived thread's allocator cache.
         let mut batch: Vec<(Vec<Piece>, usize)> = Vec::new();
         loop {
             let mut end = None;
             {
                 let mut st = self.state.lock();
+                batch.reserve_exact(st.backlog.len());
                 while let Some(item) = st.backlog.pop_front() {
                     match item {
                         Backlog::Pieces { pieces, skip } => batch.push((pieces, skip)),
@@ -46,7 +49,8 @@ impl Sink {
                     return None;
                 }
             }
-            let mut iov: Vec<IoSlice<'_>> = Vec::new();
+            let pieces: usize = batch.iter().map(|(p, _)| p.len()).sum();
+            let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(pieces);
             for (pieces, skip) in &batch {
                 slices(pieces, *skip, self.format, &mut iov);
             }

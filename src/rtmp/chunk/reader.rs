@@ -89,6 +89,7 @@ impl ChunkReader {
         self.pos = 0;
         self.buf.truncate(self.end);
         self.buf.shrink_to_fit();
+        self.streams.shrink_to_fit();
     }
 
     /// At least `len` bytes of room after the received bytes. Compacts first: moving the

@@ -19,10 +19,13 @@ mod requests;
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Room for one read of a publisher's chunks, and of a player's (it sends only small control
-/// messages, and keeps its buffer for its whole life).
+/// Room for one read of a publisher's chunks; of a connection setting up (connect, createStream,
+/// publish or play: small commands; less setup garbage left in the allocator by every viewer);
+/// and of a player (it sends only small control messages, and keeps its buffer for its whole
+/// life).
 const READ_BUFFER: usize = 16 * 1024;
-const PLAYER_READ_BUFFER: usize = 1024;
+const SETUP_READ_BUFFER: usize = 2048;
+const PLAYER_READ_BUFFER: usize = 256;
 /// The handshake's reads (C0+C1 is 1537 bytes, C2 1536).
 const HANDSHAKE_READ_BUFFER: usize = 4096;
 /// After a publisher's FCUnpublish / deleteStream, how long the socket stays open for the client
@@ -61,13 +64,17 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> Option<
         }
     };
     match conn.run() {
-        Ok(Step::Playing) => Some(Continuation::new(move || {
-            let result = conn.serve(false).map(|step| match step {
-                Step::Ended(reason) => reason,
-                Step::Playing => CloseReason::Error,
-            });
-            conn.conclude(result, peer, guard);
-        })),
+        Ok(Step::Playing) => {
+            // On the heap, so the streaming thread's stack holds only a pointer to it.
+            let mut conn = Box::new(conn);
+            Some(Continuation::new(move || {
+                let result = conn.serve(false).map(|step| match step {
+                    Step::Ended(reason) => reason,
+                    Step::Playing => CloseReason::Error,
+                });
+                conn.conclude(result, peer, guard);
+            }))
+        }
         Ok(Step::Ended(reason)) => {
             conn.conclude(Ok(reason), peer, guard);
             None
@@ -247,7 +254,8 @@ impl Connection {
     /// (the rest is `serve(false)`).
     fn run(&mut self) -> Result<Step, RtmpError> {
         let setup_deadline = self.setup_deadline;
-        let mut buf = vec![0u8; HANDSHAKE_READ_BUFFER];
+        // On this setup thread's stack, which ends with the setup: no heap left fragmented.
+        let mut buf = [0u8; HANDSHAKE_READ_BUFFER];
         let mut handshake = ServerHandshake::new();
         loop {
             let n = self.read_some(&mut buf, Some(setup_deadline))?;
@@ -263,7 +271,6 @@ impl Connection {
                 }
             }
         }
-        drop(buf);
         self.serve(true)
     }
 
@@ -289,10 +296,12 @@ impl Connection {
             // From TCP accept to publishing or playing: one deadline (pings do not extend it).
             let deadline = (!self.publishing && !self.playing).then_some(self.setup_deadline);
             // A player only sends small control messages: it reads in small steps.
-            let room = if self.playing {
+            let room = if self.publishing {
+                READ_BUFFER
+            } else if self.playing {
                 PLAYER_READ_BUFFER
             } else {
-                READ_BUFFER
+                SETUP_READ_BUFFER
             };
             let (socket, wire, stream, playing) =
                 (&self.socket, &self.wire, &self.stream, self.playing);
