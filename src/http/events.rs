@@ -23,8 +23,11 @@ use parking_lot::Mutex;
 
 use crate::hub::{EventSink, HubEvent};
 
-/// Events kept for readers that resume with `Last-Event-ID`.
+/// Events kept for readers that resume with `Last-Event-ID`: at most this many, holding at most
+/// `HISTORY_BYTES` of JSON (a stream's event is about 0.5 KiB: a burst of connections must not
+/// cost a small host a megabyte).
 pub const HISTORY: usize = 1024;
+pub const HISTORY_BYTES: usize = 256 * 1024;
 /// Events waiting for one reader before further ones are dropped for it.
 pub const READER_QUEUE: usize = 256;
 
@@ -62,6 +65,8 @@ struct Reader {
 struct Inner {
     last_id: u64,
     history: VecDeque<Arc<SseEvent>>,
+    /// JSON bytes held by `history`.
+    history_bytes: usize,
     readers: Vec<Reader>,
 }
 
@@ -162,9 +167,15 @@ impl EventBroadcaster {
             name,
             data,
         });
-        if inner.history.len() == HISTORY {
-            inner.history.pop_front();
+        while inner.history.len() >= HISTORY
+            || (inner.history_bytes + event.data.len() > HISTORY_BYTES && !inner.history.is_empty())
+        {
+            let Some(oldest) = inner.history.pop_front() else {
+                break;
+            };
+            inner.history_bytes -= oldest.data.len();
         }
+        inner.history_bytes += event.data.len();
         inner.history.push_back(event.clone());
         // try_send does not block, so offering under the lock keeps every reader's order equal to
         // the history's.
@@ -246,6 +257,22 @@ mod tests {
         assert_eq!(r.backlog.len(), HISTORY);
         assert_eq!(r.backlog[0].id, 11);
         assert!(r.gap);
+    }
+
+    #[test]
+    fn the_history_holds_at_most_its_byte_bound() {
+        let b = EventBroadcaster::new();
+        let event = format!("{{\"pad\":\"{}\"}}", "x".repeat(1000));
+        for _ in 0..HISTORY {
+            b.publish("streamConnected", event.clone());
+        }
+        let reader = b.subscribe(Some(0));
+        assert_eq!(reader.backlog.len(), HISTORY_BYTES / event.len());
+        assert_eq!(
+            reader.backlog.last().unwrap().id,
+            HISTORY as u64,
+            "the newest are kept"
+        );
     }
 
     #[test]
