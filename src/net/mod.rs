@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::hub::CloseReason;
 
+mod lean_thread;
 pub mod limits;
 pub mod peer;
 pub mod signals;
@@ -20,6 +21,7 @@ mod subscriber;
 pub mod sys;
 mod wire;
 
+pub use lean_thread::spawn_lean;
 pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
 pub use signals::{stop_listener, ShutdownSignals};
@@ -133,10 +135,11 @@ pub fn accept_loop(
                     };
                     // Should no thread start, the closure is dropped unrun: what it holds
                     // (the connection's stream guard, its socket, its slot) closes it.
-                    let spawned = spawn(name, STREAMING_STACK, move || {
+                    let rest = Box::new(move || {
                         (rest.0)();
                         drop(slot);
                     });
+                    let spawned = spawn_lean(&name, STREAMING_STACK, rest);
                     if let Err(e) = spawned {
                         log::warn!("{protocol}: cannot start the streaming thread for {peer}: {e}");
                     }
