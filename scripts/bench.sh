@@ -49,6 +49,9 @@ Two kinds of subscribers ("readers"), each a full set of runs:
   --results DIR     where the JSON, logs and table go (default target/bench/DATE-TIME)
   -h, --help        this text
 
+Environment: JOY4_BIN=PATH benches that joy4 binary instead of this tree's (a build of another
+commit, for before/after comparisons in one table format).
+
 Installs what is missing with apt-get (nginx, libnginx-mod-rtmp, ffmpeg), builds joy4 and
 joy4-bench in release mode, makes the test clip once (cached in target/bench), raises the open-file
 limit as far as the hard limit allows, and stops every process it started when it ends.
@@ -224,8 +227,10 @@ fi
 # ---------------------------------------------------------------------------------------------------
 log "building joy4 and joy4-bench (release)"
 cargo build --release --quiet --bin joy4 --bin joy4-bench
-JOY4=$PWD/target/release/joy4
+JOY4=${JOY4_BIN:-$PWD/target/release/joy4}
 BENCH=$PWD/target/release/joy4-bench
+[ -x "$JOY4" ] || { echo "bench.sh: JOY4_BIN=$JOY4 is not an executable" >&2; exit 2; }
+[ -n "${JOY4_BIN:-}" ] && log "benching the joy4 binary $JOY4 (JOY4_BIN)"
 
 mkdir -p target/bench
 CLIP=$PWD/target/bench/clip-1mbps-gop2s.flv
