@@ -8,11 +8,12 @@
 //!   -> hub::Hub wires the stream (hub::StreamHandle) to a hub::Channel
 //!   -> Channel::push: headers kept (hub::headers), frame buffered (hub::buffer),
 //!      appended to the pending batch
-//!   -> when the merge window ends (the next packet or hub::timer's deadline) the batch is
+//!   -> when the merge window ends (sized to the audience: none for a few subscribers; the next
+//!      packet or hub::timer's deadline) the batch is
 //!      serialised once per output format (hub::frame: FLV tags / RTMP chunks, shared by Arc)
 //!      and offered to each subscriber's hub::Sink: a non-blocking write straight to its socket
 //!      (a hub::Wire; net::stage splices a large shared batch without copying it per socket);
-//!      only a backed-up socket's own thread writes its backlog
+//!      only a backed-up socket's own thread, woken by its sink (an eventfd), writes its backlog
 //!   -> player socket (rtmp::conn) or HTTP-FLV response (http::flv)
 //! ```
 //!
@@ -31,8 +32,9 @@
 //! - [`hub`]: streams, channels, buffers, sinks and the registry; typed events and stats.
 //!
 //! Sockets and threads:
-//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, rlimits, epoll,
-//!   keepalive, shutdown signals); connection limits; `/proc` figures of a process.
+//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, eventfd and poll
+//!   for a viewer's wake-ups, bare threads for viewers, rlimits, epoll, keepalive, shutdown
+//!   signals); connection limits; `/proc` figures of a process.
 //! - [`http`]: the media port (`media_port`: HTTP-FLV and HLS play, the watch page and
 //!   `/channels.json`),
 //!   the REST API (`api`: routes, `/stat`, `/metrics`, `/events`), the callback sender, the

@@ -14,7 +14,10 @@ pub fn rtmp_json(info: &RtmpInfo) -> Value {
         .collect();
     json!({
         "command": info.command,
-        "connectParams": info.connect_params.as_deref().map_or(Value::Null, amf_to_json),
+        "connectParams": info
+            .connect_params
+            .as_ref()
+            .map_or(Value::Null, |object| amf_to_json(&object.value())),
         "streamName": info.stream_name,
         "params": params,
     })

@@ -27,8 +27,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::amf0::Amf0Value;
-use crate::hub::RtmpInfo;
 use crate::hub::{CloseReason, Hub, StreamGuard, StreamType};
+use crate::hub::{ConnectObject, RtmpInfo};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
 use crate::text::{log_safe, LOG_TEXT_MAX};
@@ -166,7 +166,7 @@ pub fn new_stream(hub: &Arc<Hub>, body: &Value) -> Result<String, ProxyError> {
 fn rtmp_info(command: &str, url: &RtmpUrl) -> RtmpInfo {
     RtmpInfo {
         command: command.to_string(),
-        connect_params: Some(Arc::new(Amf0Value::Object(vec![
+        connect_params: Some(ConnectObject::new(&Amf0Value::Object(vec![
             ("app".into(), Amf0Value::String(url.app.clone())),
             ("tcUrl".into(), Amf0Value::String(url.tc_url.clone())),
         ]))),

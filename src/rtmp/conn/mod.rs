@@ -11,7 +11,9 @@ use super::chunk::ChunkReader;
 use super::handshake::{HandshakeOutcome, ServerHandshake};
 use super::session::{self, ServerSession, SessionEvent};
 use super::RtmpError;
-use crate::hub::{CloseReason, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire};
+use crate::hub::{
+    CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
+};
 use crate::net::{self, Continuation, SocketWire};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
@@ -342,7 +344,7 @@ impl Connection {
         match event {
             SessionEvent::Connected { command_object } => {
                 self.stream.set_rtmp_info(RtmpInfo {
-                    connect_params: Some(Arc::new(command_object)),
+                    connect_params: Some(ConnectObject::new(&command_object)),
                     ..RtmpInfo::default()
                 });
                 Ok(None)
