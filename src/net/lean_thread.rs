@@ -10,16 +10,18 @@
 use std::ffi::CString;
 use std::io;
 
-type Task = Box<dyn FnOnce() + Send + 'static>;
-
 /// Run `task` on a new detached thread with a `stack`-byte stack, named `name` (cut to the 15
 /// bytes Linux keeps). If no thread can start, `task` is dropped unrun.
-pub fn spawn_lean(name: &str, stack: usize, task: Task) -> io::Result<()> {
+pub fn spawn_lean<F: FnOnce() + Send + 'static>(
+    name: &str,
+    stack: usize,
+    task: F,
+) -> io::Result<()> {
     let arg = Box::into_raw(Box::new(task));
     // SAFETY: `attr` is initialised by pthread_attr_init before use and destroyed after;
-    // `thread` is written by pthread_create. `arg` is a valid `Box<Task>` pointer whose ownership
-    // passes to the new thread on success (`lean_main` takes it back exactly once) and is taken
-    // back here on failure.
+    // `thread` is written by pthread_create. `arg` is a valid `Box<F>` pointer whose ownership
+    // passes to the new thread on success (`lean_main::<F>` takes it back exactly once) and is
+    // taken back here on failure.
     unsafe {
         let mut attr: libc::pthread_attr_t = std::mem::zeroed();
         let rc = libc::pthread_attr_init(&mut attr);
@@ -32,7 +34,7 @@ pub fn spawn_lean(name: &str, stack: usize, task: Task) -> io::Result<()> {
         let mut thread: libc::pthread_t = 0;
         let rc = if rc == 0 {
             libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
-            libc::pthread_create(&mut thread, &attr, lean_main, arg.cast())
+            libc::pthread_create(&mut thread, &attr, lean_main::<F>, arg.cast())
         } else {
             rc
         };
@@ -49,9 +51,9 @@ pub fn spawn_lean(name: &str, stack: usize, task: Task) -> io::Result<()> {
     Ok(())
 }
 
-extern "C" fn lean_main(arg: *mut libc::c_void) -> *mut libc::c_void {
-    // SAFETY: `arg` is the `Box<Task>` pointer `spawn_lean` gave this thread, taken back once.
-    let task = unsafe { Box::from_raw(arg.cast::<Task>()) };
+extern "C" fn lean_main<F: FnOnce()>(arg: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: `arg` is the `Box<F>` pointer `spawn_lean::<F>` gave this thread, taken back once.
+    let task = unsafe { Box::from_raw(arg.cast::<F>()) };
     // A panic must not unwind out of an `extern "C"` function; it is logged by the panic hook.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || (*task)()));
     std::ptr::null_mut()
@@ -66,12 +68,10 @@ mod tests {
     #[test]
     fn a_lean_thread_runs_its_task_and_survives_a_panic_in_another() {
         let (tx, rx) = mpsc::channel();
-        spawn_lean("lean-test", 256 * 1024, Box::new(|| panic!("a test panic"))).unwrap();
-        spawn_lean(
-            "lean-test-a-long-name",
-            256 * 1024,
-            Box::new(move || tx.send(42).unwrap()),
-        )
+        spawn_lean("lean-test", 256 * 1024, || panic!("a test panic")).unwrap();
+        spawn_lean("lean-test-a-long-name", 256 * 1024, move || {
+            tx.send(42).unwrap()
+        })
         .unwrap();
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(42));
     }
@@ -86,14 +86,10 @@ mod tests {
         }
         let (tx, rx) = mpsc::channel();
         let flag = Flag(tx);
-        spawn_lean(
-            "lean-test",
-            256 * 1024,
-            Box::new(move || {
-                let _held = flag;
-                panic!("a test panic");
-            }),
-        )
+        spawn_lean("lean-test", 256 * 1024, move || {
+            let _held = flag;
+            panic!("a test panic");
+        })
         .unwrap();
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok("dropped"));
     }

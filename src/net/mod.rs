@@ -135,11 +135,10 @@ pub fn accept_loop(
                     };
                     // Should no thread start, the closure is dropped unrun: what it holds
                     // (the connection's stream guard, its socket, its slot) closes it.
-                    let rest = Box::new(move || {
+                    let spawned = spawn_lean(&name, STREAMING_STACK, move || {
                         (rest.0)();
                         drop(slot);
                     });
-                    let spawned = spawn_lean(&name, STREAMING_STACK, rest);
                     if let Err(e) = spawned {
                         log::warn!("{protocol}: cannot start the streaming thread for {peer}: {e}");
                     }

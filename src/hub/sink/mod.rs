@@ -6,9 +6,10 @@
 //! wakes. Slow path: when the socket cannot take the whole batch, the rest goes to the sink's
 //! bounded queue, the subscriber's thread is woken (`Wire::wake_owner`) and takes the socket
 //! over, writing with blocking writes until the queue is empty (`write_backlog`); then it hands
-//! the socket back. The queue is empty, and holds no memory, while the socket keeps up. A subscriber that falls too far behind
-//! (too many frames queued, or more than `max_lag` of media) skips to the next keyframe, and each
-//! packet it misses is counted in its stream's `droppedPackets`.
+//! the socket back. The queue is empty, and holds no memory, while the socket keeps up. A
+//! subscriber that falls too far behind (too many frames queued, or more than `max_lag` of media)
+//! skips to the next keyframe, and each packet it misses is counted in its stream's
+//! `droppedPackets`.
 //!
 //! The socket itself is behind the `Wire` trait: the hub knows nothing of sockets.
 
@@ -130,11 +131,12 @@ impl Sink {
         })
     }
 
-    /// Queue `item` for the subscriber's side (dropped when the queue is full, as a subscriber
-    /// that far behind is skipping anyway), and make sure that side looks: the socket becomes
-    /// the subscriber thread's, which is woken if it had not been already.
+    /// Queue `item` for the subscriber's side (bytes are dropped when the queue is full, as a
+    /// subscriber that far behind is skipping anyway; the end never is, or its thread would
+    /// wait for ever), and make sure that side looks: the socket becomes the subscriber
+    /// thread's, which is woken if it had not been already.
     fn push(&self, st: &mut SinkState, item: Backlog) {
-        if st.backlog.len() < QUEUE_ITEMS + QUEUE_SLACK {
+        if st.backlog.len() < QUEUE_ITEMS + QUEUE_SLACK || matches!(item, Backlog::End(_)) {
             st.backlog.push_back(item);
         }
         match &self.wire {

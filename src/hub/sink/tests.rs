@@ -222,3 +222,16 @@ fn a_queue_consumer_waits_for_frames_and_is_woken_by_them() {
     offer_all(&sink, &[video(0, true), video(40, false)]);
     assert_eq!(waiter.join().unwrap(), (Ok(true), 2));
 }
+
+#[test]
+fn the_end_reaches_the_owner_even_behind_a_full_queue() {
+    let wire = FakeWire::new(0);
+    let sink = Sink::new(stream(), Format::Flv, wire.clone());
+    // Control bytes are queued whatever the lag, until the queue is full.
+    for _ in 0..QUEUE_ITEMS + QUEUE_SLACK + 10 {
+        sink.send_raw(b"ping".to_vec());
+    }
+    assert_eq!(sink.state.lock().backlog.len(), QUEUE_ITEMS + QUEUE_SLACK);
+    sink.end(CloseReason::ApiClose);
+    assert_eq!(sink.write_backlog(), Some(CloseReason::ApiClose));
+}
