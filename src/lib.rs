@@ -3,7 +3,7 @@
 //!
 //! # How a packet travels
 //! ```text
-//! publisher socket --rtmp::conn--> rtmp::handshake -> rtmp::chunk (reader) -> rtmp::message
+//! publisher socket --rtmp_server--> rtmp::handshake -> rtmp::chunk (reader) -> rtmp::message
 //!   -> rtmp::session: events (connect, publish, play, media as media::Packet)
 //!   -> hub::Hub wires the stream (hub::StreamHandle) to a hub::Channel
 //!   -> Channel::push: headers kept (hub::headers), frame buffered (hub::buffer),
@@ -14,7 +14,7 @@
 //!      and offered to each subscriber's hub::Sink: a non-blocking write straight to its socket
 //!      (a hub::Wire; net::stage splices a large shared batch without copying it per socket);
 //!      only a backed-up socket's own thread, woken by its sink (an eventfd), writes its backlog
-//!   -> player socket (rtmp::conn) or HTTP-FLV response (http::flv)
+//!   -> player socket (rtmp_server) or HTTP-FLV response (http::flv)
 //! ```
 //!
 //! # The rooms
@@ -25,8 +25,7 @@
 //!   `media::ts`, the MPEG-TS writer.
 //! - [`hls`]: cutting a channel into MPEG-TS segments in memory, and the playlists.
 //! - [`rtmp`]: wire constants, `handshake`, `chunk`, `message`, server `session`, `client`
-//!   (its session is sans-IO; `client::RtmpClient` drives it on a socket), and `conn`, the
-//!   blocking server connection.
+//!   (its session is sans-IO; `client::RtmpClient` drives it on a socket).
 //!
 //! The hub, which knows no sockets and renders no JSON:
 //! - [`hub`]: streams, channels, buffers, sinks and the registry; typed events and stats.
@@ -39,6 +38,8 @@
 //!   `/channels.json`),
 //!   the REST API (`api`: routes, `/stat`, `/metrics`, `/events`), the callback sender, the
 //!   event fan-out (`events`), and the hub's stats and events as JSON (`json`, `amf_json`).
+//! - [`rtmp_server`]: the blocking RTMP server connection: handshake, chunks and the server
+//!   session over a socket, publish and play wired to the hub, a player's backlog written.
 //! - [`relay`]: stream proxies (pull, push, edge mode).
 //!
 //! Shared: [`config`] (flags), [`text`] (percent-decoding, query strings, durations, RFC 3339).
@@ -55,4 +56,5 @@ pub mod media;
 pub mod net;
 pub mod relay;
 pub mod rtmp;
+pub mod rtmp_server;
 pub mod text;

@@ -185,7 +185,7 @@ fn run(config: Config) -> ExitCode {
     let flv_hub = hub.clone();
     let rtmp_policy = policy.clone();
     let started = joy4::net::spawn("rtmp-accept".into(), 256 * 1024, move || {
-        joy4::rtmp::conn::serve(rtmp, rtmp_hub, rtmp_policy)
+        joy4::rtmp_server::serve(rtmp, rtmp_hub, rtmp_policy)
     })
     .and_then(|_| {
         joy4::net::spawn("flv-accept".into(), 256 * 1024, move || {

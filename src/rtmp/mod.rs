@@ -1,5 +1,6 @@
 //! RTMP: the wire layers (handshake, chunk stream, messages) and the command flows are sans-IO;
-//! `conn` is the blocking server that drives them over sockets, `client` the blocking client.
+//! `client::RtmpClient` drives the client's flow on a socket. The server connection that drives
+//! the server's flow and wires it to the hub is a room of its own above the hub, `rtmp_server`.
 //!
 //! ```text
 //! handshake   C0/C1/C2 <-> S0/S1/S2, bytes in, bytes out
@@ -13,7 +14,6 @@
 //! The wire constants both sides share are defined here, once.
 pub mod chunk;
 pub mod client;
-pub mod conn;
 pub mod error;
 pub mod handshake;
 pub mod message;

@@ -7,10 +7,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::chunk::ChunkReader;
-use super::handshake::{HandshakeOutcome, ServerHandshake};
-use super::session::{self, ServerSession, SessionEvent};
-use super::RtmpError;
+use crate::rtmp::chunk::ChunkReader;
+use crate::rtmp::handshake::{HandshakeOutcome, ServerHandshake};
+use crate::rtmp::session::{self, ServerSession, SessionEvent};
+use crate::rtmp::RtmpError;
 use crate::hub::{
     CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
 };
