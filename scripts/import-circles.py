@@ -23,7 +23,7 @@ USE_RE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", re.S | re.M)
 INLINE_RE = re.compile(r"(?<![\w:])((?:crate|super)(?:::(?:super|[A-Za-z_]\w*))+)")
 MOD_RE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
 ITEM_RE = (r"^\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+)?(?:const\s+fn|fn|struct|enum|"
-           r"trait|type|const|static|mod|macro_rules!)\s+{}\b")
+           r"trait|type|const|static|macro_rules!)\s+{}\b")
 
 
 def strip_comments_and_strings(text):

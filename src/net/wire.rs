@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{close_reason, stage, wait_ready, WRITE_TIMEOUT};
+use super::{close_reason, stage, wait_ready, MAX_IOV, WRITE_TIMEOUT};
 use crate::hub::{CloseReason, SharedBatch, Wire};
 
 /// A subscriber write failed: log the error and tell the hub what it means.
@@ -39,10 +39,6 @@ pub struct Ready {
     /// The sink asked for its thread (`Wire::wake_owner`): write its backlog.
     pub woken: bool,
 }
-
-/// At most this many slices go to one `sendmsg` or `writev` (Linux's IOV_MAX); the rest is a
-/// partial write.
-pub(crate) const MAX_IOV: usize = 1024;
 
 impl SocketWire {
     pub fn new(socket: TcpStream) -> SocketWire {
