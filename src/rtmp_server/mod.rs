@@ -267,6 +267,12 @@ impl Connection {
     /// `until_playing`, until it plays).
     fn serve(&mut self, until_playing: bool) -> Result<Step, RtmpError> {
         loop {
+            // What one read brought goes to the channel's subscribers in one write each.
+            let burst = if self.publishing {
+                self.stream.hold_flushes()
+            } else {
+                None
+            };
             while let Some(raw) = self.reader.next_message()? {
                 let events = self.session.handle(raw)?;
                 self.flush_session()?;
@@ -276,6 +282,7 @@ impl Connection {
                     }
                 }
             }
+            drop(burst);
             if until_playing && self.playing {
                 return Ok(Step::Playing);
             }

@@ -146,10 +146,24 @@ impl Channel {
                 now
             }
         };
-        if window.is_zero() || now.duration_since(started) >= window {
+        let due = if window.is_zero() {
+            st.held == 0
+        } else {
+            now.duration_since(started) >= window
+        };
+        if due {
             let flush = Self::take_flush(&mut st);
             self.finish_flush(st, flush);
         }
+    }
+
+    /// Start a burst: the messages a publisher read at once. A channel that writes each message
+    /// as it comes writes the whole burst at its end instead (one write per subscriber, not one
+    /// per message), as an event loop would; it adds no delay beyond the burst's own handling.
+    /// The burst ends when the returned guard is dropped.
+    pub fn hold_flushes(self: &Arc<Self>) -> FlushHold {
+        self.state.lock().held += 1;
+        FlushHold(self.clone())
     }
 
     /// Flush whatever is pending now (publisher change, close).
@@ -200,5 +214,22 @@ fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) {
 impl Due for Channel {
     fn run_if_due(&self) {
         self.flush_if_due();
+    }
+}
+
+/// A burst in progress on a channel (`Channel::hold_flushes`); dropping it ends the burst and
+/// writes what a channel without a merge window held back.
+pub struct FlushHold(Arc<Channel>);
+
+impl Drop for FlushHold {
+    fn drop(&mut self) {
+        let channel = &self.0;
+        let mut st = channel.state.lock();
+        st.held = st.held.saturating_sub(1);
+        let window = channel.merge.for_audience(st.sinks.len());
+        if st.held == 0 && window.is_zero() && !st.batch.is_empty() {
+            let flush = Channel::take_flush(&mut st);
+            channel.finish_flush(st, flush);
+        }
     }
 }

@@ -26,7 +26,7 @@ use crate::media::{ts_after, Packet, PacketKind};
 mod flush;
 mod join;
 
-pub use flush::MergeWindow;
+pub use flush::{FlushHold, MergeWindow};
 
 /// Gap inserted between the last frame of an old source and the first of a new one (one frame).
 const SWITCH_GAP_MS: u32 = 40;
@@ -52,6 +52,9 @@ struct State {
     /// Frames not yet flushed to subscribers, and when the first of them arrived.
     batch: Vec<Arc<Frame>>,
     batch_started: Option<Instant>,
+    /// Bursts in progress (`Channel::hold_flushes`): while any is, a channel that writes each
+    /// message at once waits for the burst's end instead.
+    held: u32,
     /// Added (wrapping) to the current source's timestamps.
     offset: u32,
     last_ts: Option<u32>,
@@ -125,6 +128,7 @@ impl Channel {
                 sinks: Arc::new(Vec::new()),
                 batch: Vec::new(),
                 batch_started: None,
+                held: 0,
                 offset: 0,
                 last_ts: None,
                 last_ts_by_kind: [None; 3],

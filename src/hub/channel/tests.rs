@@ -192,6 +192,27 @@ fn a_pending_header_is_written_before_a_join_so_that_the_joiner_gets_it_once() {
 }
 
 #[test]
+fn a_burst_goes_out_at_its_end_on_a_channel_that_writes_each_message_at_once() {
+    let ch = channel();
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    let sink = subscribe(&ch, 2, Cursor::Latest);
+    let burst = ch.hold_flushes();
+    ch.push(&publisher, video(0, true));
+    ch.push(&publisher, audio(10));
+    assert!(drain(&sink).is_empty(), "held until the burst ends");
+    drop(burst);
+    let ts: Vec<u32> = drain(&sink).iter().map(|f| f.timestamp()).collect();
+    assert_eq!(ts, vec![0, 10]);
+    ch.push(&publisher, video(40, false));
+    assert_eq!(
+        drain(&sink).len(),
+        1,
+        "outside a burst, each message at once"
+    );
+}
+
+#[test]
 fn a_subscriber_with_cursor_next_waits_for_a_keyframe_without_counting_drops() {
     let ch = channel();
     let publisher = stream(1);
