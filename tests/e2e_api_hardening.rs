@@ -422,7 +422,7 @@ fn metrics_are_prometheus_text_with_per_channel_figures() {
         ) == Some(1.0);
         let flowing = value("joy4_channel_in_bitrate_bits_per_second", &abc)
             .is_some_and(|v| v > 0.0)
-            && value("joy4_channel_sent_bytes", &abc).is_some_and(|v| v > 0.0);
+            && value("joy4_channel_sent_bytes_total", &abc).is_some_and(|v| v > 0.0);
         (playing && flowing).then(|| {
             (
                 samples.clone(),

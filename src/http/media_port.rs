@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::hls::HlsService;
 use super::request::{parse_head, HeadError, RequestHead, MAX_HEAD_LEN};
 use crate::hls::SegmenterSettings;
-use crate::hub::Hub;
+use crate::hub::{Hub, Listener};
 use crate::net::{self, Continuation};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
@@ -29,6 +29,7 @@ pub fn serve(
 ) {
     let hls = HlsService::new(hub.clone(), hls);
     net::accept_loop(listener, "http", policy, move |socket, peer| {
+        hub.counters.accepted(Listener::Http);
         handle_connection(socket, peer, hub.clone(), watch_page, hls.clone())
     });
 }
