@@ -95,12 +95,17 @@ fn server_counters_are_rendered_by_protocol_reason_and_kind() {
     let api = api();
     let counters = &api.hub.counters;
     counters.traffic.add_sent(crate::hub::Protocol::Hls, 1234);
-    counters.traffic.add_received(crate::hub::Protocol::Relay, 99);
+    counters
+        .traffic
+        .add_received(crate::hub::Protocol::Relay, 99);
     counters.accepted(crate::hub::Listener::Http);
     counters.hls_request(crate::hub::HlsRequestKind::Segment);
-    let stream = api.hub.new_stream(StreamType::HttpFlv, "127.0.0.1:2".into());
+    let stream = api
+        .hub
+        .new_stream(StreamType::HttpFlv, "127.0.0.1:2".into());
     stream.add_dropped(3);
-    api.hub.finish_stream(&stream, crate::hub::CloseReason::Timeout);
+    api.hub
+        .finish_stream(&stream, crate::hub::CloseReason::Timeout);
     let text = render(&api);
     for (series, want) in [
         (r#"joy4_sent_bytes_total{protocol="hls"}"#, 1234.0),
