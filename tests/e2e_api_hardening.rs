@@ -5,10 +5,8 @@
 //! Each test starts its own server; load is bounded (1,000 connections) and on 127.0.0.1 only.
 mod support;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};

@@ -128,9 +128,12 @@ fn promql_names_are_read_apart_from_functions_labels_and_ranges() {
     );
 }
 
-/// The live samples: name -> [(labels, value)], and each family's type by sample name.
+/// A sample's labels and value.
+type Labelled = (HashMap<String, String>, f64);
+
+/// The live samples by name, and the text they came from.
 struct Scrape {
-    samples: HashMap<String, Vec<(HashMap<String, String>, f64)>>,
+    samples: HashMap<String, Vec<Labelled>>,
     text: String,
 }
 
