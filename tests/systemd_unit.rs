@@ -85,9 +85,9 @@ fn the_limits_fit_the_connections_and_the_sandbox_is_on() {
         .parse()
         .unwrap();
     let nofile: u64 = one(&unit, "LimitNOFILE").parse().unwrap();
-    // Three descriptors per media connection, 4096 API connections, 256 more (see the unit).
+    // Two descriptors per media connection, 4096 API connections, 256 more (see the unit).
     assert!(
-        nofile >= 3 * max_connections + 4096 + 256,
+        nofile >= 2 * max_connections + 4096 + 256,
         "LimitNOFILE={nofile} for -maxconnections={max_connections}"
     );
     let tasks: u64 = one(&unit, "TasksMax").parse().unwrap();
@@ -154,13 +154,19 @@ fn the_system_call_filter_allows_what_joy4_calls() {
     }
     assert!(allowed.len() > 100, "{allowed:?}");
     // What joy4 calls beyond plain file and socket I/O: the zero-copy fan-out (pipe2, tee,
-    // splice), a viewer's wake-ups (eventfd2, poll), the relays' epoll, raising its open-file
-    // limit (prlimit64 behind setrlimit), threads (clone3), signals at shutdown.
+    // splice), a viewer's wake-ups (SIGURG sent with tgkill into ppoll), the relays' epoll,
+    // raising its open-file limit (prlimit64 behind setrlimit), threads (clone3, prctl for their
+    // names), the signals it waits for at shutdown.
     for call in [
         "pipe2",
         "tee",
         "splice",
-        "eventfd2",
+        "tgkill",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "prctl",
+        "fcntl",
+        "shutdown",
         "ppoll",
         "poll",
         "epoll_create1",

@@ -11,6 +11,7 @@ use super::{Channel, State};
 use crate::hub::frame::Frame;
 use crate::hub::meter::clock_seconds;
 use crate::hub::sink::{next_batch_id, Format, Offer, SharedBatch, Sink};
+use crate::hub::timer::Due;
 use crate::hub::traffic::BatchTally;
 use crate::media::Packet;
 
@@ -215,4 +216,10 @@ fn offer_each(sinks: &[&Arc<Sink>], offer: &Offer<'_>) -> BatchTally {
         tally.add(sink.protocol, sink.offer(offer));
     }
     tally
+}
+
+impl Due for Channel {
+    fn run_if_due(&self) {
+        self.flush_if_due();
+    }
 }
