@@ -78,13 +78,12 @@ pub(super) fn render(api: &Api) -> String {
     let mut channels = api.hub.channel_stats();
     channels.sort_by(|a, b| a.id.cmp(&b.id));
     let by_id: HashMap<&str, &StreamStats> = streams.iter().map(|s| (s.id.as_str(), s)).collect();
+    let hls_viewers = channels::hls_viewers(&channels, &streams);
     let figures: Vec<(&str, channels::ChannelFigures)> = channels
         .iter()
         .map(|c| {
-            (
-                c.id.as_str(),
-                channels::channel_figures(c, &by_id, &streams),
-            )
+            let figures = channels::channel_figures(c, &by_id, &hls_viewers);
+            (c.id.as_str(), figures)
         })
         .collect();
     let mut t = Text::default();

@@ -1,7 +1,7 @@
 //! The per-channel families of `/metrics`: gauges of now (subscribers, viewers, bit rates,
 //! buffer) and the channel's counters over its life (bytes in and out, packets dropped).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::text::Text;
 use crate::hub::{ChannelStats, ChannelTotals, StreamStats, StreamType};
@@ -23,10 +23,33 @@ pub(super) struct ChannelFigures {
 
 const VIEWER_PROTOCOLS: [&str; 3] = ["rtmp", "http-flv", "hls"];
 
+/// HLS viewers by channel: `(count, bits per second)`. They are wired to their channel without
+/// subscribing to it (the channel's muxer, a subscriber of type `hls-mem`, serves them).
+pub(super) fn hls_viewers<'a>(
+    channels: &[ChannelStats],
+    streams: &'a [StreamStats],
+) -> HashMap<&'a str, (u64, u64)> {
+    let muxers: HashSet<&str> = channels
+        .iter()
+        .flat_map(|c| c.subscribers.iter().map(String::as_str))
+        .collect();
+    let mut viewers: HashMap<&str, (u64, u64)> = HashMap::new();
+    for s in streams {
+        if let (StreamType::HlsMem, Some(channel)) = (s.stream_type, s.channel.as_deref()) {
+            if !muxers.contains(s.id.as_str()) {
+                let entry = viewers.entry(channel).or_default();
+                entry.0 += 1;
+                entry.1 += s.bitrate;
+            }
+        }
+    }
+    viewers
+}
+
 pub(super) fn channel_figures(
     channel: &ChannelStats,
     streams: &HashMap<&str, &StreamStats>,
-    all_streams: &[StreamStats],
+    hls_viewers: &HashMap<&str, (u64, u64)>,
 ) -> ChannelFigures {
     let mut f = ChannelFigures {
         buffer_bytes: channel.buffer_used,
@@ -58,15 +81,9 @@ pub(super) fn channel_figures(
             StreamType::HlsMem => {}
         }
     }
-    // HLS viewers are served by the muxer: they are wired to the channel without subscribing.
-    for s in all_streams {
-        if s.stream_type == StreamType::HlsMem
-            && s.channel.as_deref() == Some(channel.id.as_str())
-            && !channel.subscribers.contains(&s.id)
-        {
-            f.viewers[2] += 1;
-            f.bitrate_out += s.bitrate;
-        }
+    if let Some((n, bitrate)) = hls_viewers.get(channel.id.as_str()) {
+        f.viewers[2] = *n;
+        f.bitrate_out += bitrate;
     }
     f
 }
