@@ -312,3 +312,47 @@ fn the_dashboard_reads_only_metrics_a_live_joy4_exports_and_the_counters_only_gr
         after.text
     );
 }
+
+/// An edge (`-origin`) counts what it pulls under `relay`, not `rtmp`; the origin counts the
+/// pull as the RTMP player it is; the edge's channel counts what came in through the pull.
+#[test]
+fn relay_traffic_is_counted_under_relay() {
+    let mut origin = Server::start(&["-apitoken=d4shboard"]);
+    let edge = Server::start(&[
+        "-apitoken=d4shboard",
+        &format!("-origin=rtmp://{}", origin.rtmp_addr),
+    ]);
+    let _publisher = publish_loop(&mut origin, &clip(), "live/relayed");
+    let _viewer = play_null(&edge.flv_url("live/relayed"), 30.0);
+    let channel = [("channel", "live/relayed")];
+    let counted = wait_until(secs(20.0), || {
+        let s = Scrape::take(&edge);
+        let pulled = s.value("joy4_received_bytes_total", &[("protocol", "relay")]);
+        let into_channel = s.value("joy4_channel_received_bytes_total", &channel);
+        (pulled.is_some_and(|v| v > 100_000.0) && into_channel.is_some_and(|v| v > 50_000.0))
+            .then_some(s)
+    });
+    let Some(at_edge) = counted else {
+        panic!(
+            "the edge's pull is not counted:\n{}\n{}",
+            Scrape::take(&edge).text,
+            edge.describe()
+        );
+    };
+    assert_eq!(
+        at_edge.value("joy4_received_bytes_total", &[("protocol", "rtmp")]),
+        Some(0.0),
+        "nothing published to the edge over RTMP"
+    );
+    assert!(at_edge.value("joy4_sent_bytes_total", &[("protocol", "http-flv")]) > Some(0.0));
+    let at_origin = Scrape::take(&origin);
+    assert!(
+        at_origin.value("joy4_sent_bytes_total", &[("protocol", "rtmp")]) > Some(100_000.0),
+        "the origin sends the pull as an RTMP player\n{}",
+        at_origin.text
+    );
+    assert_eq!(
+        at_origin.value("joy4_received_bytes_total", &[("protocol", "relay")]),
+        Some(0.0)
+    );
+}
