@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::hub::{
-    CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
+    CloseReason, ConnectObject, Hub, Listener, RtmpInfo, Sink, StreamGuard, StreamHandle,
+    StreamType, Wire,
 };
 use crate::net::{self, Continuation, SocketWire};
 use crate::rtmp::chunk::ChunkReader;
@@ -37,6 +38,7 @@ const UNPUBLISH_LINGER: Duration = Duration::from_secs(3);
 /// Accept RTMP connections, a thread each, within the limits of `policy`.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy) {
     net::accept_loop(listener, "rtmp", policy, move |socket, peer| {
+        hub.counters.accepted(Listener::Rtmp);
         run_connection(socket, peer, hub.clone())
     });
 }
