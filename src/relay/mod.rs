@@ -5,9 +5,11 @@
 //!                                                  Stream (a publisher) --> Channel (if wired)
 //! push  POST /stream/new {url, channel, push}   Channel --PlayQueue (cursor latest)-->
 //!                                                  RtmpClient publish --> remote
-//! edge  -origin=rtmp://host:port                play of an unknown channel --> ensure_channel +
-//!                                                  pull of {origin}/{app}/{name}, stopped when
-//!                                                  the channel has had no subscriber for 5 s
+//! edge  -origin=rtmp://a:port,rtmp://b:port     play of an unknown channel --> ensure_channel +
+//!                                                  pull of {origin}/{app}/{name}, failing over
+//!                                                  to the next origin (no media 3 s, refused,
+//!                                                  closed); stopped when the channel has had
+//!                                                  no subscriber for 5 s
 //! ```
 //!
 //! A proxy reconnects whenever its remote ends or fails: after 0.5 s, doubling up to 30 s, back to
@@ -36,6 +38,7 @@ use crate::text::{log_safe, LOG_TEXT_MAX};
 mod backoff;
 mod connection;
 mod edge;
+mod origins;
 mod pull;
 mod push;
 mod request;

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
 use super::edge::EdgeWatch;
+use super::origins::Failover;
 use super::request::Source;
-use super::{MEDIA_TIMEOUT, SETUP_TIMEOUT, TICK};
+use super::{rtmp_info, MEDIA_TIMEOUT, SETUP_TIMEOUT, TICK};
 use crate::flv::FlvReader;
 use crate::hub::{CloseReason, Hub, StreamHandle, StreamState};
 use crate::media::{Packet, PacketKind};
@@ -18,6 +19,11 @@ use crate::rtmp::client::{RtmpClient, RtmpUrl};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
 const HTTP_READ_BUFFER: usize = 64 * 1024;
+/// An edge pull whose origin sends no media for this long fails over to the next origin.
+const EDGE_MEDIA_TIMEOUT: Duration = Duration::from_secs(3);
+/// Bound of each setup step of an edge pull with origins to fail over to: an origin whose link
+/// is down costs this, not the 10 s of a lone remote.
+const EDGE_FAILOVER_SETUP_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(super) struct Pull {
     hub: Arc<Hub>,
@@ -67,15 +73,37 @@ impl Pull {
                     media_for,
                     refused,
                 } => {
-                    if self.edge.is_some() && refused {
-                        // The origin says the channel is not there: end like it did.
-                        let why = log_safe(&why, LOG_TEXT_MAX);
-                        log::info!("edge pull {id}: {why}; giving up");
-                        break CloseReason::PeerClosed;
-                    }
-                    let delay = backoff.after(media_for);
                     let why = log_safe(&why, LOG_TEXT_MAX);
-                    log::info!("pull {id}: {why}; reconnecting in {delay:?}");
+                    let carried_media = !media_for.is_zero();
+                    let next = self
+                        .edge
+                        .as_mut()
+                        .map(|edge| edge.origins.failed(refused, carried_media));
+                    let delay = match next {
+                        None => backoff.after(media_for),
+                        Some(Failover::GiveUp) => {
+                            // Every origin says the channel is not there: end like they did.
+                            log::info!(
+                                "edge pull {id}: {why}; no origin has the channel; giving up"
+                            );
+                            break CloseReason::PeerClosed;
+                        }
+                        Some(Failover::Next(url)) => {
+                            self.switch_origin(url);
+                            Duration::ZERO
+                        }
+                        Some(Failover::Wait(url)) => {
+                            self.switch_origin(url);
+                            backoff.after(media_for)
+                        }
+                    };
+                    let to = match &self.source {
+                        Source::Rtmp(url) if self.edge.is_some() => {
+                            format!(" to {}", log_safe(&url.to_string(), LOG_TEXT_MAX))
+                        }
+                        _ => String::new(),
+                    };
+                    log::info!("pull {id}: {why}; reconnecting{to} in {delay:?}");
                     if let Some(reason) = self.wait(delay) {
                         break reason;
                     }
@@ -89,6 +117,21 @@ impl Pull {
         self.hub.finish_stream(&self.stream, reason);
         if let Some(edge) = &self.edge {
             edge.release(&self.hub);
+        }
+    }
+
+    /// An edge pull moves to another of its origins: `/stat` shows it in the stream's tcUrl.
+    fn switch_origin(&mut self, url: crate::rtmp::client::RtmpUrl) {
+        self.stream.set_rtmp_info(rtmp_info("pull", &url));
+        self.source = Source::Rtmp(url);
+    }
+
+    /// How long a remote may send no media before it is dropped.
+    fn media_timeout(&self) -> Duration {
+        if self.edge.is_some() {
+            EDGE_MEDIA_TIMEOUT
+        } else {
+            MEDIA_TIMEOUT
         }
     }
 
@@ -147,7 +190,11 @@ impl Pull {
     }
 
     fn pull_rtmp(&mut self, url: &RtmpUrl) -> Ended {
-        let mut client = match RtmpClient::connect_with(url, client_options()) {
+        let mut options = client_options();
+        if self.edge.as_ref().is_some_and(|e| e.origins.several()) {
+            options.setup_timeout = EDGE_FAILOVER_SETUP_TIMEOUT;
+        }
+        let mut client = match RtmpClient::connect_with(url, options) {
             Ok(client) => client,
             Err(e) => return Ended::from_client("cannot connect", &e, Duration::ZERO),
         };
@@ -171,6 +218,7 @@ impl Pull {
             return Ended::Stop(reason);
         }
         let mut clock = MediaClock::new();
+        let media_timeout = self.media_timeout();
         loop {
             match client.read_packet() {
                 Ok(Some(packet)) => {
@@ -180,9 +228,9 @@ impl Pull {
                 }
                 Ok(None) => return Ended::retry("the remote ended the stream", clock.media_for()),
                 Err(e) if e.is_timeout() => {
-                    if clock.silent_for() >= MEDIA_TIMEOUT {
+                    if clock.silent_for() >= media_timeout {
                         return Ended::retry(
-                            format!("no media for {MEDIA_TIMEOUT:?}"),
+                            format!("no media for {media_timeout:?}"),
                             clock.media_for(),
                         );
                     }

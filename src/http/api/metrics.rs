@@ -354,6 +354,7 @@ pub(super) fn stat_json(api: &Api) -> Value {
         "channels": api.hub.channel_stats().len(),
         "panics": ServerCounters::get(&counters.panics),
         "refusedConnections": ServerCounters::get(&counters.refused_connections),
+        "badProxyHeaders": ServerCounters::get(&counters.bad_proxy_headers),
         "callbacks": api.callback.as_ref().map(|cb| serde_json::to_value(cb.stats()).unwrap_or_default()),
         "events": { "readers": api.events.readers(), "dropped": api.events.dropped() },
         "apiRequests": requests,
