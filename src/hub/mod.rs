@@ -38,7 +38,7 @@ pub use headers::{Headers, MediaInfo};
 pub use registry::{Hub, HubError, HubSettings};
 pub use sink::{Format, QueueEnd, SharedBatch, Sink, Wire};
 pub use stats::{ChannelStats, StreamStats};
-pub use stream::{Stream, StreamHandle};
+pub use stream::{ReconnectAsk, Reconnector, Stream, StreamHandle};
 pub use types::{CloseReason, ConnectObject, Role, RtmpInfo, StreamState, StreamType};
 /// What `Hub::start_play` returns: an in-process subscriber that takes frames with `next_batch`.
 pub type PlayQueue = std::sync::Arc<Sink>;

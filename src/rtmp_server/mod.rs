@@ -4,11 +4,14 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 use crate::hub::{
-    CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
+    CloseReason, ConnectObject, Hub, ReconnectAsk, RtmpInfo, Sink, StreamGuard, StreamHandle,
+    StreamType, Wire,
 };
 use crate::net::{self, Continuation, SocketWire};
 use crate::rtmp::chunk::ChunkReader;
@@ -117,6 +120,30 @@ struct Connection {
     setup_deadline: Instant,
     /// The test-only fault hook asked this publisher to panic (see `fault_hook_requested`).
     fault_panic: bool,
+    /// Where the API's ReconnectRequests for this client go.
+    reconnect: Arc<ReconnectMailbox>,
+}
+
+/// A ReconnectRequest on its way to the client: a player's goes straight into its sink, in
+/// order with the media; anyone else's waits for the connection's thread, which reads often
+/// (a publisher sends media all the time).
+#[derive(Default)]
+struct ReconnectMailbox {
+    player: Mutex<Option<Weak<Sink>>>,
+    pending: Mutex<Option<ReconnectAsk>>,
+}
+
+impl ReconnectMailbox {
+    fn deliver(&self, ask: &ReconnectAsk) {
+        let player = self.player.lock().as_ref().and_then(Weak::upgrade);
+        match player {
+            Some(sink) => sink.send_raw(session::reconnect_request_bytes(
+                ask.tc_url.as_deref(),
+                ask.description.as_deref(),
+            )),
+            None => *self.pending.lock() = Some(ask.clone()),
+        }
+    }
 }
 
 impl Connection {
@@ -153,6 +180,7 @@ impl Connection {
             publishing: false,
             unpublished: false,
             fault_panic: false,
+            reconnect: Arc::new(ReconnectMailbox::default()),
             setup_deadline: Instant::now() + net::SETUP_TIMEOUT,
         })
     }
@@ -312,6 +340,15 @@ impl Connection {
                 read_socket(socket, wire, stream, playing, into, deadline)
             })?;
             self.session.bytes_received(n);
+            let ask = self.reconnect.pending.lock().take();
+            if let Some(ask) = ask {
+                let bytes = session::reconnect_request_bytes(
+                    ask.tc_url.as_deref(),
+                    ask.description.as_deref(),
+                );
+                self.session.output().extend_from_slice(&bytes);
+                log::info!("rtmp stream {}: ReconnectRequest sent", self.stream.id());
+            }
             self.flush_session()?;
         }
     }
@@ -343,6 +380,15 @@ impl Connection {
     fn on_event(&mut self, event: SessionEvent) -> Result<Option<CloseReason>, RtmpError> {
         match event {
             SessionEvent::Connected { command_object } => {
+                let caps_ex = command_object
+                    .get("capsEx")
+                    .and_then(crate::amf0::Amf0Value::as_number)
+                    .unwrap_or(0.0);
+                let advertised =
+                    caps_ex.is_finite() && (caps_ex as u32) & session::CAPS_EX_RECONNECT != 0;
+                let mailbox = self.reconnect.clone();
+                self.stream
+                    .set_reconnector(advertised, Arc::new(move |ask| mailbox.deliver(ask)));
                 self.stream.set_rtmp_info(RtmpInfo {
                     connect_params: Some(ConnectObject::new(&command_object)),
                     ..RtmpInfo::default()
