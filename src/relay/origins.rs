@@ -53,6 +53,17 @@ impl Origins {
             .any(|u| u.tc_url == url.tc_url && u.stream_name() == url.stream_name())
     }
 
+    /// Make `url` (one of the origins) the current one: a ReconnectRequest moved the pull there.
+    pub(super) fn select(&mut self, url: &RtmpUrl) {
+        if let Some(i) = self
+            .urls
+            .iter()
+            .position(|u| u.tc_url == url.tc_url && u.stream_name() == url.stream_name())
+        {
+            self.current = i;
+        }
+    }
+
     /// The current origin failed (`refused`: it said the channel is not there; `carried_media`:
     /// media had flowed from it).
     pub(super) fn failed(&mut self, refused: bool, carried_media: bool) -> Failover {

@@ -15,7 +15,7 @@ use crate::flv::FlvReader;
 use crate::hub::{CloseReason, Hub, StreamHandle, StreamState};
 use crate::media::{Packet, PacketKind};
 use crate::net;
-use crate::rtmp::client::{RtmpClient, RtmpUrl};
+use crate::rtmp::client::{ClientOptions, RtmpClient, RtmpUrl};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
 const HTTP_READ_BUFFER: usize = 64 * 1024;
@@ -24,6 +24,17 @@ const EDGE_MEDIA_TIMEOUT: Duration = Duration::from_secs(3);
 /// Bound of each setup step of an edge pull with origins to fail over to: an origin whose link
 /// is down costs this, not the 10 s of a lone remote.
 const EDGE_FAILOVER_SETUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How one RTMP play ended: for good or to retry, or moved to a new server by a
+/// ReconnectRequest (the new connection already playing).
+enum Played {
+    Ended(Ended),
+    Moved(RtmpClient),
+}
+
+/// A pull that follows a ReconnectRequest reads from its old server until the next video
+/// keyframe, at most this long.
+const MOVE_WITHIN: Duration = Duration::from_secs(5);
 
 pub(super) struct Pull {
     hub: Arc<Hub>,
@@ -189,17 +200,33 @@ impl Pull {
         Ok(())
     }
 
-    fn pull_rtmp(&mut self, url: &RtmpUrl) -> Ended {
+    fn options(&self) -> ClientOptions {
         let mut options = client_options();
         if self.edge.as_ref().is_some_and(|e| e.origins.several()) {
             options.setup_timeout = EDGE_FAILOVER_SETUP_TIMEOUT;
         }
-        let mut client = match RtmpClient::connect_with(url, options) {
+        options
+    }
+
+    fn pull_rtmp(&mut self, url: &RtmpUrl) -> Ended {
+        let mut client = match RtmpClient::connect_with(url, self.options()) {
             Ok(client) => client,
             Err(e) => return Ended::from_client("cannot connect", &e, Duration::ZERO),
         };
         let mut bytes = ByteCounts::default();
-        let result = self.play_rtmp(&mut client, &mut bytes);
+        let mut playing = false;
+        let result = loop {
+            match self.play_rtmp(&mut client, &mut bytes, playing) {
+                Played::Ended(ended) => break ended,
+                Played::Moved(next) => {
+                    bytes.account(&client, &self.stream);
+                    std::mem::replace(&mut client, next).close();
+                    bytes = ByteCounts::default();
+                    playing = true;
+                    log::info!("pull {}: moved; the old server is left", self.stream.id());
+                }
+            }
+        };
         bytes.account(&client, &self.stream);
         if matches!(result, Ended::Stop(_)) {
             client.close();
@@ -207,38 +234,111 @@ impl Pull {
         result
     }
 
-    fn play_rtmp(&mut self, client: &mut RtmpClient, bytes: &mut ByteCounts) -> Ended {
-        if let Err(reason) = self.socket.attach(client, &self.stream) {
-            return Ended::Stop(reason);
+    /// Follow a ReconnectRequest: connect to its target and play there; `None` (logged) if
+    /// the target is refused (not rtmp://; for an edge, not one of its origins) or cannot be
+    /// reached: the pull stays.
+    fn connect_elsewhere(&mut self, current: &RtmpUrl, tc_url: Option<&str>) -> Option<RtmpClient> {
+        let id = self.stream.id();
+        let refuse = |why: String| {
+            let why = log_safe(&why, LOG_TEXT_MAX);
+            log::warn!("pull {id}: refusing a ReconnectRequest: {why}");
+        };
+        let target = match current.reconnect_target(tc_url) {
+            Ok(target) => target,
+            Err(e) => {
+                refuse(e.to_string());
+                return None;
+            }
+        };
+        if let Some(edge) = &self.edge {
+            if !edge.origins.contains(&target) {
+                refuse(format!("{target} is not one of the edge's origins"));
+                return None;
+            }
         }
-        if let Err(e) = client.play() {
-            return Ended::from_client("cannot play", &e, Duration::ZERO);
+        let shown = log_safe(&target.to_string(), LOG_TEXT_MAX);
+        let connected = RtmpClient::connect_with(&target, self.options()).and_then(|mut c| {
+            c.play()?;
+            Ok(c)
+        });
+        match connected {
+            Ok(client) => {
+                log::info!("pull {id}: ReconnectRequest: playing from {shown}; leaving the old server at the next keyframe");
+                if let Some(edge) = &mut self.edge {
+                    edge.origins.select(&target);
+                }
+                self.switch_origin(target);
+                Some(client)
+            }
+            Err(e) => {
+                let why = log_safe(&e.to_string(), LOG_TEXT_MAX);
+                log::warn!("pull {id}: ReconnectRequest to {shown} failed: {why}; staying");
+                None
+            }
+        }
+    }
+
+    fn play_rtmp(
+        &mut self,
+        client: &mut RtmpClient,
+        bytes: &mut ByteCounts,
+        playing: bool,
+    ) -> Played {
+        if let Err(reason) = self.socket.attach(client, &self.stream) {
+            return Played::Ended(Ended::Stop(reason));
+        }
+        if !playing {
+            if let Err(e) = client.play() {
+                return Played::Ended(Ended::from_client("cannot play", &e, Duration::ZERO));
+            }
         }
         if let Err(reason) = self.on_connected() {
-            return Ended::Stop(reason);
+            return Played::Ended(Ended::Stop(reason));
         }
         let mut clock = MediaClock::new();
         let media_timeout = self.media_timeout();
+        // The connection a ReconnectRequest opened, and since when.
+        let mut moving: Option<(RtmpClient, Instant)> = None;
         loop {
-            match client.read_packet() {
+            if moving.is_none() {
+                if let Some((tc_url, _)) = client.take_reconnect_request() {
+                    let current = client.url().clone();
+                    moving = self
+                        .connect_elsewhere(&current, tc_url.as_deref())
+                        .map(|next| (next, Instant::now()));
+                }
+            }
+            if let Some((_, since)) = &moving {
+                if since.elapsed() >= MOVE_WITHIN {
+                    return Played::Moved(moving.take().expect("a connection to move to").0);
+                }
+            }
+            let played = match client.read_packet() {
                 Ok(Some(packet)) => {
+                    if moving.is_some() && packet.kind == PacketKind::Video && packet.is_keyframe()
+                    {
+                        // The new server's play starts at a keyframe: switch here.
+                        return Played::Moved(moving.take().expect("a connection to move to").0);
+                    }
                     clock.note();
                     self.stream.publish_packet(packet);
                     bytes.account(client, &self.stream);
+                    None
                 }
-                Ok(None) => return Ended::retry("the remote ended the stream", clock.media_for()),
-                Err(e) if e.is_timeout() => {
-                    if clock.silent_for() >= media_timeout {
-                        return Ended::retry(
-                            format!("no media for {media_timeout:?}"),
-                            clock.media_for(),
-                        );
-                    }
-                }
-                Err(e) => return Ended::from_client("connection lost", &e, clock.media_for()),
+                Ok(None) => Some(Ended::retry(
+                    "the remote ended the stream",
+                    clock.media_for(),
+                )),
+                Err(e) if e.is_timeout() => (clock.silent_for() >= media_timeout).then(|| {
+                    Ended::retry(format!("no media for {media_timeout:?}"), clock.media_for())
+                }),
+                Err(e) => Some(Ended::from_client("connection lost", &e, clock.media_for())),
+            };
+            if let Some(ended) = played {
+                return Played::Ended(ended);
             }
             if let Some(reason) = self.should_stop() {
-                return Ended::Stop(reason);
+                return Played::Ended(Ended::Stop(reason));
             }
         }
     }
