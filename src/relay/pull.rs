@@ -29,7 +29,7 @@ const EDGE_FAILOVER_SETUP_TIMEOUT: Duration = Duration::from_secs(2);
 /// ReconnectRequest (the new connection already playing).
 enum Played {
     Ended(Ended),
-    Moved(RtmpClient),
+    Moved(Box<RtmpClient>),
 }
 
 /// A pull that follows a ReconnectRequest reads from its old server until the next video
@@ -220,7 +220,7 @@ impl Pull {
                 Played::Ended(ended) => break ended,
                 Played::Moved(next) => {
                     bytes.account(&client, &self.stream);
-                    std::mem::replace(&mut client, next).close();
+                    std::mem::replace(&mut client, *next).close();
                     bytes = ByteCounts::default();
                     playing = true;
                     log::info!("pull {}: moved; the old server is left", self.stream.id());
@@ -310,7 +310,9 @@ impl Pull {
             }
             if let Some((_, since)) = &moving {
                 if since.elapsed() >= MOVE_WITHIN {
-                    return Played::Moved(moving.take().expect("a connection to move to").0);
+                    return Played::Moved(Box::new(
+                        moving.take().expect("a connection to move to").0,
+                    ));
                 }
             }
             let played = match client.read_packet() {
@@ -318,7 +320,9 @@ impl Pull {
                     if moving.is_some() && packet.kind == PacketKind::Video && packet.is_keyframe()
                     {
                         // The new server's play starts at a keyframe: switch here.
-                        return Played::Moved(moving.take().expect("a connection to move to").0);
+                        return Played::Moved(Box::new(
+                            moving.take().expect("a connection to move to").0,
+                        ));
                     }
                     clock.note();
                     self.stream.publish_packet(packet);

@@ -117,7 +117,7 @@ impl ClientSession {
             "_result" | "_error" => self.answer(name == "_result", transaction, object, &args),
             "onStatus" => {
                 let (code, level, description) = info_of(&object, &args).unwrap_or_default();
-                if code == "NetConnection.Connect.ReconnectRequest" {
+                if code == "NetConnection.Connect.ReconnectRequest" && self.phase != Phase::Ended {
                     let tc_url = [&object]
                         .into_iter()
                         .chain(&args)
