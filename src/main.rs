@@ -80,11 +80,11 @@ fn run(config: Config) -> ExitCode {
             None
         }
     };
-    // An RTMP connection holds two descriptors (its socket, cloned for the writer); keep some for
-    // the API, callbacks, relays and files.
-    let max_connections = config.max_connections.unwrap_or_else(|| {
-        fd_limit.map_or(10_000, |n| (n.saturating_sub(256) / 2).max(64) as usize)
-    });
+    // A connection holds one descriptor, its socket (a viewer's wake-up is a signal, not an
+    // eventfd); keep some for the API, callbacks, relays and files.
+    let max_connections = config
+        .max_connections
+        .unwrap_or_else(|| fd_limit.map_or(10_000, |n| n.saturating_sub(256).max(64) as usize));
 
     let listeners = (|| {
         Ok::<_, ExitCode>((
