@@ -25,6 +25,7 @@
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
+//! | `hosts` | test hosts in network namespaces joined by a bridge; a link cut without a FIN |
 //! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
@@ -46,6 +47,7 @@ mod dir;
 mod flv;
 mod hls;
 mod hlsjs;
+mod hosts;
 mod http;
 mod media;
 mod net;
@@ -70,6 +72,7 @@ pub use {
     flv::*,
     hls::*,
     hlsjs::*,
+    hosts::*,
     http::*,
     media::*,
     net::*,
