@@ -311,3 +311,202 @@ fn edges_fail_over_to_the_backup_origin_across_hosts_and_every_viewer_keeps_play
     }
     o1.proc.kill();
 }
+
+/// The publisher of `channel` on `server` seen from `client`: (stream id, remoteAddr).
+fn publisher(client: &Host, server: &Host, channel: &str) -> Option<(String, String)> {
+    let streams = client.get_json(&api(server, "/stat/streams"))?;
+    streams.as_object()?.iter().find_map(|(id, s)| {
+        (s["channel"] == channel && s["stat"] == "publishing").then(|| {
+            (
+                id.clone(),
+                s["remoteAddr"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+    })
+}
+
+/// A self-signed certificate and key in one PEM file, for haproxy.
+fn self_signed_pem(dir: &TestDir) -> std::path::PathBuf {
+    let (key, cert, pem) = (
+        dir.file("key.pem"),
+        dir.file("cert.pem"),
+        dir.file("haproxy.pem"),
+    );
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=joy4-test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl failed");
+    let joined = [std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap()].concat();
+    std::fs::write(&pem, joined).unwrap();
+    pem
+}
+
+/// haproxy in front of an origin on another host (RTMP with `send-proxy-v2`, RTMPS terminated
+/// with `send-proxy`): `remoteAddr` is the client host's address; a PROXY header the client
+/// sends straight to the origin is refused. A push relay on a third host is moved to the
+/// origin by `/stream/reconnect` on another origin, and `/server/drain` empties the origin.
+#[test]
+fn haproxy_in_front_of_an_origin_and_a_push_relay_moved_between_hosts() {
+    let Some((_lan, hosts)) = lan_or_skip(&["client", "lb", "origin", "other", "relay"]) else {
+        return;
+    };
+    let [client, lb, origin_h, other_h, relay_h] = &hosts[..] else {
+        unreachable!()
+    };
+    let dir = TestDir::new();
+    let trust = format!("-proxyprotocol={}/32", lb.ip);
+    let _origin = origin_h.start_joy4(&[&trust]);
+    let _other = other_h.start_joy4(&[]);
+    let _relay = relay_h.start_joy4(&[]);
+
+    let pem = self_signed_pem(&dir);
+    let config = dir.file("haproxy.cfg");
+    let o = origin_h.ip;
+    std::fs::write(
+        &config,
+        format!(
+            "global\n  maxconn 256\n\
+             defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
+             frontend rtmp\n  bind {lb}:1935\n  default_backend joy4_rtmp\n\
+             frontend rtmps\n  bind {lb}:443 ssl crt {pem}\n  default_backend joy4_rtmps\n\
+             backend joy4_rtmp\n  server origin {o}:1935 send-proxy-v2\n\
+             backend joy4_rtmps\n  server origin {o}:1935 send-proxy\n",
+            lb = lb.ip,
+            pem = pem.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = lb.command("haproxy");
+    cmd.arg("-db").arg("-f").arg(&config);
+    let _haproxy = Proc::spawn("haproxy", cmd);
+
+    let publish = |url: String| {
+        let mut cmd = client.command("ffmpeg");
+        cmd.args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-re",
+            "-stream_loop",
+            "-1",
+        ])
+        .arg("-i")
+        .arg(clip())
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(url);
+        Proc::spawn("ffmpeg-publish", cmd)
+    };
+    let mut plain = publish(format!("rtmp://{}:1935/live/plain", lb.ip));
+    let mut tls = publish(format!("rtmps://{}:443/live/tls", lb.ip));
+    for channel in ["live/plain", "live/tls"] {
+        let seen = wait_until(secs(10.0), || publisher(client, origin_h, channel));
+        let (_, addr) = seen.unwrap_or_else(|| panic!("no publisher of {channel} through haproxy"));
+        assert!(
+            addr.starts_with(&format!("{}:", client.ip)),
+            "{channel}: remoteAddr {addr}, not the client host {}",
+            client.ip
+        );
+    }
+    plain.kill();
+    tls.kill();
+
+    // The client is not a trusted balancer: its PROXY header is refused and counted.
+    let raw = client
+        .command("timeout")
+        .args(["5", "bash", "-c"])
+        .arg(format!(
+            "exec 3<>/dev/tcp/{o}/1935; printf 'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\\r\\n' >&3; cat <&3 >/dev/null"
+        ))
+        .status()
+        .expect("run bash");
+    // `timeout` answers 124 if the origin still held the connection after 5 s; a close (an
+    // end of file, or a reset for the unread header) ends `cat` before.
+    assert_ne!(
+        raw.code(),
+        Some(124),
+        "the origin kept a connection that sent an untrusted PROXY header"
+    );
+    let bad = client.get_json(&api(origin_h, "/stat")).unwrap()["badProxyHeaders"].as_u64();
+    assert_eq!(bad, Some(1));
+
+    // A push relay on the relay host publishes to `other`; `other` moves it to the origin.
+    let mut source = client.command("ffmpeg");
+    source
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-re",
+            "-stream_loop",
+            "-1",
+        ])
+        .arg("-i")
+        .arg(clip())
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(format!("rtmp://{}:1935/live/src", relay_h.ip));
+    let _source = Proc::spawn("ffmpeg-source", source);
+    assert!(wait_until(secs(10.0), || publisher(client, relay_h, "live/src")).is_some());
+    let push = client
+        .post_json(
+            &api(relay_h, "/stream/new"),
+            &serde_json::json!({"url": format!("rtmp://{}/live/p", other_h.ip), "channel": "live/src", "push": true}),
+            secs(5.0),
+        )
+        .expect("POST /stream/new");
+    let push_id = push["id"].as_str().expect("a push id").to_string();
+    let (on_other, _) = wait_until(secs(10.0), || publisher(client, other_h, "live/p"))
+        .expect("the push publishes on other");
+    let asked = client.post_json(
+        &api(other_h, "/stream/reconnect"),
+        &serde_json::json!({"id": on_other, "tcUrl": format!("rtmp://{}/live", origin_h.ip)}),
+        secs(5.0),
+    );
+    assert_eq!(asked, Some(serde_json::json!({})));
+    let t0 = Instant::now();
+    let (_, addr) = wait_until(secs(10.0), || publisher(client, origin_h, "live/p"))
+        .expect("the push moved to the origin");
+    eprintln!(
+        "reconnect across hosts: the push publishes on the origin {:?} after the request",
+        t0.elapsed()
+    );
+    assert!(addr.starts_with(&format!("{}:", relay_h.ip)), "{addr}");
+    assert!(
+        wait_until(secs(8.0), || publisher(client, other_h, "live/p")
+            .is_none()
+            .then_some(()))
+        .is_some()
+    );
+
+    // The origin drains: the push goes back to `other`, the origin has no publisher left.
+    let drained = client
+        .post_json(
+            &api(origin_h, "/server/drain"),
+            &serde_json::json!({"tcUrl": format!("rtmp://{}/live", other_h.ip), "timeout": "10s"}),
+            secs(15.0),
+        )
+        .expect("POST /server/drain");
+    assert_eq!(
+        drained,
+        serde_json::json!({"asked": 1, "left": 1, "remaining": 0})
+    );
+    assert!(publisher(client, origin_h, "live/p").is_none());
+    assert!(wait_until(secs(8.0), || publisher(client, other_h, "live/p")).is_some());
+    let push_stat = client
+        .get_json(&api(relay_h, &format!("/stat/stream/{push_id}")))
+        .unwrap();
+    assert_eq!(
+        push_stat["rtmp"]["connectParams"]["tcUrl"],
+        serde_json::Value::from(format!("rtmp://{}/live", other_h.ip))
+    );
+}
