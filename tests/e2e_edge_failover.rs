@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Instant;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::api::*;
 use support::*;
 
@@ -178,4 +178,74 @@ fn an_edge_fails_over_to_the_backup_origin_without_dropping_its_viewers() {
         }
     }
     two.finish();
+}
+
+/// The edge's pull is an RTMP player on the origin that advertised it follows ReconnectRequests:
+/// a request naming a server outside the edge's origins is refused; `/server/drain` on o1 naming
+/// o2 moves the pull there while the edge's viewer keeps playing.
+#[test]
+fn draining_an_origin_moves_the_edges_pulls_to_another_of_its_origins() {
+    let mut o1 = Server::start(&[]);
+    let mut o2 = Server::start(&[]);
+    let mut stranger = Server::start(&[]);
+    let _main_encoder = publish_loop(&mut o1, &clip(), "live/d");
+    let _backup_encoder = publish_loop(&mut o2, &clip(), "live/d");
+    let _stranger_encoder = publish_loop(&mut stranger, &clip(), "live/d");
+    let origins = format!("-origin=rtmp://{},rtmp://{}", o1.rtmp_addr, o2.rtmp_addr);
+    let edge = Server::start(&[&origins]);
+    let viewer = Watcher::start(edge.http_addr, "live/d", "edge viewer");
+    assert!(viewer.video_after(Instant::now(), secs(5.0)).is_some());
+    let pull_on_o1 = wait_until(secs(5.0), || {
+        get_json(&o1, "/stat/streams")
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, s)| s["channel"] == "live/d" && s["stat"] != "publishing")
+            .map(|(id, _)| id.clone())
+    })
+    .expect("the edge's pull plays on o1");
+
+    // Not one of the edge's origins: refused, the pull stays on o1.
+    let elsewhere = format!("rtmp://{}/live", stranger.rtmp_addr);
+    assert_ok(post_json(
+        &o1,
+        "/stream/reconnect",
+        &json!({"id": pull_on_o1, "tcUrl": elsewhere}),
+    ));
+    let refused = wait_until(secs(5.0), || {
+        edge.proc
+            .log_text()
+            .contains("is not in the -origin list")
+            .then_some(())
+    });
+    assert!(refused.is_some(), "{}", edge.describe());
+    assert_eq!(subscribers(&stranger, "live/d"), 0);
+    assert_eq!(
+        pull_origin(&edge, "live/d"),
+        format!("rtmp://{}/live", o1.rtmp_addr)
+    );
+
+    // o1 drains towards o2: the pull moves, o1 is left, the viewer plays on.
+    let t0 = Instant::now();
+    let to_o2 = format!("rtmp://{}/live", o2.rtmp_addr);
+    let (status, drained) = post_json(
+        &o1,
+        "/server/drain",
+        &json!({"tcUrl": to_o2, "timeout": "4s"}),
+    );
+    assert_eq!(status, 200, "{drained}");
+    // The main encoder (ffmpeg) is asked too but does not follow: it remains.
+    assert_eq!(drained["asked"], 2, "{drained}");
+    assert_eq!(drained["left"], 1, "{drained}");
+    eprintln!("drain: the edge's pull left o1 within {:?}", t0.elapsed());
+    assert_eq!(pull_origin(&edge, "live/d"), to_o2);
+    assert_eq!(subscribers(&o1, "live/d"), 0);
+    assert_eq!(subscribers(&o2, "live/d"), 1);
+    let after = Instant::now();
+    assert!(
+        viewer.video_after(after, secs(5.0)).is_some(),
+        "the viewer stopped after the move"
+    );
+    assert!(viewer.ended().is_none());
+    viewer.finish();
 }

@@ -252,7 +252,7 @@ impl Pull {
         };
         if let Some(edge) = &self.edge {
             if !edge.origins.contains(&target) {
-                refuse(format!("{target} is not one of the edge's origins"));
+                refuse(format!("{target} is not in the -origin list"));
                 return None;
             }
         }

@@ -4,14 +4,11 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::hub::{
-    CloseReason, ConnectObject, Hub, ReconnectAsk, RtmpInfo, Sink, StreamGuard, StreamHandle,
-    StreamType, Wire,
+    CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
 };
 use crate::net::{self, Continuation, SocketWire};
 use crate::rtmp::chunk::ChunkReader;
@@ -20,7 +17,10 @@ use crate::rtmp::session::{self, ServerSession, SessionEvent};
 use crate::rtmp::RtmpError;
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
+mod reconnect;
 mod requests;
+
+use reconnect::ReconnectMailbox;
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -122,28 +122,6 @@ struct Connection {
     fault_panic: bool,
     /// Where the API's ReconnectRequests for this client go.
     reconnect: Arc<ReconnectMailbox>,
-}
-
-/// A ReconnectRequest on its way to the client: a player's goes straight into its sink, in
-/// order with the media; anyone else's waits for the connection's thread, which reads often
-/// (a publisher sends media all the time).
-#[derive(Default)]
-struct ReconnectMailbox {
-    player: Mutex<Option<Weak<Sink>>>,
-    pending: Mutex<Option<ReconnectAsk>>,
-}
-
-impl ReconnectMailbox {
-    fn deliver(&self, ask: &ReconnectAsk) {
-        let player = self.player.lock().as_ref().and_then(Weak::upgrade);
-        match player {
-            Some(sink) => sink.send_raw(session::reconnect_request_bytes(
-                ask.tc_url.as_deref(),
-                ask.description.as_deref(),
-            )),
-            None => *self.pending.lock() = Some(ask.clone()),
-        }
-    }
 }
 
 impl Connection {
@@ -331,12 +309,7 @@ impl Connection {
                 read_socket(wire, stream, playing, into, deadline)
             })?;
             self.session.bytes_received(n);
-            let ask = self.reconnect.pending.lock().take();
-            if let Some(ask) = ask {
-                let bytes = session::reconnect_request_bytes(
-                    ask.tc_url.as_deref(),
-                    ask.description.as_deref(),
-                );
+            if let Some(bytes) = self.reconnect.take_pending() {
                 self.session.output().extend_from_slice(&bytes);
                 log::info!("rtmp stream {}: ReconnectRequest sent", self.stream.id());
             }
@@ -371,15 +344,7 @@ impl Connection {
     fn on_event(&mut self, event: SessionEvent) -> Result<Option<CloseReason>, RtmpError> {
         match event {
             SessionEvent::Connected { command_object } => {
-                let caps_ex = command_object
-                    .get("capsEx")
-                    .and_then(crate::amf0::Amf0Value::as_number)
-                    .unwrap_or(0.0);
-                let advertised =
-                    caps_ex.is_finite() && (caps_ex as u32) & session::CAPS_EX_RECONNECT != 0;
-                let mailbox = self.reconnect.clone();
-                self.stream
-                    .set_reconnector(advertised, Arc::new(move |ask| mailbox.deliver(ask)));
+                ReconnectMailbox::install(&self.reconnect, &self.stream, &command_object);
                 self.stream.set_rtmp_info(RtmpInfo {
                     connect_params: Some(ConnectObject::new(&command_object)),
                     ..RtmpInfo::default()

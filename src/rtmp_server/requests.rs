@@ -135,7 +135,7 @@ impl Connection {
             "rtmp {peer}: stream {} plays channel {shown}",
             self.stream.id()
         );
-        *self.reconnect.player.lock() = Some(std::sync::Arc::downgrade(&sink));
+        self.reconnect.set_player(&sink);
         self.sink = Some(sink);
         self.play_stream_id = stream_id;
         self.playing = true;
