@@ -104,13 +104,18 @@ fn play_flv(mut sock: TcpStream, path: &str, extra: &str) -> TcpStream {
 
 #[test]
 fn proxy_headers_name_the_client_on_every_port_and_bad_ones_are_refused() {
-    let mut server = proxied_server(&[]);
+    let callbacks = Callbacks::start(|_| "{}".into());
+    let mut server = proxied_server(&[&callbacks.flag()]);
     let _publisher = publish_loop(&mut server, &clip(), "live/a");
     let http = trusted(server.http_addr);
 
     // v2 on the media port: remoteAddr is the client the header names.
     let _viewer = play_flv(open(http, &v2_header([203, 0, 113, 7], 4000)), "live/a", "");
     wait_remote_addr(&server, |a| a == "203.0.113.7:4000", "203.0.113.7:4000");
+    // Callbacks show the client too.
+    callbacks.wait("streamConnected", secs(5.0), |b| {
+        b["remoteAddr"] == "203.0.113.7:4000"
+    });
 
     // v1 on the RTMP port.
     let mut rtmp = RtmpClient::connect_tcp(trusted(server.rtmp_addr)).unwrap();
