@@ -19,8 +19,13 @@
 //! subscription while its remote is away (draining the queue and remembering the headers), and
 //! after reconnecting sends the headers and then media from the next keyframe.
 //!
-//! Files: `request` (the fields of `POST /stream/new`), `pull`, `push`, `edge`, `backoff` (how a
-//! connection ended and when to reconnect), `connection` (media clock, socket, byte counts).
+//! A remote that sends a ReconnectRequest (Enhanced RTMP v2) moves the relay: it connects to the
+//! new tcUrl (rtmp:// only; for an edge, one of its origins), carries on with the old server up to
+//! the next video keyframe (at most 5 s), switches, and leaves the old server.
+//!
+//! Files: `request` (the fields of `POST /stream/new`), `pull`, `push`, `edge`, `origins` (an
+//! edge's origins and which to try next), `backoff` (how a connection ended and when to
+//! reconnect), `connection` (media clock, socket, byte counts).
 
 use std::fmt;
 use std::sync::Arc;
