@@ -10,7 +10,8 @@
 //!      appended to the pending batch
 //!   -> when the merge window ends (sized to the audience: none for a few subscribers; the next
 //!      packet or hub::timer's deadline) the batch is
-//!      serialised once per output format (hub::frame: FLV tags / RTMP chunks, shared by Arc)
+//!      laid out once per output format (hub::frame: FLV tag / RTMP chunk headers around
+//!      slices of the body, which is never copied; shared by Arc)
 //!      and offered to each subscriber's hub::Sink: a non-blocking write straight to its socket
 //!      (a hub::Wire; net::stage splices a large shared batch without copying it per socket);
 //!      only a backed-up socket's own thread, woken by its sink (net::wake), writes its backlog

@@ -40,10 +40,14 @@ fn main() -> ExitCode {
 }
 
 fn bind(flag: &str, addr: &ListenAddr) -> Result<TcpListener, ExitCode> {
-    addr.bind().map_err(|e| {
+    let listener = addr.bind().map_err(|e| {
         eprintln!("joy4: flag -{flag}: cannot listen on {addr}: {e}");
         ExitCode::from(1)
-    })
+    })?;
+    if let Err(e) = joy4::net::widen_backlog(&listener) {
+        log::warn!("-{flag}: the listen queue stays at the default length: {e}");
+    }
+    Ok(listener)
 }
 
 fn run(config: Config) -> ExitCode {

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! types, meter, headers     small vocabulary: states, close reasons, counters, codec facts
-//! frame, buffer             a packet with its once-built serialisations; the bounded GOP buffer
+//! frame, buffer             a packet with its FLV and RTMP headers; the bounded GOP buffer
 //! sink                      a subscriber's output: direct non-blocking writes, else a backlog
 //! channel                   publisher switch, timeline, joins, the merge window and its flush
 //! stream, handle, guard     the record of a connection, the handle its connection holds (the

@@ -37,7 +37,7 @@ pub struct ChannelStats {
     /// Subscriber stream ids.
     pub subscribers: Vec<String>,
     pub limits: BufferLimits,
-    /// Bytes the buffer holds (bodies and their serialisations).
+    /// Bytes the buffer holds (frame bodies and records).
     pub buffer_used: usize,
     pub buffered_duration_ms: u32,
     pub buffered_gops: usize,

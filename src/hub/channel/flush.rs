@@ -98,18 +98,17 @@ impl Channel {
         drop(st);
         let count = |format| flush.sinks.iter().filter(|s| s.format == format).count();
         let (rtmp_sinks, flv_sinks) = (count(Format::Rtmp), count(Format::Flv));
-        let slices = |sinks: usize, bytes: fn(&Frame) -> &[u8]| -> Vec<IoSlice<'_>> {
-            if sinks == 0 {
-                return Vec::new();
+        let slices = |sinks: usize, format: Format| -> Vec<IoSlice<'_>> {
+            let mut out = Vec::new();
+            if sinks > 0 {
+                for frame in &flush.frames {
+                    frame.wire_slices(format, &mut out);
+                }
             }
-            flush
-                .frames
-                .iter()
-                .map(|f| IoSlice::new(bytes(f)))
-                .collect()
+            out
         };
-        let rtmp = slices(rtmp_sinks, Frame::rtmp_bytes);
-        let flv = slices(flv_sinks, Frame::flv_bytes);
+        let rtmp = slices(rtmp_sinks, Format::Rtmp);
+        let flv = slices(flv_sinks, Format::Flv);
         let offer = Offer {
             frames: &flush.frames,
             rtmp: SharedBatch::new(next_batch_id(), &rtmp, rtmp_sinks),

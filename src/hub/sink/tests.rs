@@ -68,7 +68,10 @@ fn video(ts: u32, key: bool) -> Arc<Frame> {
 }
 
 fn offer_all(sink: &Sink, frames: &[Arc<Frame>]) {
-    let flv: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f.flv_bytes())).collect();
+    let mut flv: Vec<IoSlice<'_>> = Vec::new();
+    for f in frames {
+        f.wire_slices(Format::Flv, &mut flv);
+    }
     sink.offer(&Offer {
         frames,
         rtmp: SharedBatch::new(0, &[], 0),
@@ -81,7 +84,10 @@ fn offer_all(sink: &Sink, frames: &[Arc<Frame>]) {
 }
 
 fn expected(frames: &[Arc<Frame>]) -> Vec<u8> {
-    frames.iter().flat_map(|f| f.flv_bytes().to_vec()).collect()
+    frames
+        .iter()
+        .flat_map(|f| f.wire_bytes(Format::Flv))
+        .collect()
 }
 
 #[test]
