@@ -225,6 +225,13 @@ fn proxy_headers_name_the_client_on_every_port_and_bad_ones_are_refused() {
         "badProxyHeaders {} (before {bad_before})",
         counter(&server, "badProxyHeaders")
     );
+    let metrics = raw(server.api_addr, "GET", "/metrics", b"", "").body_text();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("joy4_bad_proxy_headers_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
     // The server still serves.
     assert!(has_channel(&server, "live/a"));
 }

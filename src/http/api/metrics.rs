@@ -192,6 +192,12 @@ pub(super) fn render(api: &Api) -> String {
         "Connections closed at accept because a connection limit was reached.",
         ServerCounters::get(&counters.refused_connections),
     );
+    t.single(
+        "joy4_bad_proxy_headers_total",
+        "counter",
+        "Connections closed for their PROXY protocol header: bad, slow, or from an untrusted peer.",
+        ServerCounters::get(&counters.bad_proxy_headers),
+    );
 
     type Gauge<'a> = (&'a str, &'a str, fn(&ChannelFigures) -> f64);
     let per_channel: [Gauge; 9] = [
