@@ -162,6 +162,16 @@ pub fn read_timeout(
     if !nonblocking {
         socket.set_read_timeout(timeout)?;
     }
+    read_timeout_set(socket, buf, timeout, nonblocking)
+}
+
+/// `read_timeout` on a blocking socket whose read timeout is already `timeout`.
+pub(crate) fn read_timeout_set(
+    socket: &TcpStream,
+    buf: &mut [u8],
+    timeout: Option<Duration>,
+    nonblocking: bool,
+) -> io::Result<usize> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         match (&*socket).read(buf) {

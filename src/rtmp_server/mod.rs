@@ -221,12 +221,7 @@ impl Connection {
         let end = Instant::now() + limit;
         let mut buf = [0u8; 4096];
         while let Some(left) = end.checked_duration_since(Instant::now()) {
-            let read = net::read_timeout(
-                self.wire.socket(),
-                &mut buf,
-                Some(left),
-                self.wire.is_nonblocking(),
-            );
+            let read = self.wire.read_within(&mut buf, Some(left));
             if !matches!(read, Ok(n) if n > 0) {
                 break;
             }
@@ -382,7 +377,7 @@ fn read_socket(
         None if playing => None,
         None => Some(IDLE_READ_TIMEOUT),
     };
-    match net::read_timeout(wire.socket(), buf, timeout, wire.is_nonblocking()) {
+    match wire.read_within(buf, timeout) {
         Ok(0) => Err(RtmpError::Io(io::ErrorKind::UnexpectedEof.into())),
         Ok(n) => {
             stream.add_bytes_in(n as u64);
