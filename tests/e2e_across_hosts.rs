@@ -387,7 +387,21 @@ fn haproxy_in_front_of_an_origin_and_a_push_relay_moved_between_hosts() {
     .unwrap();
     let mut cmd = lb.command("haproxy");
     cmd.arg("-db").arg("-f").arg(&config);
-    let _haproxy = Proc::spawn("haproxy", cmd);
+    let mut haproxy = Proc::spawn("haproxy", cmd);
+    // Publish only once haproxy listens on both frontends.
+    let listening = wait_until(secs(10.0), || {
+        let out = lb.command("ss").arg("-ltnH").output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        [1935, 443]
+            .iter()
+            .all(|port| text.contains(&format!("{}:{port} ", lb.ip)))
+            .then_some(())
+    });
+    assert!(
+        listening.is_some(),
+        "haproxy does not listen\n{}",
+        haproxy.describe()
+    );
 
     let publish = |url: String| {
         let mut cmd = client.command("ffmpeg");
