@@ -387,7 +387,7 @@ fn haproxy_in_front_of_an_origin_and_a_push_relay_moved_between_hosts() {
     .unwrap();
     let mut cmd = lb.command("haproxy");
     cmd.arg("-db").arg("-f").arg(&config);
-    let mut haproxy = Proc::spawn("haproxy", cmd);
+    let haproxy = Proc::spawn("haproxy", cmd);
     // Publish only once haproxy listens on both frontends.
     let listening = wait_until(secs(10.0), || {
         let out = lb.command("ss").arg("-ltnH").output().ok()?;
