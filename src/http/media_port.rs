@@ -13,7 +13,7 @@ use super::exchange::{read_head, simple_response};
 use super::hls::HlsService;
 use super::request::RequestHead;
 use crate::hls::SegmenterSettings;
-use crate::hub::Hub;
+use crate::hub::{Hub, Listener};
 use crate::net::{self, Continuation};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
@@ -29,6 +29,7 @@ pub fn serve(
     let hls = HlsService::new(hub.clone(), hls);
     let proxy = policy.proxy.clone();
     net::accept_loop(listener, "http", policy, move |socket, peer| {
+        hub.counters.accepted(Listener::Http);
         // `X-Forwarded-For` is believed from the balancers `-proxyprotocol` trusts only.
         let forwarding = proxy.as_ref().is_some_and(|trust| {
             socket

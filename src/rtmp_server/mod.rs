@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::hub::{
-    CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
+    CloseReason, ConnectObject, Hub, Listener, RtmpInfo, Sink, StreamGuard, StreamHandle,
+    StreamType, Wire,
 };
 use crate::net::{self, Continuation, SocketWire};
 use crate::rtmp::chunk::ChunkReader;
@@ -40,6 +41,7 @@ const UNPUBLISH_LINGER: Duration = Duration::from_secs(3);
 /// Accept RTMP connections, a thread each, within the limits of `policy`.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy) {
     net::accept_loop(listener, "rtmp", policy, move |socket, peer| {
+        hub.counters.accepted(Listener::Rtmp);
         run_connection(socket, peer, hub.clone())
     });
 }
@@ -273,6 +275,12 @@ impl Connection {
     /// `until_playing`, until it plays).
     fn serve(&mut self, until_playing: bool) -> Result<Step, RtmpError> {
         loop {
+            // What one read brought goes to the channel's subscribers in one write each.
+            let burst = if self.publishing {
+                self.stream.hold_flushes()
+            } else {
+                None
+            };
             while let Some(raw) = self.reader.next_message()? {
                 let events = self.session.handle(raw)?;
                 self.flush_session()?;
@@ -282,6 +290,7 @@ impl Connection {
                     }
                 }
             }
+            drop(burst);
             if until_playing && self.playing {
                 return Ok(Step::Playing);
             }

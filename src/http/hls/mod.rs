@@ -33,7 +33,7 @@ use super::exchange::read_head;
 use super::request::RequestHead;
 use crate::hls::playlist::{media_playlist, multivariant_playlist};
 use crate::hls::SegmenterSettings;
-use crate::hub::{CloseReason, Hub, RtmpInfo, StreamType};
+use crate::hub::{CloseReason, HlsRequestKind, Hub, RtmpInfo, StreamType};
 
 /// How long a first request waits for the channel's first segment.
 const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(12);
@@ -114,6 +114,11 @@ impl HlsService {
         };
         let params = crate::text::query_pairs(query);
         let token = crate::text::last_value(&params, "session").map(str::to_string);
+        self.hub.counters.hls_request(match (&request, &token) {
+            (HlsRequest::Segment { .. }, _) => HlsRequestKind::Segment,
+            (HlsRequest::Playlist { .. }, Some(_)) => HlsRequestKind::Playlist,
+            (HlsRequest::Playlist { .. }, None) => HlsRequestKind::Entry,
+        });
         let served = match request {
             HlsRequest::Playlist { channel } => {
                 self.playlist(socket, peer, &channel, token.as_deref(), &params, x)
@@ -327,8 +332,8 @@ impl HlsService {
     }
 }
 
-/// Write with `write`, counting the body bytes on the viewer's stream; returns whether the
-/// write went through.
+/// Write with `write`, counting the body bytes on the viewer's stream and its channel; returns
+/// whether the write went through.
 fn respond(
     socket: &mut TcpStream,
     session: &Session,
@@ -337,6 +342,7 @@ fn respond(
     match write(socket) {
         Ok(n) => {
             session.stream.add_bytes_out(n as u64);
+            session.muxer.channel.traffic.add_sent(n as u64);
             true
         }
         Err(e) => {
