@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::handlers::Api;
-use crate::hub::{Protocol, ServerCounters, StreamStats};
+use crate::http::events::EventBroadcaster;
+use crate::hub::{Hub, Protocol, ServerCounters, StreamStats};
 
 mod channels;
 mod counters;
@@ -72,8 +72,17 @@ fn connections_by_protocol(streams: &[StreamStats]) -> Vec<(&'static str, u64)> 
     counts
 }
 
+/// What `/metrics` and `/stat` are read from: the API's state, lent by its handler.
+pub(super) struct Sources<'a> {
+    pub hub: &'a Hub,
+    pub callback: Option<&'a dyn CallbackCounters>,
+    pub events: &'a EventBroadcaster,
+    pub requests: &'a RequestCounters,
+    pub started: std::time::Instant,
+}
+
 /// The whole `/metrics` page.
-pub(super) fn render(api: &Api) -> String {
+pub(super) fn render(api: &Sources<'_>) -> String {
     let streams = api.hub.stream_stats();
     let mut channels = api.hub.channel_stats();
     channels.sort_by(|a, b| a.id.cmp(&b.id));
@@ -162,7 +171,7 @@ pub(super) fn render(api: &Api) -> String {
     server::render(&mut t, &api.hub.counters);
     channels::render(&mut t, &figures);
 
-    if let Some(cb) = &api.callback {
+    if let Some(cb) = api.callback {
         let stats = cb.stats();
         t.single(
             "joy4_callbacks_sent_total",
@@ -240,7 +249,7 @@ fn by_protocol(value: impl Fn(Protocol) -> u64) -> Value {
 }
 
 /// `GET /stat`: the server in one object.
-pub(super) fn stat_json(api: &Api) -> Value {
+pub(super) fn stat_json(api: &Sources<'_>) -> Value {
     let streams = api.hub.stream_stats();
     let mut connections = serde_json::Map::new();
     for (protocol, n) in connections_by_protocol(&streams) {
@@ -265,7 +274,7 @@ pub(super) fn stat_json(api: &Api) -> Value {
         "droppedPackets": counters.dropped_packets(),
         "refusedConnections": ServerCounters::get(&counters.refused_connections),
         "badProxyHeaders": ServerCounters::get(&counters.bad_proxy_headers),
-        "callbacks": api.callback.as_ref().map(|cb| serde_json::to_value(cb.stats()).unwrap_or_default()),
+        "callbacks": api.callback.map(|cb| serde_json::to_value(cb.stats()).unwrap_or_default()),
         "events": { "readers": api.events.readers(), "dropped": api.events.dropped() },
         "apiRequests": requests,
     })

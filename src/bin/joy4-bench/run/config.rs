@@ -184,7 +184,7 @@ mod tests {
         );
         assert_eq!(c.channel_of(7), 1);
         let r = config("rtmp://h:1935/live/bench", 3);
-        assert_eq!(r.play_target(0).to_string(), "rtmp://h:1935/live/bench-0");
+        assert_eq!(r.play_target(0).to_string(), "rtmp://h/live/bench-0");
     }
 
     #[test]

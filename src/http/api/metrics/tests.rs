@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::http::api::Api;
 use crate::http::callback::{CallbackStats, EventCounts};
 use crate::hub::{Hub, HubSettings, NoEvents, StreamType};
 
@@ -59,7 +60,7 @@ fn every_family_is_typed_once_and_every_sample_belongs_to_the_family_above_it() 
         .create_channel("live/\"odd\"", crate::hub::BufferLimits::default())
         .unwrap();
     api.hub.new_stream(StreamType::Rtmp, "127.0.0.1:1".into());
-    let text = render(&api);
+    let text = render(&api.metric_sources());
     let mut typed = std::collections::HashSet::new();
     let mut current = String::new();
     for line in text.lines() {
@@ -106,7 +107,7 @@ fn server_counters_are_rendered_by_protocol_reason_and_kind() {
     stream.add_dropped(3);
     api.hub
         .finish_stream(&stream, crate::hub::CloseReason::Timeout);
-    let text = render(&api);
+    let text = render(&api.metric_sources());
     for (series, want) in [
         (r#"joy4_sent_bytes_total{protocol="hls"}"#, 1234.0),
         (r#"joy4_sent_bytes_total{protocol="rtmp"}"#, 0.0),
@@ -120,7 +121,7 @@ fn server_counters_are_rendered_by_protocol_reason_and_kind() {
     ] {
         assert_eq!(value_of(&text, series), Some(want), "{series}\n{text}");
     }
-    let stat = stat_json(&api);
+    let stat = stat_json(&api.metric_sources());
     assert_eq!(stat["sentBytes"]["hls"], 1234);
     assert_eq!(stat["droppedPackets"], 3);
 }
@@ -131,7 +132,7 @@ fn requests_are_counted_by_status_class() {
     for status in [200, 200, 404, 503, 99, 600] {
         api.requests.record(status);
     }
-    let text = render(&api);
+    let text = render(&api.metric_sources());
     assert_eq!(
         value_of(&text, r#"joy4_api_requests_total{code="2xx"}"#),
         Some(2.0)
@@ -144,7 +145,7 @@ fn requests_are_counted_by_status_class() {
         value_of(&text, r#"joy4_api_requests_total{code="5xx"}"#),
         Some(1.0)
     );
-    let stat = stat_json(&api);
+    let stat = stat_json(&api.metric_sources());
     assert_eq!(stat["apiRequests"]["2xx"], 2);
     assert_eq!(stat["callbacks"]["failed"], 2);
     assert_eq!(stat["panics"], 0);
