@@ -1,5 +1,6 @@
-//! Edge mode: a play of an unknown channel creates it and pulls it from the origin; the pull
-//! stops, and the channel closes, once nobody has watched it for `EDGE_IDLE`.
+//! Edge mode: a play of an unknown channel creates it and pulls it from the first of the
+//! origins that has it (`origins`: failing over to the next); the pull stops, and the channel
+//! closes, once nobody has watched it for `EDGE_IDLE`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::origins::Origins;
 use super::pull::Pull;
 use super::request::Source;
 use super::{rtmp_info, TICK};
@@ -19,15 +21,16 @@ use crate::text::{log_safe, LOG_TEXT_MAX};
 /// An edge pull stops once its channel has had no subscriber for this long.
 const EDGE_IDLE: Duration = Duration::from_secs(5);
 
-/// Edge mode: a play of an unknown channel creates it and pulls it from `origin`
+/// Edge mode: a play of an unknown channel creates it and pulls it from the first of `origins`
 /// (`rtmp://host[:port]`): channel `live/abc` from `{origin}/live/abc`, channel `abc` from
-/// `{origin}/abc/abc` (app and name `abc`, which joy4 maps back to channel `abc`). The pull stops,
-/// and the channel closes, once the channel has had no subscriber for 5 s. At most `max_pulls`
-/// pulls run at once; a play of another unknown channel then finds none.
-pub fn install_edge(hub: &Arc<Hub>, origin: String, max_pulls: usize) {
+/// `{origin}/abc/abc` (app and name `abc`, which joy4 maps back to channel `abc`). A pull that
+/// fails moves to the next origin at once (see `origins`). The pull stops, and the channel
+/// closes, once the channel has had no subscriber for 5 s. At most `max_pulls` pulls run at
+/// once; a play of another unknown channel then finds none.
+pub fn install_edge(hub: &Arc<Hub>, origins: Vec<String>, max_pulls: usize) {
     let active: ActivePulls = Arc::new(Mutex::new(HashSet::new()));
     hub.set_missing_channel_handler(Box::new(move |hub: &Arc<Hub>, path: &str| {
-        start_edge_pull(hub, &origin, path, &active, max_pulls)
+        start_edge_pull(hub, &origins, path, &active, max_pulls)
     }));
 }
 
@@ -42,23 +45,36 @@ pub fn edge_url(origin: &str, path: &str) -> String {
     }
 }
 
+/// The channel's URL on each origin that can serve its path.
+fn origin_urls(origins: &[String], path: &str) -> Vec<RtmpUrl> {
+    let shown = log_safe(path, LOG_TEXT_MAX);
+    let mut urls = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let url_text = edge_url(origin, path);
+        match RtmpUrl::parse(&url_text) {
+            Ok(url) if session::channel_path(&url.app, url.stream_name()) == path => urls.push(url),
+            Ok(_) | Err(_) => {
+                let url_shown = log_safe(&url_text, LOG_TEXT_MAX);
+                log::info!("edge: channel \"{shown}\" cannot be pulled from \"{url_shown}\"");
+            }
+        }
+    }
+    urls
+}
+
 fn start_edge_pull(
     hub: &Arc<Hub>,
-    origin: &str,
+    origins: &[String],
     path: &str,
     active: &ActivePulls,
     max_pulls: usize,
 ) -> bool {
-    let url_text = edge_url(origin, path);
     let shown = log_safe(path, LOG_TEXT_MAX);
-    let url = match RtmpUrl::parse(&url_text) {
-        Ok(url) if session::channel_path(&url.app, url.stream_name()) == path => url,
-        Ok(_) | Err(_) => {
-            let url_shown = log_safe(&url_text, LOG_TEXT_MAX);
-            log::info!("edge: channel \"{shown}\" cannot be pulled from \"{url_shown}\"");
-            return false;
-        }
+    let urls = origin_urls(origins, path);
+    let Some(url) = urls.first().cloned() else {
+        return false;
     };
+    let url_text = url.to_string();
     // Taken, and the channel created, under the set's lock: a second play of the same channel
     // finds the pull and its channel.
     let (slot, channel) = {
@@ -83,6 +99,7 @@ fn start_edge_pull(
         _slot: slot,
         empty_since: None,
         last_check: Instant::now(),
+        origins: Origins::new(urls),
     };
     let pull = Pull::new(
         hub,
@@ -179,6 +196,8 @@ pub(super) struct EdgeWatch {
     _slot: PullSlot,
     empty_since: Option<Instant>,
     last_check: Instant,
+    /// Where the channel is pulled from, and where next.
+    pub(super) origins: Origins,
 }
 
 impl EdgeWatch {

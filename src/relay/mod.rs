@@ -5,9 +5,11 @@
 //!                                                  Stream (a publisher) --> Channel (if wired)
 //! push  POST /stream/new {url, channel, push}   Channel --PlayQueue (cursor latest)-->
 //!                                                  RtmpClient publish --> remote
-//! edge  -origin=rtmp://host:port                play of an unknown channel --> ensure_channel +
-//!                                                  pull of {origin}/{app}/{name}, stopped when
-//!                                                  the channel has had no subscriber for 5 s
+//! edge  -origin=rtmp://a:port,rtmp://b:port     play of an unknown channel --> ensure_channel +
+//!                                                  pull of {origin}/{app}/{name}, failing over
+//!                                                  to the next origin (no media 3 s, refused,
+//!                                                  closed); stopped when the channel has had
+//!                                                  no subscriber for 5 s
 //! ```
 //!
 //! A proxy reconnects whenever its remote ends or fails: after 0.5 s, doubling up to 30 s, back to
@@ -17,8 +19,13 @@
 //! subscription while its remote is away (draining the queue and remembering the headers), and
 //! after reconnecting sends the headers and then media from the next keyframe.
 //!
-//! Files: `request` (the fields of `POST /stream/new`), `pull`, `push`, `edge`, `backoff` (how a
-//! connection ended and when to reconnect), `connection` (media clock, socket, byte counts).
+//! A remote that sends a ReconnectRequest (Enhanced RTMP v2) moves the relay: it connects to the
+//! new tcUrl (rtmp:// only; for an edge, one of its origins), carries on with the old server up to
+//! the next video keyframe (at most 5 s), switches, and leaves the old server.
+//!
+//! Files: `request` (the fields of `POST /stream/new`), `pull`, `push`, `edge`, `origins` (an
+//! edge's origins and which to try next), `backoff` (how a connection ended and when to
+//! reconnect), `connection` (media clock, socket, byte counts).
 
 use std::fmt;
 use std::sync::Arc;
@@ -36,6 +43,7 @@ use crate::text::{log_safe, LOG_TEXT_MAX};
 mod backoff;
 mod connection;
 mod edge;
+mod origins;
 mod pull;
 mod push;
 mod request;

@@ -26,6 +26,7 @@
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
+//! | `hosts` | test hosts in network namespaces joined by a bridge; a link cut without a FIN |
 //! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
@@ -47,6 +48,7 @@ mod dir;
 mod flv;
 mod hls;
 mod hlsjs;
+mod hosts;
 mod http;
 mod media;
 mod net;
@@ -72,6 +74,7 @@ pub use {
     flv::*,
     hls::*,
     hlsjs::*,
+    hosts::*,
     http::*,
     media::*,
     net::*,
