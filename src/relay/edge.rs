@@ -4,22 +4,19 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::connection::rtmp_info;
+use super::edge_watch::{close_if_vacant, ActivePulls, EdgeWatch, PullSlot, SlotRefusal};
 use super::origins::Origins;
 use super::pull::Pull;
 use super::request::Source;
-use super::{rtmp_info, TICK};
-use crate::hub::{Channel, CloseReason, Hub, Protocol, StreamGuard, StreamType};
+use crate::hub::{CloseReason, Hub, Protocol, StreamGuard, StreamType};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
 use crate::rtmp::session;
 use crate::text::{log_safe, LOG_TEXT_MAX};
-
-/// An edge pull stops once its channel has had no subscriber for this long.
-const EDGE_IDLE: Duration = Duration::from_secs(5);
 
 /// Edge mode: a play of an unknown channel creates it and pulls it from the first of `origins`
 /// (`rtmp://host[:port]`): channel `live/abc` from `{origin}/live/abc`, channel `abc` from
@@ -94,13 +91,7 @@ fn start_edge_pull(
     let stream = hub.new_stream(StreamType::Rtmp, url_text.clone());
     stream.set_protocol(Protocol::Relay);
     stream.set_rtmp_info(rtmp_info("pull", &url));
-    let edge = EdgeWatch {
-        channel: channel.clone(),
-        _slot: slot,
-        empty_since: None,
-        last_check: Instant::now(),
-        origins: Origins::new(urls),
-    };
+    let edge = EdgeWatch::new(channel.clone(), slot, Origins::new(urls));
     let pull = Pull::new(
         hub,
         &stream,
@@ -128,99 +119,5 @@ fn start_edge_pull(
             close_if_vacant(hub, &channel);
             false
         }
-    }
-}
-
-/// Close `channel` if it is still registered and has no publisher (an edge channel whose pull
-/// ended: players must not wait on a channel nobody feeds).
-fn close_if_vacant(hub: &Hub, channel: &Arc<Channel>) {
-    if let Some(current) = hub.channel(&channel.id) {
-        if Arc::ptr_eq(&current, channel) && current.publisher().is_none() {
-            let _ = hub.close_channel(&channel.id);
-        }
-    }
-}
-
-/// The paths with an edge pull, shared by the missing-channel handler and the pulls.
-type ActivePulls = Arc<Mutex<HashSet<String>>>;
-
-/// Why no slot was given.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum SlotRefusal {
-    /// The path has a pull already.
-    Pulling,
-    /// `-maxpulls` pulls are running.
-    Full,
-}
-
-/// One edge pull's place in the set of active pulls (`-maxpulls`): freed when dropped, however
-/// the pull's thread ends (a panic included).
-pub(super) struct PullSlot {
-    active: ActivePulls,
-    path: String,
-}
-
-impl PullSlot {
-    /// Take the slot of `path` in `pulls` (the locked `active`), if it is free and fewer than
-    /// `max` pulls run.
-    pub(super) fn take(
-        active: &ActivePulls,
-        pulls: &mut HashSet<String>,
-        path: &str,
-        max: usize,
-    ) -> Result<PullSlot, SlotRefusal> {
-        if pulls.contains(path) {
-            return Err(SlotRefusal::Pulling);
-        }
-        if pulls.len() >= max {
-            return Err(SlotRefusal::Full);
-        }
-        pulls.insert(path.to_string());
-        Ok(PullSlot {
-            active: active.clone(),
-            path: path.to_string(),
-        })
-    }
-}
-
-impl Drop for PullSlot {
-    fn drop(&mut self) {
-        self.active.lock().remove(&self.path);
-    }
-}
-
-/// An edge pull's view of its channel: stop once nobody has watched for `EDGE_IDLE`.
-pub(super) struct EdgeWatch {
-    channel: Arc<Channel>,
-    /// Dropped with the pull: a later play may start a new one.
-    _slot: PullSlot,
-    empty_since: Option<Instant>,
-    last_check: Instant,
-    /// Where the channel is pulled from, and where next.
-    pub(super) origins: Origins,
-}
-
-impl EdgeWatch {
-    pub(super) fn idle(&mut self) -> bool {
-        // Looked at every tick, not per packet: the count takes the channel's lock.
-        if self.last_check.elapsed() >= TICK {
-            self.last_check = Instant::now();
-            if self.channel.is_closed() {
-                return true;
-            }
-            if self.channel.subscriber_count() > 0 {
-                self.empty_since = None;
-            } else {
-                self.empty_since.get_or_insert_with(Instant::now);
-            }
-        }
-        self.empty_since
-            .is_some_and(|since| since.elapsed() >= EDGE_IDLE)
-    }
-
-    /// The pull has ended: close its channel if nobody else feeds it (its slot is freed when
-    /// the pull is dropped, right after).
-    pub(super) fn release(&self, hub: &Hub) {
-        close_if_vacant(hub, &self.channel);
     }
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
-use super::edge::EdgeWatch;
+use super::connection::{rtmp_info, MEDIA_TIMEOUT, SETUP_TIMEOUT, TICK};
+use super::edge_watch::EdgeWatch;
 use super::origins::Failover;
 use super::request::Source;
-use super::{rtmp_info, MEDIA_TIMEOUT, SETUP_TIMEOUT, TICK};
 use crate::flv::FlvReader;
 use crate::hub::{CloseReason, Hub, StreamHandle, StreamState};
 use crate::media::{Packet, PacketKind};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
-use super::{rtmp_info, TICK};
+use super::connection::{rtmp_info, TICK};
 use crate::hub::{
     CloseReason, Cursor, Format, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle,
 };
