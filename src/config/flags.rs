@@ -55,7 +55,7 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     (
         "-buffergopcount=N",
         "1",
-        "channel buffer bound in GOPs, counting the one in progress",
+        "channel buffer bound in GOPs, counting the one in progress (0: none kept, a new viewer waits for the next keyframe)",
     ),
     (
         "-publishergrace=DUR",

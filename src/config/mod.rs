@@ -246,8 +246,8 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     config.buffer_duration = value(&mut args, "--bufferduration", parse_duration)?;
     if let Some(n) = value(&mut args, "--buffergopcount", |s| {
         match s.parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(format!("{s:?} is not a GOP count of 1 or more")),
+            Ok(n) => Ok(n),
+            _ => Err(format!("{s:?} is not a GOP count")),
         }
     })? {
         config.buffer_gop_count = n;

@@ -214,6 +214,38 @@ fn a_burst_goes_out_at_its_end_on_a_channel_that_writes_each_message_at_once() {
 }
 
 #[test]
+fn without_a_gop_kept_a_joiner_starts_at_the_next_keyframe() {
+    let config = ChannelConfig {
+        limits: BufferLimits {
+            max_gops: Some(0),
+            ..BufferLimits::default()
+        },
+        auto_created: true,
+        max_lag_ms: 5000,
+        merge_window: MergeWindow::fixed(Duration::ZERO),
+        counters: None,
+    };
+    let ch = Channel::new("c".into(), config, None);
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    ch.push(&publisher, avc_header(1));
+    ch.push(&publisher, video(0, true));
+    ch.push(&publisher, video(40, false));
+    let sink = subscribe(&ch, 2, Cursor::Latest);
+    ch.push(&publisher, video(80, false));
+    ch.push(&publisher, video(2000, true));
+    ch.push(&publisher, video(2040, false));
+    let got = drain(&sink);
+    let media: Vec<u32> = got
+        .iter()
+        .filter(|f| !f.is_header())
+        .map(|f| f.timestamp())
+        .collect();
+    assert_eq!(media, vec![2000, 2040], "from the next keyframe");
+    assert!(got[0].is_header(), "the headers first");
+}
+
+#[test]
 fn a_subscriber_with_cursor_next_waits_for_a_keyframe_without_counting_drops() {
     let ch = channel();
     let publisher = stream(1);
