@@ -46,7 +46,9 @@ Two kinds of subscribers ("readers"), each a full set of runs:
                     500/s: joy4 RTMP, joy4 HTTP-FLV and nginx-rtmp, held to the N >= 1000 targets
   --channels K      also K channels at once, each a synthetic 1 Mbit/s publisher (2 s GOP) and two
                     viewers: joy4 RTMP, joy4 HTTP-FLV and nginx-rtmp, compared per channel (CPU
-                    per channel-second <= 0.6x nginx-rtmp's, memory per channel <= nginx-rtmp's)
+                    per channel-second <= 0.6x nginx-rtmp's, memory per channel <= nginx-rtmp's),
+                    and joy4 RTMP with -buffergopcount=0 (no GOP kept, as nginx-rtmp keeps none;
+                    labelled joy4-nogop)
   --storm           also a connection storm: 10,000 players at 2,000 connects a second against a
                     live 100 kbit/s channel, joy4 RTMP, joy4 HTTP-FLV and nginx-rtmp; joy4's API
                     (GET /stat) is polled every 100 ms through it and must answer within 50 ms
@@ -307,7 +309,8 @@ wait_port() {
 # ---------------------------------------------------------------------------------------------------
 start_joy4() {
   local name=$1 out="$WORK/joy4-$1.listen"
-  local flags=(-rtmp=127.0.0.1:0 -http=127.0.0.1:0 -httpapi=127.0.0.1:0 -loglevel=warn)
+  shift
+  local flags=(-rtmp=127.0.0.1:0 -http=127.0.0.1:0 -httpapi=127.0.0.1:0 -loglevel=warn "$@")
   [ -n "$MERGEWRITE" ] && flags+=("-mergewrite=$MERGEWRITE")
   "$JOY4" "${flags[@]}" >"$out" 2>"$RESULTS/$name.server.log" &
   SERVER_PID=$!
@@ -371,6 +374,8 @@ run_case() {
   local name="$server-$proto-$n-$readers$CASE_TAG"
   case "$server" in
     joy4) start_joy4 "$name" ;;
+    # joy4 keeping no GOP, as nginx-rtmp does not: a viewer waits for the next keyframe.
+    joy4-nogop) start_joy4 "$name" -buffergopcount=0 ;;
     nginx-rtmp) start_nginx "$name" ;;
   esac
   local play=$PLAY_RTMP
@@ -472,6 +477,8 @@ if [ "$WITH_10000" = 1 ]; then
 fi
 if [ "$CHANNELS" -gt 0 ]; then
   CASE_TAG="-channels$CHANNELS" scale_case $(( CHANNELS * 2 )) --channels "$CHANNELS" --bitrate 1000 --gop 2 --ramp 200
+  CASE_TAG="-channels$CHANNELS" run_case joy4-nogop rtmp $(( CHANNELS * 2 )) "${LOWATS[0]}" \
+    --channels "$CHANNELS" --bitrate 1000 --gop 2 --ramp 200
 fi
 if [ "$STORM" = 1 ]; then
   CASE_TAG="-storm" POLL_API=1 CASE_DURATION=10 scale_case 10000 --bitrate 100 --gop 2 --ramp 2000 --timeout 30s
