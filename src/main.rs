@@ -67,6 +67,11 @@ fn run(config: Config) -> ExitCode {
     let _ =
         simplelog::WriteLogger::init(config.log_level.to_filter(), log_config, std::io::stderr());
 
+    // One allocator heap per core (not glibc's eight), shared by all connection threads.
+    joy4::net::limit_malloc_arenas(
+        std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+    );
+
     // Every subscriber is a socket: take as many descriptors as the hard limit allows.
     let fd_limit = match joy4::net::raise_fd_limit() {
         Ok((n, _)) if n < 16_384 => {

@@ -29,7 +29,10 @@ pub use lean_thread::spawn_lean;
 pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
 pub use signals::{stop_listener, ShutdownSignals};
-pub use sockopt::{raise_fd_limit, reset_on_close, set_keepalive, widen_backlog, LISTEN_BACKLOG};
+pub use sockopt::{
+    limit_malloc_arenas, raise_fd_limit, reset_on_close, set_keepalive, widen_backlog,
+    LISTEN_BACKLOG,
+};
 pub use subscriber::serve_silent_subscriber;
 pub use wake::Ready;
 pub use wire::SocketWire;

@@ -52,8 +52,10 @@ const SETUP_STEP: &str = "handshake, connect and publish or play (10 s)";
 /// Where a connection's first thread leaves it.
 enum Step {
     Ended(CloseReason),
-    /// A player plays: the rest runs on a fresh thread (see `net::Continuation`).
-    Playing,
+    /// A player plays or a publisher publishes: the rest runs on a fresh thread (see
+    /// `net::Continuation`), and what the setup's thread touched (its stack, its allocator
+    /// cache) ends with it.
+    Streaming,
 }
 
 fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> Option<Continuation> {
@@ -71,13 +73,13 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> Option<
         }
     };
     match conn.run() {
-        Ok(Step::Playing) => {
+        Ok(Step::Streaming) => {
             // On the heap, so the streaming thread's stack holds only a pointer to it.
             let mut conn = Box::new(conn);
             Some(Continuation::new(move || {
                 let result = conn.serve(false).map(|step| match step {
                     Step::Ended(reason) => reason,
-                    Step::Playing => CloseReason::Error,
+                    Step::Streaming => CloseReason::Error,
                 });
                 conn.conclude(result, peer, guard);
             }))
@@ -247,8 +249,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Drive the connection through its handshake and setup until it ends, or until it plays
-    /// (the rest is `serve(false)`).
+    /// Drive the connection through its handshake and setup until it ends, or until it plays or
+    /// publishes (the rest is `serve(false)`).
     fn run(&mut self) -> Result<Step, RtmpError> {
         let setup_deadline = self.setup_deadline;
         // On this setup thread's stack, which ends with the setup: no heap left fragmented.
@@ -272,7 +274,7 @@ impl Connection {
     }
 
     /// Read and act on the peer's messages until the connection ends (or, with
-    /// `until_playing`, until it plays).
+    /// `until_playing`, until it plays or publishes).
     fn serve(&mut self, until_playing: bool) -> Result<Step, RtmpError> {
         loop {
             // What one read brought goes to the channel's subscribers in one write each.
@@ -291,8 +293,8 @@ impl Connection {
                 }
             }
             drop(burst);
-            if until_playing && self.playing {
-                return Ok(Step::Playing);
+            if until_playing && (self.playing || self.publishing) {
+                return Ok(Step::Streaming);
             }
             if let Some(reason) = self.wait_as_player()? {
                 return Ok(Step::Ended(reason));
