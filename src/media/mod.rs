@@ -7,7 +7,8 @@
 //! Files: `sniff` (keyframe, sequence header and codec of a tag body), `codec_id` (codec ids, names,
 //! FourCCs), `bits` (bit reader, exp-Golomb), `video_size` with `avc`, `hevc` and `av1` (picture
 //! size from configuration records, SPS and AV1 sequence headers), `audio` (AudioSpecificConfig, OpusHead, audio parameters), `error`.
-//! [`codec`] is their public face. [`ts`] writes MPEG-TS for HLS.
+//! [`codec`] is their public face. [`ts`] writes MPEG-TS for HLS; [`mp4`] writes fragmented MP4
+//! (recordings, CMAF).
 mod audio;
 mod av1;
 mod avc;
@@ -16,6 +17,7 @@ pub mod codec;
 mod codec_id;
 mod error;
 mod hevc;
+pub mod mp4;
 mod sniff;
 #[cfg(test)]
 mod test_support;

@@ -7,14 +7,14 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::rtmp::chunk::ChunkReader;
-use crate::rtmp::handshake::{HandshakeOutcome, ServerHandshake};
-use crate::rtmp::session::{self, ServerSession, SessionEvent};
-use crate::rtmp::RtmpError;
 use crate::hub::{
     CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
 };
 use crate::net::{self, Continuation, SocketWire};
+use crate::rtmp::chunk::ChunkReader;
+use crate::rtmp::handshake::{HandshakeOutcome, ServerHandshake};
+use crate::rtmp::session::{self, ServerSession, SessionEvent};
+use crate::rtmp::RtmpError;
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
 mod requests;
