@@ -13,15 +13,21 @@ pub struct Frame {
     /// sent frames: the timeline continues, but the stream's parameters may not (HLS marks a
     /// discontinuity).
     starts_source: bool,
+    /// Wall-clock time (Unix ms) the frame reached the server (HLS's `PROGRAM-DATE-TIME`).
+    received_ms: u64,
     flv: OnceLock<Box<[u8]>>,
     rtmp: OnceLock<Box<[u8]>>,
 }
 
 impl Frame {
     pub fn new(packet: Packet) -> Frame {
+        let received_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         Frame {
             packet,
             starts_source: false,
+            received_ms,
             flv: OnceLock::new(),
             rtmp: OnceLock::new(),
         }
@@ -37,6 +43,10 @@ impl Frame {
 
     pub fn starts_source(&self) -> bool {
         self.starts_source
+    }
+
+    pub fn received_ms(&self) -> u64 {
+        self.received_ms
     }
 
     pub fn timestamp(&self) -> u32 {
