@@ -404,3 +404,117 @@ fn a_blocked_request_gets_503_after_three_target_durations_and_costs_little_memo
     }
     assert!(per_viewer < 256.0, "{per_viewer:.1} KiB per blocked viewer");
 }
+
+/// Publish `track` on `live/NAME` in real time (25 fps), its frames looped, for `seconds`.
+fn publish_enhanced_loop(
+    server: &Server,
+    name: &str,
+    track: &Track,
+    seconds: f64,
+) -> std::thread::JoinHandle<()> {
+    let mut client = RtmpClient::connect_app(server.rtmp_addr, "live").expect("publisher connects");
+    let sid = client.create_stream().expect("createStream");
+    client
+        .send_command(
+            sid,
+            "publish",
+            3.0,
+            amf::V::Null,
+            vec![amf::s(name), amf::s("live")],
+        )
+        .expect("send publish");
+    client
+        .wait_for(secs(5.0), "NetStream.Publish.Start", |m| {
+            m.status_code().as_deref() == Some("NetStream.Publish.Start")
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.describe()));
+    client.set_chunk_size(4096).expect("set chunk size");
+    let tags = single_track_tags(track);
+    std::thread::spawn(move || {
+        client
+            .send(6, 0, 9, sid, &tags[0])
+            .expect("send the sequence start");
+        let started = Instant::now();
+        let frames = &tags[1..];
+        let mut n = 0usize;
+        while started.elapsed().as_secs_f64() < seconds {
+            let ts = 40 * n as u32;
+            if client
+                .send(6, ts, 9, sid, &frames[n % frames.len()])
+                .is_err()
+            {
+                return;
+            }
+            n += 1;
+            let due = started + std::time::Duration::from_millis(40 * n as u64);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+    })
+}
+
+/// An Enhanced RTMP channel in `codec` plays as fmp4 HLS: the entry playlist names `codecs`,
+/// ffprobe reads the playlist at the fixture's size, and each segment starts with a keyframe.
+fn enhanced_channel_plays_as_fmp4(track: Track, codec: &str, codecs: &str) {
+    let server = Server::start(&["-hlsvariant=fmp4", "-hlsfragment=1s"]);
+    let name = format!("x{codec}");
+    let _publishing = publish_enhanced_loop(&server, &name, &track, 20.0);
+    let path = format!("live/{name}");
+    let viewer = wait_until(secs(15.0), || HlsViewer::open(server.http_addr, &path).ok())
+        .unwrap_or_else(|| panic!("no playlist\n{}", server.describe()));
+    let entry = get(&server, &format!("/{path}.m3u8")).body_text();
+    assert!(entry.contains(&format!("CODECS=\"{codecs}")), "{entry}");
+    let playlist = wait_until(secs(15.0), || {
+        let p = viewer.media_playlist();
+        (p.segments.len() >= 2).then_some(p)
+    })
+    .unwrap_or_else(|| panic!("fewer than 2 segments\n{}", server.describe()));
+    let dir = dir_of(&viewer.media_path).to_string();
+    let map = playlist
+        .text
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-MAP:"))
+        .unwrap();
+    let init = get(&server, &format!("{dir}{}", uri_of(map)));
+    let files = TestDir::new();
+    for (i, segment) in playlist.segments.iter().enumerate() {
+        let r = viewer.get_segment(segment, "");
+        assert_eq!(r.head.status, 200);
+        let file = write_file(&files, &format!("{i}.mp4"), &[&init.body, &r.body]);
+        let (streams, flags) = probe_streams(&file);
+        assert!(
+            flags.starts_with('K'),
+            "{codec} segment {i} starts with {flags:?}"
+        );
+        let video = &streams[0];
+        assert_eq!(video["codec_name"], codec, "{streams:?}");
+        assert_eq!(
+            (video["width"].as_u64(), video["height"].as_u64()),
+            (Some(WIDTH), Some(HEIGHT))
+        );
+        assert!(decoded_video_frames(&streams) >= 20, "{streams:?}");
+    }
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_streams", "-of", "json"])
+        .arg(format!("http://{}/{path}.m3u8", server.http_addr))
+        .output()
+        .expect("run ffprobe");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        v["streams"][0]["codec_name"],
+        codec,
+        "{v}\n{}",
+        server.describe()
+    );
+}
+
+#[test]
+fn an_hevc_channel_plays_as_fmp4_hls() {
+    let dir = TestDir::new();
+    enhanced_channel_plays_as_fmp4(hevc_track(&dir), "hevc", "hvc1.");
+}
+
+#[test]
+fn an_av1_channel_plays_as_fmp4_hls() {
+    let dir = TestDir::new();
+    enhanced_channel_plays_as_fmp4(av1_track(&dir), "av1", "av01.");
+}

@@ -26,6 +26,7 @@
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
 //! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
+//! | `enhanced` | HEVC and AV1 fixtures as Enhanced RTMP tags |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
 //! | `amf` | AMF0 values, encoder and decoder |
@@ -43,6 +44,7 @@ mod callback;
 mod checks;
 mod chunks;
 mod dir;
+mod enhanced;
 mod flv;
 mod hls;
 mod hlsjs;
@@ -67,6 +69,7 @@ pub use {
     checks::*,
     chunks::*,
     dir::*,
+    enhanced::*,
     flv::*,
     hls::*,
     hlsjs::*,
