@@ -76,6 +76,9 @@ impl HlsService {
         query: &str,
         request: HlsRequest,
     ) -> Option<RequestHead> {
+        // A response is a head then a body: without Nagle a part's body (smaller than a segment
+        // yet in a write of its own) does not wait for the ACK of the head.
+        let _ = socket.set_nodelay(true);
         if !self.serve(socket, peer, head, query, request) {
             return None;
         }
