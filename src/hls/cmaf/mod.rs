@@ -1,23 +1,29 @@
 //! Cutting a channel into CMAF segments (fragmented MP4, written by `media::mp4`), and for
 //! Low-Latency HLS into parts. The rules of the MPEG-TS segmenter hold: a segment starts at a
 //! video keyframe once the fragment duration has passed (audio-only: at an audio frame), and at
-//! the first keyframe after a discontinuity. With parts, a part is cut once the part duration has
-//! passed, and at every keyframe, so a part that starts with a keyframe is independent.
+//! the first keyframe after a discontinuity. With parts, a part is cut at the last packet before
+//! the part duration would be passed (so none is longer than `PART-TARGET`), and at every
+//! keyframe, so a part that starts with a keyframe is independent.
 //!
-//! A new set of tracks (new sequence headers, a new source) gets a new init segment; segments
-//! name the init segment they decode with. A complete segment keeps its parts while it is among
+//! A new set of tracks (new sequence headers, a track that appears late such as MP3, whose
+//! configuration comes with its first frame) gets a new init segment and a discontinuity;
+//! segments name the init segment they decode with. A complete segment keeps its parts while it is among
 //! the last `PART_SEGMENTS`, the ones an LL-HLS playlist lists parts for.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::media::mp4::{
-    audio_sample, init_segment, video_sample, Mp4Error, Part, PartBuilder, TrackConfig,
+    audio_sample, init_segment, video_sample, Mp4Error, PartBuilder, TrackConfig,
 };
 use crate::media::{ts_diff, Packet, PacketKind};
 
 use super::codecs::codecs_attribute;
 use super::segmenter::MAX_SEGMENT_BYTES;
+use segment::add_part;
+pub use segment::{Building, CmafPart, CmafSegment, InitSegment};
+
+mod segment;
 
 /// Complete segments whose parts are kept (and listed by an LL-HLS playlist).
 pub const PART_SEGMENTS: usize = 3;
@@ -30,55 +36,6 @@ pub struct CmafSettings {
     pub window: usize,
     /// Low-Latency HLS: the part duration (milliseconds); `None`: one fragment per segment.
     pub part_ms: Option<u32>,
-}
-
-/// An init segment (`ftyp` + `moov`), named by `id`.
-#[derive(Debug)]
-pub struct InitSegment {
-    pub id: u32,
-    pub bytes: Vec<u8>,
-    /// The tracks' RFC 6381 codec strings.
-    pub codecs: String,
-    pub has_video: bool,
-}
-
-/// A part: one `moof` + `mdat`.
-#[derive(Debug)]
-pub struct CmafPart {
-    pub duration_ms: u32,
-    /// It starts with a keyframe (audio-only: always).
-    pub independent: bool,
-    pub bytes: Vec<u8>,
-}
-
-/// A complete segment: its parts' bytes in one piece.
-#[derive(Debug)]
-pub struct CmafSegment {
-    pub sequence: u64,
-    /// Channel timestamp of its first frame (milliseconds).
-    pub start_ts: u32,
-    pub duration_ms: u32,
-    pub discontinuity: bool,
-    /// Wall-clock time (Unix ms) its first frame reached the server; 0 if unknown.
-    pub program_date_ms: u64,
-    pub init: Arc<InitSegment>,
-    pub bytes: Vec<u8>,
-}
-
-/// The segment being written.
-#[derive(Debug)]
-pub struct Building {
-    pub sequence: u64,
-    pub start_ts: u32,
-    pub discontinuity: bool,
-    pub program_date_ms: u64,
-    pub init: Arc<InitSegment>,
-    /// Complete parts so far.
-    pub parts: Vec<Arc<CmafPart>>,
-    start_ms: i64,
-    part_start_ms: i64,
-    last_ms: i64,
-    bytes: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -435,6 +392,9 @@ impl CmafSegmenter {
                 has_video: video.is_some(),
             });
             self.next_init += 1;
+            if init.id > 0 {
+                self.discontinuity_pending = true; // a player resets its decoders
+            }
             let mut builder = PartBuilder::new(configs);
             let index = if is_video { video } else { audio };
             if let Some(index) = index {
@@ -525,28 +485,6 @@ impl CmafSegmenter {
             }
         }
     }
-}
-
-/// Write `part` out onto the segment being written; with LL-HLS it is kept as a part too.
-fn add_part(b: &mut Building, part: Part, duration_ms: u32, keep: bool) {
-    if !keep {
-        b.bytes.extend_from_slice(&part.header);
-        for sample in &part.samples {
-            b.bytes.extend_from_slice(sample.bytes());
-        }
-        return;
-    }
-    let mut bytes = Vec::with_capacity(part.len as usize);
-    bytes.extend_from_slice(&part.header);
-    for sample in &part.samples {
-        bytes.extend_from_slice(sample.bytes());
-    }
-    b.bytes.extend_from_slice(&bytes);
-    b.parts.push(Arc::new(CmafPart {
-        duration_ms,
-        independent: part.starts_with_sync,
-        bytes,
-    }));
 }
 
 #[cfg(test)]
