@@ -518,3 +518,60 @@ fn an_av1_channel_plays_as_fmp4_hls() {
     let dir = TestDir::new();
     enhanced_channel_plays_as_fmp4(av1_track(&dir), "av1", "av01.");
 }
+
+#[test]
+fn a_new_publisher_marks_a_discontinuity_with_a_new_init_segment_and_a_closed_viewer_is_refused() {
+    let (mut server, mut first) = start("lowlatency", "live/again");
+    let viewer = HlsViewer::open(server.http_addr, "live/again").unwrap();
+    let streams = get_json(&server, "/stat/streams");
+    let id = streams
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, s)| s["type"] == "hls-mem")
+        .map(|(id, _)| id.clone())
+        .expect("the LL-HLS viewer is an hls-mem stream");
+    viewer.media_playlist();
+    first.kill();
+    // Another encoder with another picture size takes the channel within its grace period.
+    let _second = publish_loop(&mut server, &clip_h264_aac(320, 240, 20), "live/again");
+    let text = wait_until(secs(20.0), || {
+        let p = viewer.media_playlist();
+        p.segments.iter().any(|s| s.discontinuity).then_some(p.text)
+    })
+    .unwrap_or_else(|| panic!("no discontinuity\n{}", server.describe()));
+    // The first segment after the mark names a new init segment and decodes with it.
+    let after = &text[text.find("#EXT-X-DISCONTINUITY\n").unwrap()..];
+    let map = after
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-MAP:"))
+        .unwrap_or_else(|| panic!("no new EXT-X-MAP after the discontinuity:\n{text}"));
+    assert!(map.contains("-init-1.mp4"), "{map}");
+    let segment = after.lines().find(|l| !l.starts_with('#')).unwrap();
+    let dir = dir_of(&viewer.media_path).to_string();
+    let init = get(&server, &format!("{dir}{}", uri_of(map)));
+    let body = get(&server, &format!("{dir}{segment}"));
+    let files = TestDir::new();
+    let file = write_file(&files, "after.mp4", &[&init.body, &body.body]);
+    let (streams, flags) = probe_streams(&file);
+    assert!(flags.starts_with('K'), "{flags}");
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    // /stream/close ends the viewer: its playlist and its parts are refused from then on.
+    let (status, _) = post_json(&server, "/stream/close", &serde_json::json!({ "id": id }));
+    assert_eq!(status, 200);
+    wait_until(secs(5.0), || {
+        let r = get(&server, &viewer.media_path);
+        (r.head.status == 403).then_some(())
+    })
+    .expect("the closed viewer's playlist is refused");
+    let part = text
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-PART:"))
+        .map(uri_of)
+        .unwrap();
+    assert_eq!(get(&server, &format!("{dir}{part}")).head.status, 403);
+}
