@@ -22,6 +22,10 @@ use crate::hls::blocking::{parse_directives, part_state, readiness, PartState, R
 use crate::hls::cmaf_playlist::{cmaf_media_playlist, Uris};
 use crate::hls::CmafSegmenter;
 
+/// Stands for the viewer's session token in a shared playlist text (NULs are in no token, those
+/// are hex, and in no channel name a playlist names).
+const TOKEN_SLOT: &str = "\u{0}session\u{0}";
+
 /// How long a blocked request waits at most: three target durations (then 503).
 fn block_limit(muxer: &ChannelMuxer) -> Duration {
     muxer.target_duration() * 3
@@ -76,22 +80,24 @@ pub fn media_playlist(
             }
         }
     }
-    let token = &session.token;
+    // One text for every viewer (rendered once per new part), the token filled in after.
     let run = muxer.run;
-    let segment = |seq: u64| format!("{leaf}/{run}-{seq}.m4s?session={token}");
-    let part = |seq: u64, index: usize| format!("{leaf}/{run}-{seq}.{index}.m4s?session={token}");
-    let init = |id: u32| format!("{leaf}/{run}-init-{id}.mp4?session={token}");
+    let segment = |seq: u64| format!("{leaf}/{run}-{seq}.m4s?session={TOKEN_SLOT}");
+    let part =
+        |seq: u64, index: usize| format!("{leaf}/{run}-{seq}.{index}.m4s?session={TOKEN_SLOT}");
+    let init = |id: u32| format!("{leaf}/{run}-init-{id}.mp4?session={TOKEN_SLOT}");
     let uris = Uris {
         segment: &segment,
         part: &part,
         init: &init,
     };
-    let text = muxer
-        .with_output(|o| {
+    let shared = muxer
+        .rendered(usize::from(directives.skip), |o| {
             o.cmaf()
                 .map(|c| cmaf_media_playlist(c, &uris, directives.skip))
         })
         .ok_or_else(not_cmaf)?;
+    let text = shared.replace(TOKEN_SLOT, &session.token);
     let cache = if directives.block.is_some() {
         CACHE_BLOCKING
     } else {

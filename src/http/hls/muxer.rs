@@ -30,6 +30,10 @@ struct MuxState {
     unsupported: Option<String>,
     /// The muxer's thread has ended (channel closed, idle, or unsupported).
     stopped: bool,
+    /// Counts the changes of `output` a request may see (a part, a segment, the end).
+    version: u64,
+    /// Playlist texts made of `output` at a version, shared by every viewer (see `rendered`).
+    rendered: [Option<(u64, Arc<String>)>; 2],
 }
 
 pub struct ChannelMuxer {
@@ -63,6 +67,8 @@ impl ChannelMuxer {
                 output: HlsOutput::new(settings),
                 unsupported: None,
                 stopped: false,
+                version: 0,
+                rendered: [None, None],
             }),
             changed: Condvar::new(),
             last_request: Mutex::new(Instant::now()),
@@ -113,6 +119,28 @@ impl ChannelMuxer {
         Duration::from_secs(u64::from(self.state.lock().output.target_duration_secs()))
     }
 
+    /// The text `render` makes of the output, made once per change of the output and shared by
+    /// every request until the next (`slot` keeps renderings apart: a full playlist, a delta
+    /// update). Viewers that wake at the same part render it once, not once each, under the lock.
+    pub fn rendered(
+        &self,
+        slot: usize,
+        render: impl FnOnce(&HlsOutput) -> Option<String>,
+    ) -> Option<Arc<String>> {
+        let mut st = self.state.lock();
+        let version = st.version;
+        if let Some(Some((at, text))) = st.rendered.get(slot) {
+            if *at == version {
+                return Some(text.clone());
+            }
+        }
+        let text = Arc::new(render(&st.output)?);
+        if let Some(kept) = st.rendered.get_mut(slot) {
+            *kept = Some((version, text.clone()));
+        }
+        Some(text)
+    }
+
     /// Sleep until `check` finds what a request waits for (`Some`), woken at each new part or
     /// segment; `None` once `deadline` passes or the muxer stops without it.
     pub fn wait_for<T>(
@@ -161,7 +189,10 @@ impl ChannelMuxer {
             match sink.next_batch(TICK, &mut frames) {
                 Ok(_) => {}
                 Err(_) => {
-                    self.state.lock().output.end();
+                    let mut st = self.state.lock();
+                    st.output.end();
+                    st.version += 1;
+                    drop(st);
                     break "the channel ended";
                 }
             }
@@ -181,6 +212,9 @@ impl ChannelMuxer {
                     }
                 }
                 let failed = st.unsupported.is_some();
+                if completed {
+                    st.version += 1;
+                }
                 drop(st);
                 if completed || failed {
                     self.changed.notify_all();
