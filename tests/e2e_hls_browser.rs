@@ -184,3 +184,34 @@ fn hlsjs_low_latency_plays_30_s_without_stalls_within_2_s_and_a_third_of_mpegts(
         ts.mean()
     );
 }
+
+/// Chromium decodes AV1 (not HEVC): hls.js plays an AV1 channel (Enhanced RTMP) as fmp4 HLS.
+#[test]
+fn hlsjs_plays_an_av1_channel_as_fmp4_hls() {
+    let hlsjs = hlsjs_path().unwrap_or_else(|e| panic!("{e}"));
+    let page = serve_player_page(&hlsjs);
+    let server = Server::start(&["-hlsvariant=fmp4", "-hlsfragment=1s"]);
+    let dir = TestDir::new();
+    let _publishing = publish_enhanced_loop(&server, "av1", &av1_track(&dir), 40.0);
+    let src = format!("http://{}/live/av1.m3u8", server.http_addr);
+    wait_until(secs(15.0), || {
+        HlsViewer::open(server.http_addr, "live/av1").ok()
+    })
+    .unwrap_or_else(|| panic!("no playlist\n{}", server.describe()));
+    let watched = watch(page, &src, false, 6, &server);
+    println!(
+        "hls.js on AV1 fmp4: played {:.1} s in 6 s, latency {:.2} s",
+        watched.advanced,
+        watched.mean()
+    );
+    assert!(
+        !watched.errors.contains("fatal"),
+        "hls.js errors: {}",
+        watched.errors
+    );
+    assert!(
+        watched.advanced >= 4.0,
+        "played {} s in 6 s",
+        watched.advanced
+    );
+}

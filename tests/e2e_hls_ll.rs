@@ -405,53 +405,6 @@ fn a_blocked_request_gets_503_after_three_target_durations_and_costs_little_memo
     assert!(per_viewer < 256.0, "{per_viewer:.1} KiB per blocked viewer");
 }
 
-/// Publish `track` on `live/NAME` in real time (25 fps), its frames looped, for `seconds`.
-fn publish_enhanced_loop(
-    server: &Server,
-    name: &str,
-    track: &Track,
-    seconds: f64,
-) -> std::thread::JoinHandle<()> {
-    let mut client = RtmpClient::connect_app(server.rtmp_addr, "live").expect("publisher connects");
-    let sid = client.create_stream().expect("createStream");
-    client
-        .send_command(
-            sid,
-            "publish",
-            3.0,
-            amf::V::Null,
-            vec![amf::s(name), amf::s("live")],
-        )
-        .expect("send publish");
-    client
-        .wait_for(secs(5.0), "NetStream.Publish.Start", |m| {
-            m.status_code().as_deref() == Some("NetStream.Publish.Start")
-        })
-        .unwrap_or_else(|e| panic!("{e}\n{}", server.describe()));
-    client.set_chunk_size(4096).expect("set chunk size");
-    let tags = single_track_tags(track);
-    std::thread::spawn(move || {
-        client
-            .send(6, 0, 9, sid, &tags[0])
-            .expect("send the sequence start");
-        let started = Instant::now();
-        let frames = &tags[1..];
-        let mut n = 0usize;
-        while started.elapsed().as_secs_f64() < seconds {
-            let ts = 40 * n as u32;
-            if client
-                .send(6, ts, 9, sid, &frames[n % frames.len()])
-                .is_err()
-            {
-                return;
-            }
-            n += 1;
-            let due = started + std::time::Duration::from_millis(40 * n as u64);
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        }
-    })
-}
-
 /// An Enhanced RTMP channel in `codec` plays as fmp4 HLS: the entry playlist names `codecs`,
 /// ffprobe reads the playlist at the fixture's size, and each segment starts with a keyframe.
 fn enhanced_channel_plays_as_fmp4(track: Track, codec: &str, codecs: &str) {
