@@ -13,7 +13,7 @@ use super::exchange::{read_head, simple_response};
 use super::hls::HlsService;
 use super::request::RequestHead;
 use crate::hls::SegmenterSettings;
-use crate::hub::Hub;
+use crate::hub::{Hub, Listener};
 use crate::net::{self, Continuation};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
@@ -28,6 +28,7 @@ pub fn serve(
 ) {
     let hls = HlsService::new(hub.clone(), hls);
     net::accept_loop(listener, "http", policy, move |socket, peer| {
+        hub.counters.accepted(Listener::Http);
         handle_connection(socket, peer, hub.clone(), watch_page, hls.clone())
     });
 }

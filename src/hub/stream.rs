@@ -4,14 +4,17 @@
 //! `Stream` is the record: identity, state, counters, what it learnt of its media. It points at
 //! nothing, so channels and sinks may hold it freely; the wiring is in `handle`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::counters::ServerCounters;
 use super::headers::{Headers, MediaInfo};
 use super::meter::Meter;
 use super::stats::StreamStats;
+use super::traffic::Protocol;
 use super::types::{CloseReason, Decision, Role, RtmpInfo, StreamState, StreamType};
 use crate::media::{Packet, PacketKind};
 
@@ -31,6 +34,10 @@ pub struct Stream {
     dropped_packets: AtomicU64,
     /// Byte and media-time counters, updated for every write.
     pub meter: Meter,
+    /// `Protocol` index: the label its bytes are counted under server-wide.
+    protocol: AtomicU8,
+    /// The server's counters (set by the registry; a bare stream in a test counts only itself).
+    counters: OnceLock<Arc<ServerCounters>>,
     /// The controller's accept/reject (or a close's reject) not yet taken by the connection.
     decision: Mutex<Option<Decision>>,
     decided: Condvar,
@@ -68,6 +75,8 @@ impl Stream {
             bytes_in: AtomicU64::new(0),
             dropped_packets: AtomicU64::new(0),
             meter: Meter::default(),
+            protocol: AtomicU8::new(Protocol::of(stream_type).index() as u8),
+            counters: OnceLock::new(),
             decision: Mutex::new(None),
             decided: Condvar::new(),
             closer: Mutex::new(None),
@@ -181,13 +190,46 @@ impl Stream {
         pending.take()
     }
 
+    /// Count this stream's bytes and drops into the server's counters too.
+    pub(crate) fn count_into(&self, counters: Arc<ServerCounters>) {
+        let _ = self.counters.set(counters);
+    }
+
+    pub(crate) fn server_counters(&self) -> Option<&ServerCounters> {
+        self.counters.get().map(|c| &**c)
+    }
+
+    /// The protocol its bytes are counted under (from its type, unless marked a relay).
+    pub fn protocol(&self) -> Protocol {
+        Protocol::from_index(self.protocol.load(Ordering::Relaxed))
+    }
+
+    /// Count its bytes under `protocol` from now on (a relay's stream).
+    pub fn set_protocol(&self, protocol: Protocol) {
+        self.protocol
+            .store(protocol.index() as u8, Ordering::Relaxed);
+    }
+
     pub fn add_bytes_in(&self, n: u64) {
         self.bytes_in.fetch_add(n, Ordering::Relaxed);
         self.meter.add_in(n);
+        if let Some(c) = self.server_counters() {
+            c.traffic.add_received(self.protocol(), n);
+        }
     }
 
+    /// Bytes sent by the connection itself (not by a channel's flush, which counts its whole
+    /// batch into the server's counters at once).
     pub fn add_bytes_out(&self, n: u64) {
         self.meter.add_out(n, super::meter::clock_seconds());
+        self.count_sent(n);
+    }
+
+    /// Bytes already on the meter, into the server's counters.
+    pub(crate) fn count_sent(&self, n: u64) {
+        if let Some(c) = self.server_counters() {
+            c.traffic.add_sent(self.protocol(), n);
+        }
     }
 
     pub fn bytes_in(&self) -> u64 {
@@ -200,6 +242,9 @@ impl Stream {
 
     pub fn add_dropped(&self, packets: u64) {
         self.dropped_packets.fetch_add(packets, Ordering::Relaxed);
+        if let Some(c) = self.server_counters() {
+            c.add_dropped(packets);
+        }
     }
 
     pub fn dropped_packets(&self) -> u64 {

@@ -19,15 +19,17 @@ mod sockopt;
 pub mod stage;
 mod subscriber;
 pub mod sys;
+mod wake;
 mod wire;
 
 pub use lean_thread::spawn_lean;
 pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
 pub use signals::{stop_listener, ShutdownSignals};
-pub use sockopt::{raise_fd_limit, reset_on_close, set_keepalive};
+pub use sockopt::{raise_fd_limit, reset_on_close, set_keepalive, widen_backlog, LISTEN_BACKLOG};
 pub use subscriber::serve_silent_subscriber;
-pub use wire::{Ready, SocketWire};
+pub use wake::Ready;
+pub use wire::SocketWire;
 
 /// At most this many slices go to one `sendmsg` or `writev` (Linux's IOV_MAX); the rest is a
 /// partial write.
@@ -257,6 +259,16 @@ pub fn read_timeout(
     if !nonblocking {
         socket.set_read_timeout(timeout)?;
     }
+    read_timeout_set(socket, buf, timeout, nonblocking)
+}
+
+/// `read_timeout` on a blocking socket whose read timeout is already `timeout`.
+pub(crate) fn read_timeout_set(
+    socket: &TcpStream,
+    buf: &mut [u8],
+    timeout: Option<Duration>,
+    nonblocking: bool,
+) -> io::Result<usize> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         match (&*socket).read(buf) {

@@ -2,11 +2,11 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::wake::{Ready, Wake};
 use super::{close_reason, stage, wait_ready, MAX_IOV, WRITE_TIMEOUT};
 use crate::hub::{CloseReason, SharedBatch, Wire};
 
@@ -22,22 +22,15 @@ fn wire_failure(e: io::Error) -> CloseReason {
 ///
 /// A subscriber's socket is prepared when it starts to play (`prepare_subscriber`): switched
 /// to non-blocking mode (the kernel only lets a splice stop at a full socket when the socket is
-/// non-blocking), and given an eventfd by which the sink wakes the connection's thread, which
-/// sleeps in `wait` on both.
+/// non-blocking). The connection's thread sleeps in `wait` until the socket is readable or the
+/// sink wakes it (`net::wake`: a flag and a signal, no descriptor of its own).
 pub struct SocketWire {
     socket: TcpStream,
     nonblocking: AtomicBool,
-    /// The eventfd `wake_owner` signals; set by `prepare_subscriber`.
-    wakeup: OnceLock<OwnedFd>,
-}
-
-/// What woke a subscriber's thread in `SocketWire::wait`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ready {
-    /// The peer sent bytes, closed, or the socket failed or was shut down: read it.
-    pub readable: bool,
-    /// The sink asked for its thread (`Wire::wake_owner`): write its backlog.
-    pub woken: bool,
+    wake: Wake,
+    /// The read timeout last set on the (blocking) socket, so that a steady one costs no system
+    /// call per read: 0 none set yet, `u64::MAX` no timeout, else microseconds + 1.
+    read_timeout: AtomicU64,
 }
 
 impl SocketWire {
@@ -45,22 +38,37 @@ impl SocketWire {
         SocketWire {
             socket,
             nonblocking: AtomicBool::new(false),
-            wakeup: OnceLock::new(),
+            wake: Wake::default(),
+            read_timeout: AtomicU64::new(0),
         }
     }
 
-    /// Make the socket a subscriber's: non-blocking (every handle of it), for zero-copy
-    /// fan-out, and with the eventfd its sink wakes the connection's thread by.
-    pub fn prepare_subscriber(&self) -> io::Result<()> {
-        if self.wakeup.get().is_none() {
-            // SAFETY: eventfd takes no pointers; a negative result is an error, checked below.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
+    /// Read once, waiting at most `timeout` (`net::read_timeout`), setting the socket's read
+    /// timeout only when it differs from the last one set.
+    pub fn read_within(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
+        let nonblocking = self.is_nonblocking();
+        if !nonblocking {
+            let code = timeout.map_or(u64::MAX, |t| {
+                (t.as_micros().min(u64::MAX as u128 - 2) as u64) + 1
+            });
+            if self.read_timeout.swap(code, Ordering::AcqRel) != code {
+                if let Err(e) = self.socket.set_read_timeout(timeout) {
+                    self.read_timeout.store(0, Ordering::Release);
+                    return Err(e);
+                }
             }
-            // SAFETY: eventfd succeeded, so `fd` is open and owned by nobody else.
-            let _ = self.wakeup.set(unsafe { OwnedFd::from_raw_fd(fd) });
         }
+        super::read_timeout_set(&self.socket, buf, timeout, nonblocking)
+    }
+
+    /// The socket, for the connection's own reads.
+    pub fn socket(&self) -> &TcpStream {
+        &self.socket
+    }
+
+    /// Make the socket a subscriber's: non-blocking (every handle of it), for zero-copy
+    /// fan-out.
+    pub fn prepare_subscriber(&self) -> io::Result<()> {
         self.socket.set_nonblocking(true)?;
         self.nonblocking.store(true, Ordering::Release);
         Ok(())
@@ -69,43 +77,7 @@ impl SocketWire {
     /// Sleep until the peer sends (or hangs up) or the sink wakes this thread, or `timeout`
     /// passes (both false). Only for a prepared subscriber socket.
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<Ready> {
-        let wakeup = self.wakeup.get().map_or(-1, |fd| fd.as_raw_fd());
-        let mut fds = [
-            libc::pollfd {
-                fd: self.socket.as_raw_fd(),
-                events: libc::POLLIN | libc::POLLRDHUP,
-                revents: 0,
-            },
-            // A negative descriptor is ignored by poll.
-            libc::pollfd {
-                fd: wakeup,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let millis = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
-        loop {
-            // SAFETY: `fds` is a valid array of two pollfds for the duration of the call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, millis) };
-            if n >= 0 {
-                break;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-        let woken = fds[1].revents & libc::POLLIN != 0;
-        if woken {
-            let mut count = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer from our own non-blocking eventfd;
-            // it resets the counter (EAGAIN when another read took it first is harmless).
-            unsafe { libc::read(wakeup, count.as_mut_ptr().cast(), count.len()) };
-        }
-        Ok(Ready {
-            readable: fds[0].revents != 0,
-            woken,
-        })
+        self.wake.sleep(self.socket.as_raw_fd(), timeout)
     }
 
     /// Read and drop what the peer sent (a subscriber that should send nothing). `Ok(false)`
@@ -242,11 +214,36 @@ impl Wire for SocketWire {
     }
 
     fn wake_owner(&self) {
-        if let Some(fd) = self.wakeup.get() {
-            let one = 1u64.to_ne_bytes();
-            // SAFETY: writing 8 bytes from an 8-byte buffer to our own non-blocking eventfd;
-            // EAGAIN (the counter is full: the thread is being woken anyway) is harmless.
-            unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        self.wake.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_changed_read_timeout_takes_effect_and_a_steady_one_holds() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let wire = SocketWire::new(listener.accept().unwrap().0);
+        let mut buf = [0u8; 16];
+        for (ms, at_least) in [(40, 30), (40, 30), (300, 250), (40, 30)] {
+            let started = Instant::now();
+            let e = wire
+                .read_within(&mut buf, Some(Duration::from_millis(ms)))
+                .unwrap_err();
+            let took = started.elapsed();
+            assert!(super::super::is_timeout(&e), "{e}");
+            assert!(
+                took >= Duration::from_millis(at_least),
+                "{ms} ms: took {took:?}"
+            );
+            assert!(
+                took < Duration::from_millis(ms + 200),
+                "{ms} ms: took {took:?}"
+            );
         }
     }
 }

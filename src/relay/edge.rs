@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use super::pull::Pull;
 use super::request::Source;
 use super::{rtmp_info, TICK};
-use crate::hub::{Channel, CloseReason, Hub, StreamGuard, StreamType};
+use crate::hub::{Channel, CloseReason, Hub, Protocol, StreamGuard, StreamType};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
 use crate::rtmp::session;
@@ -76,6 +76,7 @@ fn start_edge_pull(
         }
     };
     let stream = hub.new_stream(StreamType::Rtmp, url_text.clone());
+    stream.set_protocol(Protocol::Relay);
     stream.set_rtmp_info(rtmp_info("pull", &url));
     let edge = EdgeWatch {
         channel: channel.clone(),

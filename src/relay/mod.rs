@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::amf0::Amf0Value;
-use crate::hub::{CloseReason, Hub, StreamGuard, StreamType};
+use crate::hub::{CloseReason, Hub, Protocol, StreamGuard, StreamType};
 use crate::hub::{ConnectObject, RtmpInfo};
 use crate::net;
 use crate::rtmp::client::RtmpUrl;
@@ -116,6 +116,7 @@ pub fn new_stream(hub: &Arc<Hub>, body: &Value) -> Result<String, ProxyError> {
         Source::HttpFlv(_) => StreamType::HttpFlv,
     };
     let stream = hub.new_stream(stream_type, request.url.clone());
+    stream.set_protocol(Protocol::Relay);
     if let Some(id) = &request.id {
         if hub.change_stream_id(&stream.id(), id).is_err() {
             // Taken between the check and now.

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
 use super::TICK;
-use crate::hub::{CloseReason, Cursor, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle};
+use crate::hub::{
+    CloseReason, Cursor, Format, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle,
+};
 use crate::media::PacketKind;
 use crate::rtmp::client::{RtmpClient, RtmpUrl};
 use crate::text::{log_safe, LOG_TEXT_MAX};
@@ -190,7 +192,7 @@ impl Push {
                             awaiting_keyframe = false;
                         }
                         let written = if shared && frame.packet.kind != PacketKind::Data {
-                            client.write_prechunked(frame.rtmp_bytes())
+                            client.write_prechunked(&frame.wire_bytes(Format::Rtmp))
                         } else {
                             client.write_packet(&frame.packet)
                         };

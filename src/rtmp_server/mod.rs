@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::hub::{
-    CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
+    CloseReason, ConnectObject, Hub, Listener, RtmpInfo, Sink, StreamGuard, StreamHandle,
+    StreamType, Wire,
 };
 use crate::net::{self, Continuation, SocketWire};
 use crate::rtmp::chunk::ChunkReader;
@@ -37,6 +38,7 @@ const UNPUBLISH_LINGER: Duration = Duration::from_secs(3);
 /// Accept RTMP connections, a thread each, within the limits of `policy`.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy) {
     net::accept_loop(listener, "rtmp", policy, move |socket, peer| {
+        hub.counters.accepted(Listener::Rtmp);
         run_connection(socket, peer, hub.clone())
     });
 }
@@ -99,7 +101,7 @@ fn log_closed(peer: SocketAddr, stream: &StreamHandle, seen: CloseReason) {
 }
 
 struct Connection {
-    socket: TcpStream,
+    /// The socket: the connection reads it, and a player's sink writes to it.
     wire: Arc<SocketWire>,
     /// A player's output once it plays: control replies then go through it, in order with media.
     sink: Option<Arc<Sink>>,
@@ -127,7 +129,7 @@ impl Connection {
     ) -> io::Result<Connection> {
         socket.set_nodelay(true)?;
         socket.set_write_timeout(Some(net::WRITE_TIMEOUT))?;
-        let wire = Arc::new(SocketWire::new(socket.try_clone()?));
+        let wire = Arc::new(SocketWire::new(socket));
         let closer = wire.clone();
         let record = Arc::downgrade(stream.record());
         stream.set_closer(Box::new(move || {
@@ -141,7 +143,6 @@ impl Connection {
             }
         }));
         Ok(Connection {
-            socket,
             wire,
             sink: None,
             stream,
@@ -208,14 +209,7 @@ impl Connection {
     /// Read once from the socket into `buf`: within `deadline` while setting up, within the idle
     /// timeout after that (a player waits as long as it plays).
     fn read_some(&self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, RtmpError> {
-        read_socket(
-            &self.socket,
-            &self.wire,
-            &self.stream,
-            self.playing,
-            buf,
-            deadline,
-        )
+        read_socket(&self.wire, &self.stream, self.playing, buf, deadline)
     }
 
     /// Read and drop what the peer still sends until it closes, errs, or `limit` passes.
@@ -223,12 +217,7 @@ impl Connection {
         let end = Instant::now() + limit;
         let mut buf = [0u8; 4096];
         while let Some(left) = end.checked_duration_since(Instant::now()) {
-            let read = net::read_timeout(
-                &self.socket,
-                &mut buf,
-                Some(left),
-                self.wire.is_nonblocking(),
-            );
+            let read = self.wire.read_within(&mut buf, Some(left));
             if !matches!(read, Ok(n) if n > 0) {
                 break;
             }
@@ -280,6 +269,12 @@ impl Connection {
     /// `until_playing`, until it plays).
     fn serve(&mut self, until_playing: bool) -> Result<Step, RtmpError> {
         loop {
+            // What one read brought goes to the channel's subscribers in one write each.
+            let burst = if self.publishing {
+                self.stream.hold_flushes()
+            } else {
+                None
+            };
             while let Some(raw) = self.reader.next_message()? {
                 let events = self.session.handle(raw)?;
                 self.flush_session()?;
@@ -289,6 +284,7 @@ impl Connection {
                     }
                 }
             }
+            drop(burst);
             if until_playing && self.playing {
                 return Ok(Step::Playing);
             }
@@ -305,11 +301,10 @@ impl Connection {
             } else {
                 SETUP_READ_BUFFER
             };
-            let (socket, wire, stream, playing) =
-                (&self.socket, &self.wire, &self.stream, self.playing);
+            let (wire, stream, playing) = (&self.wire, &self.stream, self.playing);
             // Straight into the chunk reader's input: no copy through a buffer of our own.
             let n = self.reader.fill_from(room, |into| {
-                read_socket(socket, wire, stream, playing, into, deadline)
+                read_socket(wire, stream, playing, into, deadline)
             })?;
             self.session.bytes_received(n);
             self.flush_session()?;
@@ -369,7 +364,6 @@ impl Connection {
 
 /// One read from the connection's socket; see `Connection::read_some`.
 fn read_socket(
-    socket: &TcpStream,
     wire: &SocketWire,
     stream: &StreamHandle,
     playing: bool,
@@ -381,7 +375,7 @@ fn read_socket(
         None if playing => None,
         None => Some(IDLE_READ_TIMEOUT),
     };
-    match net::read_timeout(socket, buf, timeout, wire.is_nonblocking()) {
+    match wire.read_within(buf, timeout) {
         Ok(0) => Err(RtmpError::Io(io::ErrorKind::UnexpectedEof.into())),
         Ok(n) => {
             stream.add_bytes_in(n as u64);

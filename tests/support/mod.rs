@@ -21,6 +21,7 @@
 //! | `server` | the server under test; `run_joy4` for CLI runs |
 //! | `media` | generated clips, ffmpeg publishers and players |
 //! | `probe` | ffprobe, parsed |
+//! | `prometheus` | Prometheus text parsed by the Prometheus client library's parser |
 //! | `checks` | what a recording must hold |
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
@@ -53,6 +54,7 @@ mod media;
 mod net;
 mod probe;
 mod proc;
+mod prometheus;
 mod rtmp;
 mod server;
 pub mod soak;
@@ -78,6 +80,7 @@ pub use {
     net::*,
     probe::*,
     proc::*,
+    prometheus::*,
     rtmp::*,
     server::*,
     watch::*,

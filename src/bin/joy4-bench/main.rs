@@ -43,6 +43,10 @@ OPTIONS:
   --publish URL       where to publish (rtmp:// only)                       [required]
   --play URL          what subscribers open                        [default: --publish]
   -n, --subscribers N number of subscribers, 1..=10000                   [default: 100]
+  --channels K        publish K channels at once, each its own publisher; subscriber i
+                      plays channel i % K, named the stream name plus -k      [default: 1]
+  --poll URL          fetch this http:// URL (a server's API) every 100 ms during the run
+                      and report how long it took to answer
   --ramp R            subscribers opened per second                      [default: 200]
   --duration DUR      measured time after the ramp (10s, 500ms, 2m)       [default: 20s]
   --warmup DUR        publishing before the first subscriber                [default: 3s]
@@ -164,6 +168,8 @@ fn bench(mut args: pico_args::Arguments) -> Result<(), Failure> {
     let readers: usize = opt(&mut args, "--readers", number)?.unwrap_or(2);
     let connectors: usize = opt(&mut args, "--connectors", number)?.unwrap_or(32);
     let timeout = opt(&mut args, "--timeout", parse_duration)?.unwrap_or(Duration::from_secs(10));
+    let channels: usize = opt(&mut args, "--channels", number)?.unwrap_or(1);
+    let poll: Option<Target> = opt(&mut args, "--poll", Target::parse)?;
     let quiet = args.contains(["-q", "--quiet"]);
     let rest = args.finish();
     if !rest.is_empty() {
@@ -187,7 +193,9 @@ fn bench(mut args: pico_args::Arguments) -> Result<(), Failure> {
         label: label.unwrap_or_else(|| play.host().to_string()),
         publish,
         play,
+        channels,
         subscribers,
+        poll,
         ramp,
         duration,
         warmup,

@@ -65,6 +65,17 @@ impl Admitted {
 }
 
 impl Api {
+    /// What `/metrics` and `/stat` read.
+    pub(super) fn metric_sources(&self) -> metrics::Sources<'_> {
+        metrics::Sources {
+            hub: &self.hub,
+            callback: self.callback.as_deref(),
+            events: &self.events,
+            requests: &self.requests,
+            started: self.started,
+        }
+    }
+
     pub fn new(hub: Arc<Hub>, api_token: Option<String>) -> Api {
         Api::with_options(
             hub,
@@ -193,8 +204,11 @@ impl Api {
 
     fn run(&self, op: Op, param: Option<String>, body: &[u8]) -> Result<Answer, ApiError> {
         match op {
-            Op::Metrics => Ok(Answer::Text(metrics::CONTENT_TYPE, metrics::render(self))),
-            Op::Stat => Ok(Answer::Json(metrics::stat_json(self))),
+            Op::Metrics => Ok(Answer::Text(
+                metrics::CONTENT_TYPE,
+                metrics::render(&self.metric_sources()),
+            )),
+            Op::Stat => Ok(Answer::Json(metrics::stat_json(&self.metric_sources()))),
             Op::Events => Err(ApiError::bad(
                 "GET /events is a stream of Server-Sent Events: read it over HTTP",
             )),

@@ -23,7 +23,7 @@ use super::handlers::{Admission, Api};
 use super::render::ApiError;
 use super::{ApiRequest, Body, Cors, Reply, MAX_BODY, MAX_CONNECTIONS, MAX_HEAD, REQUEST_TIMEOUT};
 use crate::http::request::RequestHead;
-use crate::hub::ServerCounters;
+use crate::hub::{Listener, ServerCounters};
 use crate::net;
 
 const CONNECTION_STACK: usize = 256 * 1024;
@@ -68,6 +68,7 @@ pub fn serve(listener: TcpListener, api: Arc<Api>) {
             }
             continue;
         }
+        api.hub.counters.accepted(Listener::Api);
         let open = Open(api.clone());
         let spawned = net::spawn(format!("api-{peer}"), CONNECTION_STACK, move || {
             let api = open.0.clone();

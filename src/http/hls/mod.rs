@@ -36,7 +36,7 @@ use super::exchange::read_head;
 use super::request::RequestHead;
 use crate::hls::playlist::{media_playlist, multivariant_playlist};
 use crate::hls::{HlsVariant, SegmenterSettings};
-use crate::hub::{CloseReason, Hub, RtmpInfo, StreamType};
+use crate::hub::{CloseReason, HlsRequestKind, Hub, RtmpInfo, StreamType};
 
 /// How long a first request waits for the channel's first segment.
 const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(12);
@@ -118,6 +118,12 @@ impl HlsService {
         let params = crate::text::query_pairs(query);
         let token = crate::text::last_value(&params, "session").map(str::to_string);
         let range = head.header("Range");
+        // Parts and init segments count as segment requests.
+        self.hub.counters.hls_request(match (&request, &token) {
+            (HlsRequest::Playlist { .. }, Some(_)) => HlsRequestKind::Playlist,
+            (HlsRequest::Playlist { .. }, None) => HlsRequestKind::Entry,
+            _ => HlsRequestKind::Segment,
+        });
         let served = match request {
             HlsRequest::Playlist { channel } => {
                 self.playlist(socket, peer, &channel, token.as_deref(), &params, x)

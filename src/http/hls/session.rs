@@ -47,8 +47,8 @@ impl Session {
         (self.muxer.target_duration() * targets).max(Duration::from_secs(2))
     }
 
-    /// Write with `write`, counting the body bytes on the viewer's stream; returns whether the
-    /// write went through.
+    /// Write with `write`, counting the body bytes on the viewer's stream and its channel;
+    /// returns whether the write went through.
     pub fn respond(
         &self,
         socket: &mut TcpStream,
@@ -57,6 +57,7 @@ impl Session {
         match write(socket) {
             Ok(n) => {
                 self.stream.add_bytes_out(n as u64);
+                self.muxer.channel.traffic.add_sent(n as u64);
                 true
             }
             Err(e) => {
