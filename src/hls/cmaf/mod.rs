@@ -13,14 +13,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::media::mp4::{
-    audio_sample, init_segment, video_sample, Mp4Error, PartBuilder, TrackConfig,
-};
+use crate::media::mp4::{audio_sample, video_sample, Mp4Error, TrackConfig};
 use crate::media::{ts_diff, Packet, PacketKind};
 
-use super::codecs::codecs_attribute;
 use super::segmenter::MAX_SEGMENT_BYTES;
-use segment::add_part;
+use segment::{add_part, Tracks};
 pub use segment::{Building, CmafPart, CmafSegment, InitSegment};
 
 mod segment;
@@ -36,14 +33,6 @@ pub struct CmafSettings {
     pub window: usize,
     /// Low-Latency HLS: the part duration (milliseconds); `None`: one fragment per segment.
     pub part_ms: Option<u32>,
-}
-
-#[derive(Debug)]
-struct Tracks {
-    builder: PartBuilder,
-    /// Track index in the builder of video and of audio.
-    video: Option<usize>,
-    audio: Option<usize>,
 }
 
 /// What a packet changed.
@@ -376,35 +365,19 @@ impl CmafSegmenter {
             progress.segments += 1;
         }
         if !reuse {
-            let mut configs = Vec::new();
-            let video = self.video.clone().map(|c| {
-                configs.push(c);
-                configs.len() - 1
-            });
-            let audio = self.audio.clone().map(|c| {
-                configs.push(c);
-                configs.len() - 1
-            });
-            let init = Arc::new(InitSegment {
-                id: self.next_init,
-                bytes: init_segment(&configs),
-                codecs: codecs_attribute(&configs),
-                has_video: video.is_some(),
-            });
+            let (mut tracks, init) =
+                Tracks::new(self.video.clone(), self.audio.clone(), self.next_init);
             self.next_init += 1;
             if init.id > 0 {
                 self.discontinuity_pending = true; // a player resets its decoders
             }
-            let mut builder = PartBuilder::new(configs);
-            let index = if is_video { video } else { audio };
+            let index = if is_video { tracks.video } else { tracks.audio };
             if let Some(index) = index {
-                builder.push(index, ms, packet.body.clone(), slice, true);
+                tracks
+                    .builder
+                    .push(index, ms, packet.body.clone(), slice, true);
             }
-            self.tracks = Some(Tracks {
-                builder,
-                video,
-                audio,
-            });
+            self.tracks = Some(tracks);
             self.new_init_pending = false;
             self.open(packet.timestamp, ms, received_ms, init);
         } else {

@@ -3,7 +3,48 @@
 
 use std::sync::Arc;
 
-use crate::media::mp4::Part;
+use super::super::codecs::codecs_attribute;
+use crate::media::mp4::{init_segment, Part, PartBuilder, TrackConfig};
+
+/// The tracks of one init segment and the samples gathered for their next part.
+#[derive(Debug)]
+pub(super) struct Tracks {
+    pub builder: PartBuilder,
+    /// Track index in the builder of video and of audio.
+    pub video: Option<usize>,
+    pub audio: Option<usize>,
+}
+
+impl Tracks {
+    /// Video then audio (those there are), and their init segment named `id`.
+    pub fn new(
+        video: Option<TrackConfig>,
+        audio: Option<TrackConfig>,
+        id: u32,
+    ) -> (Tracks, Arc<InitSegment>) {
+        let mut configs = Vec::new();
+        let video = video.map(|c| {
+            configs.push(c);
+            configs.len() - 1
+        });
+        let audio = audio.map(|c| {
+            configs.push(c);
+            configs.len() - 1
+        });
+        let init = Arc::new(InitSegment {
+            id,
+            bytes: init_segment(&configs),
+            codecs: codecs_attribute(&configs),
+            has_video: video.is_some(),
+        });
+        let tracks = Tracks {
+            builder: PartBuilder::new(configs),
+            video,
+            audio,
+        };
+        (tracks, init)
+    }
+}
 
 /// An init segment (`ftyp` + `moov`), named by `id`.
 #[derive(Debug)]

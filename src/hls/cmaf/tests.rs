@@ -227,3 +227,24 @@ fn parts_never_pass_the_part_target_with_30_fps_and_aac_frames() {
     let short = parts.iter().filter(|&&d| d < 150).count();
     assert!(short * 3 <= parts.len(), "{parts:?}");
 }
+
+#[test]
+fn an_audio_only_channel_is_cut_by_time_into_independent_parts() {
+    let mut s = CmafSegmenter::new(CmafSettings {
+        fragment_ms: 2000,
+        window: 6,
+        part_ms: Some(200),
+    });
+    s.push(&aac_header(), false, 0).unwrap();
+    for i in 0..300u32 {
+        s.push(&audio(i * 1024 * 1000 / 44_100), false, 1).unwrap();
+    }
+    assert!(s.segments().len() >= 2);
+    assert!(!s.init(0).unwrap().has_video);
+    assert_eq!(s.codecs(), "mp4a.40.2");
+    for seg in s.segments() {
+        assert!((2000..2100).contains(&seg.duration_ms), "{}", seg.duration_ms);
+        let parts = s.parts_of(seg.sequence).unwrap();
+        assert!(parts.iter().all(|p| p.independent && p.duration_ms <= 200));
+    }
+}
