@@ -528,3 +528,34 @@ fn a_new_publisher_marks_a_discontinuity_with_a_new_init_segment_and_a_closed_vi
         .unwrap();
     assert_eq!(get(&server, &format!("{dir}{part}")).head.status, 403);
 }
+
+#[test]
+fn h264_with_mp3_plays_as_fmp4_and_the_playlist_names_mp4a_40_34() {
+    let mut server = Server::start(&["-hlsvariant=fmp4", "-hlsfragment=1s"]);
+    let _publisher = publish_loop(&mut server, &clip_h264_mp3(CLIP_SECS), "live/mp3");
+    let viewer = HlsViewer::open(server.http_addr, "live/mp3").unwrap();
+    // MP3 has no sequence header: its track is known from its first frame, so the segments
+    // that have it come with the init segment that lists it.
+    let text = wait_until(secs(15.0), || {
+        let p = viewer.media_playlist();
+        let with_mp3 = p.text.contains("-init-1.mp4") && p.segments.len() >= 3;
+        with_mp3.then_some(p.text)
+    })
+    .unwrap_or_else(|| panic!("no segments with the MP3 track\n{}", server.describe()));
+    let entry = get(&server, "/live/mp3.m3u8").body_text();
+    assert!(entry.contains(",mp4a.40.34\""), "{entry}");
+    let dir = dir_of(&viewer.media_path).to_string();
+    let after = &text[text.rfind("#EXT-X-MAP:").unwrap()..];
+    let map = after.lines().next().unwrap();
+    let segment = after.lines().find(|l| !l.starts_with('#')).unwrap();
+    let init = get(&server, &format!("{dir}{}", uri_of(map)));
+    let body = get(&server, &format!("{dir}{segment}"));
+    let files = TestDir::new();
+    let file = write_file(&files, "mp3.mp4", &[&init.body, &body.body]);
+    let (streams, flags) = probe_streams(&file);
+    assert!(flags.starts_with('K'));
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio");
+    let audio = audio.unwrap_or_else(|| panic!("no audio: {streams:?}"));
+    assert_eq!(audio["codec_name"], "mp3");
+    assert_eq!(audio["sample_rate"], "44100");
+}

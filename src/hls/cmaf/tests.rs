@@ -243,7 +243,11 @@ fn an_audio_only_channel_is_cut_by_time_into_independent_parts() {
     assert!(!s.init(0).unwrap().has_video);
     assert_eq!(s.codecs(), "mp4a.40.2");
     for seg in s.segments() {
-        assert!((2000..2100).contains(&seg.duration_ms), "{}", seg.duration_ms);
+        assert!(
+            (2000..2100).contains(&seg.duration_ms),
+            "{}",
+            seg.duration_ms
+        );
         let parts = s.parts_of(seg.sequence).unwrap();
         assert!(parts.iter().all(|p| p.independent && p.duration_ms <= 200));
     }
