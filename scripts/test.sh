@@ -29,6 +29,17 @@ fi
 if ! have nginx; then
   MISSING+=(nginx)
 fi
+# The tests across hosts: haproxy in front of joy4 (PROXY protocol, TLS with a certificate made
+# by openssl), and network namespaces with veth links and a bridge (iproute2).
+if ! have haproxy; then
+  MISSING+=(haproxy)
+fi
+if ! have openssl; then
+  MISSING+=(openssl)
+fi
+if ! have ip; then
+  MISSING+=(iproute2)
+fi
 if ! have npm; then
   MISSING+=(npm)
 fi

@@ -35,7 +35,8 @@
 //! Sockets and threads:
 //! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, a signal and
 //!   ppoll for a viewer's wake-ups, bare threads for viewers, rlimits, epoll, keepalive, shutdown
-//!   signals); connection limits; `/proc` figures of a process.
+//!   signals); the accept loop, connection limits and PROXY protocol headers (`proxy_protocol`,
+//!   sans-IO; `proxied`: who must send one, read within its bounds); `/proc` figures of a process.
 //! - [`http`]: the media port (`media_port`: HTTP-FLV and HLS play, the watch page and
 //!   `/channels.json`),
 //!   the REST API (`api`: routes, `/stat`, `/metrics`, `/events`), the callback sender, the

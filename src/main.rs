@@ -130,9 +130,12 @@ fn run(config: Config) -> ExitCode {
         ..HubSettings::default()
     };
     let hub = Hub::new(settings, events);
-    if let Some(origin) = &config.origin {
-        joy4::relay::install_edge(&hub, origin.clone(), config.max_pulls);
-        log::info!("edge mode: unknown channels are pulled from {origin}");
+    if !config.origins.is_empty() {
+        joy4::relay::install_edge(&hub, config.origins.clone(), config.max_pulls);
+        log::info!(
+            "edge mode: unknown channels are pulled from {}",
+            config.origins.join(", ")
+        );
     }
     if let Some(sender) = &callback {
         sender.attach_hub(&hub);
@@ -167,10 +170,23 @@ fn run(config: Config) -> ExitCode {
     );
 
     let refused_hub = hub.clone();
+    let bad_proxy_hub = hub.clone();
+    let proxy = config.proxy_protocol.clone().map(Arc::new);
+    if let Some(trust) = &proxy {
+        let ranges: Vec<String> = trust.ranges().iter().map(|r| r.to_string()).collect();
+        log::info!(
+            "peers in {} must open with a PROXY protocol header",
+            ranges.join(", ")
+        );
+    }
     let policy = joy4::net::AcceptPolicy {
         limits: joy4::net::ConnectionLimits::new(max_connections, config.max_conn_per_ip),
         on_refused: Arc::new(move || {
             ServerCounters::add(&refused_hub.counters.refused_connections)
+        }),
+        proxy: proxy.clone(),
+        on_bad_proxy_header: Arc::new(move || {
+            ServerCounters::add(&bad_proxy_hub.counters.bad_proxy_headers)
         }),
     };
     log::info!(
@@ -203,7 +219,7 @@ fn run(config: Config) -> ExitCode {
         return ExitCode::from(1);
     }
     let api_thread = joy4::net::spawn("api".into(), 256 * 1024, move || {
-        joy4::http::api::serve(api, api_handler)
+        joy4::http::api::serve(api, api_handler, proxy)
     });
     let api_thread = match api_thread {
         Ok(t) => t,

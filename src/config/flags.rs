@@ -68,9 +68,14 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "gather frames up to this long before writing them to subscribers: each at once while a channel has up to 32, the whole window from 160, growing between (0 = always each at once)",
     ),
     (
-        "-origin=URL",
+        "-origin=URL,...",
         "(none)",
-        "pull unknown channels from this RTMP origin (edge mode)",
+        "pull unknown channels from these RTMP origins, tried in order, failing over (edge mode)",
+    ),
+    (
+        "-proxyprotocol=CIDR,...",
+        "(none)",
+        "peers in these ranges must open with a PROXY protocol v1/v2 header naming the client (all three ports)",
     ),
     (
         "-watchpage=BOOL",

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::hls::HlsVariant;
+use crate::net::proxied::ProxyTrust;
 use crate::text::parse_duration;
 
 mod flags;
@@ -37,7 +38,10 @@ pub struct Config {
     pub buffer_gop_count: usize,
     pub publisher_grace: Duration,
     pub merge_write: Duration,
-    pub origin: Option<String>,
+    /// Edge mode: the origins to pull unknown channels from, tried in order (`-origin=A,B`).
+    pub origins: Vec<String>,
+    /// Peers that must open with a PROXY protocol header (`-proxyprotocol`).
+    pub proxy_protocol: Option<ProxyTrust>,
     /// Serve the watch page (`/`, `/channels.json`) on the media port.
     pub watch_page: bool,
     /// Open media connections (RTMP and HTTP-FLV together); `None`: sized from the fd limit.
@@ -74,7 +78,8 @@ impl Default for Config {
             buffer_gop_count: 1,
             publisher_grace: Duration::from_secs(10),
             merge_write: Duration::from_millis(100),
-            origin: None,
+            origins: Vec::new(),
+            proxy_protocol: None,
             watch_page: true,
             max_connections: None,
             max_conn_per_ip: 0,
@@ -295,13 +300,21 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
             config.hls_part, config.hls_fragment
         )));
     }
-    config.origin = value(&mut args, "--origin", |s| {
-        if s.starts_with("rtmp://") {
-            Ok(s.to_string())
-        } else {
-            Err(format!("{s:?} is not an rtmp:// URL"))
+    config.origins = value(&mut args, "--origin", |s| {
+        let origins: Vec<String> = s
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        match origins.iter().find(|o| !o.starts_with("rtmp://")) {
+            Some(bad) => Err(format!("{bad:?} is not an rtmp:// URL")),
+            None if origins.is_empty() => Err("no origin given".to_string()),
+            None => Ok(origins),
         }
-    })?;
+    })?
+    .unwrap_or_default();
+    config.proxy_protocol = value(&mut args, "--proxyprotocol", ProxyTrust::parse_list)?;
     let count = |s: &str| {
         s.parse::<usize>()
             .map_err(|_| format!("{s:?} is not a count"))

@@ -74,6 +74,8 @@ pub struct ServerCounters {
     pub panics: AtomicU64,
     /// Connections closed at accept because a connection limit was reached.
     pub refused_connections: AtomicU64,
+    /// Connections closed for their PROXY protocol header: bad, slow, or from an untrusted peer.
+    pub bad_proxy_headers: AtomicU64,
     /// Bytes received and sent, by protocol.
     pub traffic: Traffic,
     accepted: [AtomicU64; 3],

@@ -44,7 +44,7 @@ pub use headers::{Headers, MediaInfo};
 pub use registry::{Hub, HubError, HubSettings};
 pub use sink::{Format, QueueEnd, SharedBatch, Sink, Wire};
 pub use stats::{ChannelStats, ChannelTotals, StreamStats};
-pub use stream::Stream;
+pub use stream::{ReconnectAsk, Reconnector, Stream};
 pub use traffic::{ChannelTraffic, Protocol, Traffic};
 pub use types::{CloseReason, ConnectObject, Role, RtmpInfo, StreamState, StreamType};
 /// What `Hub::start_play` returns: an in-process subscriber that takes frames with `next_batch`.

@@ -18,6 +18,17 @@ use super::traffic::Protocol;
 use super::types::{CloseReason, Decision, Role, RtmpInfo, StreamState, StreamType};
 use crate::media::{Packet, PacketKind};
 
+/// A server's request that an RTMP client reconnect (Enhanced RTMP v2): to `tc_url`, or to
+/// the same server when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconnectAsk {
+    pub tc_url: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Sends a [`ReconnectAsk`] to one connection.
+pub type Reconnector = std::sync::Arc<dyn Fn(&ReconnectAsk) + Send + Sync>;
+
 pub struct Stream {
     /// Internal identity: never changes, unlike the user-visible id (see `/stream/changeid`).
     pub key: u64,
@@ -43,6 +54,9 @@ pub struct Stream {
     decided: Condvar,
     /// Shuts the connection's socket down, so a thread blocked in a read wakes up.
     closer: Mutex<Option<Box<dyn Fn() + Send>>>,
+    /// Delivers a ReconnectRequest to an RTMP client, and whether the client advertised that
+    /// it follows one (`capsEx` Reconnect).
+    reconnector: Mutex<Option<(Reconnector, bool)>>,
     close_requested: Mutex<Option<CloseReason>>,
     closed: AtomicBool,
     /// A publisher's latest metadata and sequence headers, for a channel that switches to it.
@@ -80,6 +94,7 @@ impl Stream {
             decision: Mutex::new(None),
             decided: Condvar::new(),
             closer: Mutex::new(None),
+            reconnector: Mutex::new(None),
             close_requested: Mutex::new(None),
             closed: AtomicBool::new(false),
             headers: Mutex::new(Headers::default()),
@@ -134,6 +149,31 @@ impl Stream {
     /// Drop the closer once the connection has ended (it holds the socket).
     pub(crate) fn clear_closer(&self) {
         *self.closer.lock() = None;
+        *self.reconnector.lock() = None;
+    }
+
+    /// Register how to send the RTMP client a ReconnectRequest; `advertised`: the client said
+    /// in `connect` that it follows one.
+    pub fn set_reconnector(&self, advertised: bool, reconnector: Reconnector) {
+        *self.reconnector.lock() = Some((reconnector, advertised));
+    }
+
+    /// Send the client a ReconnectRequest; false if the stream has no RTMP client to send to.
+    pub fn request_reconnect(&self, ask: &ReconnectAsk) -> bool {
+        // Called outside the lock: it writes to the connection.
+        let reconnector = self.reconnector.lock().as_ref().map(|(r, _)| r.clone());
+        match reconnector {
+            Some(reconnector) => {
+                reconnector(ask);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the stream's RTMP client advertised that it follows a ReconnectRequest.
+    pub fn advertises_reconnect(&self) -> bool {
+        self.reconnector.lock().as_ref().is_some_and(|(_, a)| *a)
     }
 
     /// Ask the connection to end (API close, channel close, reject): a wait for a decision ends

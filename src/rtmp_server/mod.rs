@@ -18,7 +18,10 @@ use crate::rtmp::session::{self, ServerSession, SessionEvent};
 use crate::rtmp::RtmpError;
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
+mod reconnect;
 mod requests;
+
+use reconnect::ReconnectMailbox;
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,6 +122,8 @@ struct Connection {
     setup_deadline: Instant,
     /// The test-only fault hook asked this publisher to panic (see `fault_hook_requested`).
     fault_panic: bool,
+    /// Where the API's ReconnectRequests for this client go.
+    reconnect: Arc<ReconnectMailbox>,
 }
 
 impl Connection {
@@ -154,6 +159,7 @@ impl Connection {
             publishing: false,
             unpublished: false,
             fault_panic: false,
+            reconnect: Arc::new(ReconnectMailbox::default()),
             setup_deadline: Instant::now() + net::SETUP_TIMEOUT,
         })
     }
@@ -307,6 +313,10 @@ impl Connection {
                 read_socket(wire, stream, playing, into, deadline)
             })?;
             self.session.bytes_received(n);
+            if let Some(bytes) = self.reconnect.take_pending() {
+                self.session.output().extend_from_slice(&bytes);
+                log::info!("rtmp stream {}: ReconnectRequest sent", self.stream.id());
+            }
             self.flush_session()?;
         }
     }
@@ -338,6 +348,7 @@ impl Connection {
     fn on_event(&mut self, event: SessionEvent) -> Result<Option<CloseReason>, RtmpError> {
         match event {
             SessionEvent::Connected { command_object } => {
+                ReconnectMailbox::install(&self.reconnect, &self.stream, &command_object);
                 self.stream.set_rtmp_info(RtmpInfo {
                     connect_params: Some(ConnectObject::new(&command_object)),
                     ..RtmpInfo::default()

@@ -26,6 +26,7 @@
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
+//! | `hosts` | test hosts in network namespaces joined by a bridge; a link cut without a FIN |
 //! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
 //! | `enhanced` | HEVC and AV1 fixtures as Enhanced RTMP tags |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
@@ -49,6 +50,7 @@ mod enhanced;
 mod flv;
 mod hls;
 mod hlsjs;
+mod hosts;
 mod http;
 mod media;
 mod net;
@@ -75,6 +77,7 @@ pub use {
     flv::*,
     hls::*,
     hlsjs::*,
+    hosts::*,
     http::*,
     media::*,
     net::*,

@@ -275,6 +275,8 @@ impl Api {
                 Ok(json!({}))
             }
             Op::StreamNew => self.stream_new(body),
+            Op::StreamReconnect => super::reconnect::reconnect(hub, body),
+            Op::ServerDrain => super::reconnect::drain(hub, body),
             Op::OpenApi => Ok(openapi_value().clone()),
             // Answered by `run` before it comes here.
             Op::Metrics | Op::Stat | Op::Events => Ok(Value::Null),

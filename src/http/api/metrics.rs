@@ -273,6 +273,7 @@ pub(super) fn stat_json(api: &Sources<'_>) -> Value {
         "sentBytes": by_protocol(|p| counters.traffic.sent(p)),
         "droppedPackets": counters.dropped_packets(),
         "refusedConnections": ServerCounters::get(&counters.refused_connections),
+        "badProxyHeaders": ServerCounters::get(&counters.bad_proxy_headers),
         "callbacks": api.callback.map(|cb| serde_json::to_value(cb.stats()).unwrap_or_default()),
         "events": { "readers": api.events.readers(), "dropped": api.events.dropped() },
         "apiRequests": requests,

@@ -23,6 +23,7 @@
 //! - `render`: error answers, and the API's names and statuses for the hub's refusals.
 //! - `handlers`: [`Api`], which decides one request.
 //! - `metrics`: `/metrics` (Prometheus text) and `/stat`.
+//! - `reconnect`: `/stream/reconnect` and `/server/drain` (Enhanced RTMP ReconnectRequest).
 //! - `conn`: reading one request off a socket, bounded in size and time.
 //! - `serve`: the accept loop, connection threads, writing responses.
 //! - `sse`: the `/events` stream of one reader.
@@ -35,6 +36,7 @@ mod cors;
 mod fields;
 mod handlers;
 mod metrics;
+mod reconnect;
 mod render;
 mod routes;
 mod serve;

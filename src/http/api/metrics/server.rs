@@ -50,6 +50,12 @@ pub(super) fn render(t: &mut Text, c: &ServerCounters) {
         "Connections closed at accept because a connection limit was reached.",
         ServerCounters::get(&c.refused_connections),
     );
+    t.single(
+        "joy4_bad_proxy_headers_total",
+        "counter",
+        "Connections closed for their PROXY protocol header: bad, slow, or from an untrusted peer.",
+        ServerCounters::get(&c.bad_proxy_headers),
+    );
     t.family(
         "joy4_closed_streams_total",
         "counter",
