@@ -393,12 +393,14 @@ run_case() {
   stop_pid "$SERVER_PID"
 }
 
-# run_hls N: joy4 with ffmpeg publishing the looped clip, and N HLS viewers (joy4-bench hls)
-# polling the playlist and fetching each new segment; one mux per channel, shared by all.
+# run_hls N [lowlatency]: joy4 with ffmpeg publishing the looped clip, and N HLS viewers
+# (joy4-bench hls) polling the playlist and fetching each new segment, or with `lowlatency` N
+# LL-HLS viewers (joy4-bench hls --ll: blocking reloads, every part); one mux per channel.
 HLS_LINES=()
 run_hls() {
-  local n=$1 name="joy4-hls-$1"
-  start_joy4 "$name"
+  local n=$1 variant=${2:-mpegts} name="joy4-hls-${2:-mpegts}-$1" ll=()
+  [ "$variant" = lowlatency ] && ll=(--ll)
+  start_joy4 "$name" "-hlsvariant=$variant"
   local http
   http=$(awk '$1=="listening" && $2=="http" {print $3}' "$WORK/joy4-$name.listen")
   ffmpeg -hide_banner -loglevel error -re -stream_loop -1 -i "$CLIP" -c copy -f flv "$PUBLISH_URL" \
@@ -406,13 +408,13 @@ run_hls() {
   local ffmpeg_pid=$!
   PIDS+=("$ffmpeg_pid")
   sleep 6 # a first segment (2 s) and the playlist's window starting to fill
-  log "joy4 hls N=$n: running (log: $RESULTS/$name.log)"
-  if "$BENCH" hls --play "http://$http/live/bench.m3u8" -n "$n" --duration "${DURATION}s" \
+  log "joy4 hls $variant N=$n: running (log: $RESULTS/$name.log)"
+  if "$BENCH" hls --play "http://$http/live/bench.m3u8" -n "$n" --duration "${DURATION}s" "${ll[@]}" \
        --pid "$SERVER_PID" --json "$RESULTS/$name.json" >"$RESULTS/$name.txt" 2>"$RESULTS/$name.log"; then
     HLS_LINES+=("$(cat "$RESULTS/$name.txt")")
     sed 's/^ */    /' "$RESULTS/$name.txt" >&2
   else
-    log "joy4 hls N=$n: the bench failed: $(tail -n 1 "$RESULTS/$name.log")"
+    log "joy4 hls $variant N=$n: the bench failed: $(tail -n 1 "$RESULTS/$name.log")"
   fi
   stop_pid "$ffmpeg_pid"
   stop_pid "$SERVER_PID"
@@ -456,7 +458,10 @@ for lowat in "${LOWATS[@]}"; do
     run_case nginx-rtmp rtmp "$n" "$lowat"
   done
 done
-if [ "$HLS_VIEWERS" -gt 0 ]; then run_hls "${HLS_VIEWERS}"; fi
+if [ "$HLS_VIEWERS" -gt 0 ]; then
+  run_hls "${HLS_VIEWERS}"
+  run_hls "${HLS_VIEWERS}" lowlatency
+fi
 if [ "$WITH_5000" = 1 ]; then
   # Idle-ish viewers: a 100 kbit/s synthetic stream; threads and descriptors are what is tested.
   run_case joy4 rtmp 5000 "${LOWATS[0]}" --bitrate 100 --gop 2 --ramp 250
@@ -507,7 +512,7 @@ fi
   fi
   if [ "$HLS_VIEWERS" -gt 0 ]; then
     echo
-    echo "HLS viewers (joy4 only: nginx-rtmp has no HLS from memory), ${HLS_VIEWERS} viewers polling the playlist and fetching each new segment:"
+    echo "HLS viewers (joy4 only: nginx-rtmp has no HLS from memory), ${HLS_VIEWERS} viewers polling the playlist and fetching each new segment (mpegts), and ${HLS_VIEWERS} LL-HLS viewers (lowlatency: blocking reloads, every part):"
     if [ ${#HLS_LINES[@]} -gt 0 ]; then printf '%s\n' "${HLS_LINES[@]}"; else echo "(the HLS case did not complete)"; fi
   fi
   echo

@@ -24,7 +24,8 @@
 //! - [`flv`]: FLV tags and a tag reader.
 //! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing;
 //!   `media::ts`, the MPEG-TS writer.
-//! - [`hls`]: cutting a channel into MPEG-TS segments in memory, and the playlists.
+//! - [`hls`]: cutting a channel into segments in memory (MPEG-TS, or CMAF with LL-HLS parts),
+//!   the playlists, and LL-HLS delivery directives.
 //! - [`rtmp`]: wire constants, `handshake`, `chunk`, `message`, server `session`, `client`
 //!   (its session is sans-IO; `client::RtmpClient` drives it on a socket).
 //!

@@ -205,6 +205,8 @@ fn run(config: Config) -> ExitCode {
     let hls_settings = joy4::hls::SegmenterSettings {
         fragment_ms: config.hls_fragment.as_millis().min(u32::MAX as u128) as u32,
         window: config.hls_window,
+        variant: config.hls_variant,
+        part_ms: config.hls_part.as_millis().min(u32::MAX as u128) as u32,
     };
     let rtmp_hub = hub.clone();
     let flv_hub = hub.clone();

@@ -107,6 +107,16 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "2s",
         "HLS: least segment duration; cut at the next keyframe after it",
     ),
+    (
+        "-hlsvariant=V",
+        "mpegts",
+        "HLS: mpegts (every player) | fmp4 (CMAF; HEVC, AV1) | lowlatency (LL-HLS)",
+    ),
+    (
+        "-hlspart=DUR",
+        "200ms",
+        "HLS lowlatency: part duration",
+    ),
     ("-loglevel=LEVEL", "info", "error | warn | info | debug"),
     ("-h, --help", "", "print this help"),
     ("--version", "", "print the version"),

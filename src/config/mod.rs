@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::hls::HlsVariant;
 use crate::net::proxied::ProxyTrust;
 use crate::text::parse_duration;
 
@@ -53,6 +54,10 @@ pub struct Config {
     pub hls_window: usize,
     /// HLS: the least media time before a segment is cut at the next keyframe.
     pub hls_fragment: Duration,
+    /// HLS: segments and playlists (`mpegts`, `fmp4`, `lowlatency`).
+    pub hls_variant: HlsVariant,
+    /// HLS `lowlatency`: the part duration.
+    pub hls_part: Duration,
 }
 
 impl Default for Config {
@@ -81,6 +86,8 @@ impl Default for Config {
             max_pulls: 64,
             hls_window: 6,
             hls_fragment: Duration::from_secs(2),
+            hls_variant: HlsVariant::Mpegts,
+            hls_part: Duration::from_millis(200),
         }
     }
 }
@@ -273,6 +280,25 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
         }
     })? {
         config.hls_fragment = d;
+    }
+    if let Some(v) = value(&mut args, "--hlsvariant", |s| s.parse::<HlsVariant>())? {
+        config.hls_variant = v;
+    }
+    if let Some(d) = value(&mut args, "--hlspart", |s| {
+        let d = parse_duration(s)?;
+        if d >= Duration::from_millis(50) && d <= Duration::from_secs(5) {
+            Ok(d)
+        } else {
+            Err(format!("{s:?} is not a part duration from 50ms to 5s"))
+        }
+    })? {
+        config.hls_part = d;
+    }
+    if config.hls_variant == HlsVariant::LowLatency && config.hls_part > config.hls_fragment {
+        return Err(UsageError(format!(
+            "-hlspart ({:?}) is longer than -hlsfragment ({:?})",
+            config.hls_part, config.hls_fragment
+        )));
     }
     config.origins = value(&mut args, "--origin", |s| {
         let origins: Vec<String> = s

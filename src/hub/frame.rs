@@ -25,6 +25,8 @@ pub struct Frame {
     /// sent frames: the timeline continues, but the stream's parameters may not (HLS marks a
     /// discontinuity).
     starts_source: bool,
+    /// Wall-clock time (Unix ms) the frame reached the server (HLS's `PROGRAM-DATE-TIME`).
+    received_ms: u64,
     /// The FLV tag's header and PreviousTagSize (`None`: too large for a tag, never written).
     flv: Option<([u8; crate::flv::TAG_HEADER_LEN], [u8; 4])>,
     /// The RTMP chunk headers for the play message stream at joy4's chunk size.
@@ -33,6 +35,9 @@ pub struct Frame {
 
 impl Frame {
     pub fn new(packet: Packet) -> Frame {
+        let received_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let (kind, ts, len) = (packet.kind, packet.timestamp, packet.body.len());
         let flv = crate::flv::tag_header(kind.tag_type(), ts, len)
             .map(|head| (head, crate::flv::previous_tag_size(len)));
@@ -52,6 +57,7 @@ impl Frame {
         Frame {
             packet,
             starts_source: false,
+            received_ms,
             flv,
             rtmp,
         }
@@ -67,6 +73,10 @@ impl Frame {
 
     pub fn starts_source(&self) -> bool {
         self.starts_source
+    }
+
+    pub fn received_ms(&self) -> u64 {
+        self.received_ms
     }
 
     pub fn timestamp(&self) -> u32 {

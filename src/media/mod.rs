@@ -9,7 +9,8 @@
 //! exp-Golomb), `video_size` with `avc`, `hevc` and `av1` (picture size from configuration
 //! records, SPS and AV1 sequence headers; `picture`, the size and cropping they share), `audio`
 //! (AudioSpecificConfig, OpusHead, audio parameters), `error`.
-//! [`codec`] is their public face. [`ts`] writes MPEG-TS for HLS.
+//! [`codec`] is their public face. [`ts`] writes MPEG-TS for HLS; [`mp4`] writes fragmented MP4
+//! (recordings, CMAF).
 mod audio;
 mod av1;
 mod avc;
@@ -18,6 +19,7 @@ pub mod codec;
 mod codec_id;
 mod error;
 mod hevc;
+pub mod mp4;
 mod picture;
 mod sniff;
 mod tag_header;

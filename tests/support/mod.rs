@@ -28,6 +28,7 @@
 //! | `hls` | an HLS client: playlists, sessions, segments |
 //! | `hosts` | test hosts in network namespaces joined by a bridge; a link cut without a FIN |
 //! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
+//! | `enhanced` | HEVC and AV1 fixtures as Enhanced RTMP tags |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
 //! | `amf` | AMF0 values, encoder and decoder |
@@ -45,6 +46,7 @@ mod callback;
 mod checks;
 mod chunks;
 mod dir;
+mod enhanced;
 mod flv;
 mod hls;
 mod hlsjs;
@@ -71,6 +73,7 @@ pub use {
     checks::*,
     chunks::*,
     dir::*,
+    enhanced::*,
     flv::*,
     hls::*,
     hlsjs::*,

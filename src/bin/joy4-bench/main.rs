@@ -34,7 +34,7 @@ joy4-bench: load and measure a live-streaming server (joy4, nginx-rtmp, SRS)
 USAGE:
   joy4-bench --publish rtmp://HOST:PORT/APP/STREAM [--play URL] [OPTIONS]
   joy4-bench summary [--baseline LABEL [--targets WINDOW_MS]] FILE.json...
-  joy4-bench hls --play http://HOST:PORT/PATH.m3u8 [-n N] [--duration DUR] [--pid PID]
+  joy4-bench hls --play http://HOST:PORT/PATH.m3u8 [-n N] [--duration DUR] [--pid PID] [--ll]
 
 Publishes one real-time stream over RTMP, opens N subscribers over RTMP (rtmp://…) or HTTP-FLV
 (http://…/x.flv), ramping at --ramp per second, then measures for --duration and stops.
@@ -243,6 +243,7 @@ fn hls_viewers(mut args: pico_args::Arguments) -> Result<(), Failure> {
     let duration = opt(&mut args, "--duration", parse_duration)?.unwrap_or(Duration::from_secs(20));
     let pid: Option<u32> = opt(&mut args, "--pid", number)?;
     let json: Option<PathBuf> = opt(&mut args, "--json", |s| Ok(PathBuf::from(s)))?;
+    let ll = args.contains("--ll");
     let rest = args.finish();
     if !rest.is_empty() {
         return Err(format!("unexpected arguments: {rest:?}").into());
@@ -264,6 +265,7 @@ fn hls_viewers(mut args: pico_args::Arguments) -> Result<(), Failure> {
         ramp,
         duration,
         pid,
+        ll,
     };
     let (line, figures) = hls::run(cfg).map_err(Failure::Run)?;
     print!("{line}");
