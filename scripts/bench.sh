@@ -248,7 +248,8 @@ fi
 HARD=$(ulimit -Hn)
 ulimit -n "$HARD" 2>/dev/null || true
 SOFT=$(ulimit -n)
-MOST=${COUNTS[-1]:-0}
+MOST=0
+[ ${#COUNTS[@]} -gt 0 ] && MOST=${COUNTS[-1]}
 if [ "$WITH_10000" = 1 ] || [ "$STORM" = 1 ]; then MOST=10000; fi
 if [ "$SOFT" != unlimited ] && [ "$SOFT" -lt $(( MOST + 256 )) ]; then
   log "warning: open-file limit $SOFT (hard $HARD) is low for $MOST subscribers"
