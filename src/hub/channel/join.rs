@@ -12,35 +12,22 @@ use crate::media::PacketKind;
 
 impl Channel {
     /// Register a subscriber and give it the headers and the buffer from `cursor`, under one lock,
-    /// so it neither loses nor doubles a frame at the seam. May write a pending batch to the
-    /// other subscribers first: call it holding no other lock.
+    /// so it neither loses nor doubles a frame at the seam.
     pub fn add_subscriber(&self, sink: &Arc<Sink>, cursor: Cursor) -> Result<(), ChannelClosed> {
         let mut st = self.state.lock();
         if st.closed {
             return Err(ChannelClosed);
         }
-        let mut backlog = st.buffer.frames_from(cursor);
-        if batch_follows(&backlog, &st.batch) {
-            // The pending batch is the newest part of the joiner's backlog: the joiner takes the
-            // rest from the buffer and the batch itself when it goes out, with everyone else's.
-            // A crowd of joiners does not break the merge window.
-            backlog.truncate(backlog.len() - st.batch.len());
-        } else {
-            // Headers or metadata pending, or the cursor inside the batch: the batch goes out
-            // to the others first, and the joiner gets its frames from the buffer.
-            while !st.batch.is_empty() {
-                let flush = Self::take_flush(&mut st);
-                self.finish_flush(st, flush);
-                st = self.state.lock();
-                if st.closed {
-                    return Err(ChannelClosed);
-                }
-            }
-            backlog = st.buffer.frames_from(cursor);
-        }
+        // Frames still pending are in the buffer already: the joiner takes them from there, and
+        // the pending batch, which reaches the joiner too, leaves out what the joiner already
+        // has. The join writes nothing: a crowd of joiners neither breaks the merge window nor
+        // waits on a big channel's writes.
+        let backlog = st.buffer.frames_from(cursor);
+        let pending_last = st.batch.last().cloned();
         let has_video = st.media.video_codec.is_some();
         let start_ts = backlog
             .first()
+            .or_else(|| st.batch.iter().find(|f| !f.is_header()))
             .map(|f| f.timestamp())
             .or(st.last_ts)
             .unwrap_or(0);
@@ -59,8 +46,14 @@ impl Channel {
             })
             .collect();
         let awaiting_keyframe = backlog.is_empty() && has_video;
+        let joined_through = pending_last.map(|f| (f, !backlog.is_empty()));
         join.extend(backlog);
-        if !sink.join(join, awaiting_keyframe, self.traffic.clone()) {
+        if !sink.join(
+            join,
+            awaiting_keyframe,
+            self.traffic.clone(),
+            joined_through,
+        ) {
             return Err(ChannelClosed);
         }
         let mut sinks: Vec<Arc<Sink>> = st
@@ -112,14 +105,4 @@ impl Channel {
             .collect();
         (st.publisher.take(), subscribers)
     }
-}
-
-/// Whether `batch` is exactly the tail of `backlog` (the same buffered frames), with at least one
-/// frame of the backlog before it.
-fn batch_follows(backlog: &[Arc<Frame>], batch: &[Arc<Frame>]) -> bool {
-    if batch.is_empty() || batch.len() >= backlog.len() {
-        return batch.is_empty();
-    }
-    let tail = &backlog[backlog.len() - batch.len()..];
-    tail.iter().zip(batch).all(|(a, b)| Arc::ptr_eq(a, b))
 }

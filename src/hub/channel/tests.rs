@@ -136,7 +136,7 @@ fn a_merge_window_holds_frames_until_it_passes_and_a_joiner_neither_loses_nor_do
 }
 
 #[test]
-fn a_joiner_after_the_keyframe_leaves_the_pending_batch_pending_and_gets_it_with_everyone() {
+fn a_join_writes_nothing_and_the_pending_batch_brings_the_joiner_only_what_it_lacks() {
     let ch = channel_with_window(Duration::from_secs(3600), None);
     let publisher = stream(1);
     ch.set_publisher(&publisher);
@@ -152,43 +152,84 @@ fn a_joiner_after_the_keyframe_leaves_the_pending_batch_pending_and_gets_it_with
         "the batch of 40 and 80 is pending"
     );
     let late = subscribe(&ch, 3, Cursor::Latest);
-    assert!(drain(&early).is_empty(), "the join did not write the batch");
+    assert!(drain(&early).is_empty(), "the join wrote nothing");
     assert_eq!(
         ts(drain(&late)),
-        vec![0],
-        "the joiner's backlog ends where the batch begins"
+        vec![0, 40, 80],
+        "the buffer, pending frames included"
     );
     ch.push(&publisher, video(120, false));
     ch.flush();
     assert_eq!(ts(drain(&early)), vec![40, 80, 120]);
-    assert_eq!(ts(drain(&late)), vec![40, 80, 120]);
+    assert_eq!(ts(drain(&late)), vec![120], "nothing it had twice");
+}
+
+/// onMetaData with `tag` as its last byte.
+fn metadata(ts: u32, tag: u8) -> Packet {
+    let mut body = b"\x02\x00\x0aonMetaData".to_vec();
+    body.push(tag);
+    Packet::new(PacketKind::Data, ts, body)
 }
 
 #[test]
-fn a_pending_header_is_written_before_a_join_so_that_the_joiner_gets_it_once() {
+fn a_header_pending_at_a_join_reaches_the_joiner_once() {
     let ch = channel_with_window(Duration::from_secs(3600), None);
     let publisher = stream(1);
     ch.set_publisher(&publisher);
     let early = subscribe(&ch, 2, Cursor::Latest);
-    ch.push(&publisher, avc_header(1));
+    ch.push(&publisher, metadata(0, 1));
     ch.push(&publisher, video(0, true));
     ch.flush();
     drain(&early);
     ch.push(&publisher, video(40, false));
-    ch.push(&publisher, avc_header(2));
+    ch.push(&publisher, metadata(40, 2));
     let late = subscribe(&ch, 3, Cursor::Latest);
-    let got = drain(&early);
-    assert_eq!(
-        got.len(),
-        2,
-        "the pending frame and header went out before the join"
-    );
+    ch.push(&publisher, metadata(80, 3));
     ch.flush();
-    let late_frames = drain(&late);
-    let headers = late_frames.iter().filter(|f| f.is_header()).count();
+    assert_eq!(drain(&early).len(), 3, "40 and both new onMetaData");
+    let got = drain(&late);
+    let tags: Vec<u8> = got
+        .iter()
+        .filter(|f| f.is_header())
+        .map(|f| *f.packet.body.last().unwrap())
+        .collect();
     assert_eq!(
-        headers, 1,
-        "the joiner gets the new header once, from the channel's headers"
+        tags,
+        vec![2, 3],
+        "the metadata current at the join, then the newer one"
+    );
+    let media: Vec<u32> = got
+        .iter()
+        .filter(|f| !f.is_header())
+        .map(|f| f.timestamp())
+        .collect();
+    assert_eq!(media, vec![0, 40], "the buffer, once");
+}
+
+#[test]
+fn a_joiner_with_nothing_buffered_gets_the_pending_media_but_not_its_headers_again() {
+    let ch = channel_with_window(Duration::from_secs(3600), None);
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    // Someone watching, so that the batch waits for its window.
+    let _early = subscribe(&ch, 2, Cursor::Latest);
+    ch.push(&publisher, audio(0));
+    ch.push(&publisher, metadata(0, 1));
+    ch.push(&publisher, audio(23));
+    let late = subscribe(&ch, 3, Cursor::Next);
+    ch.push(&publisher, audio(46));
+    ch.flush();
+    let got = drain(&late);
+    let ts: Vec<u32> = got
+        .iter()
+        .filter(|f| !f.is_header())
+        .map(|f| f.timestamp())
+        .collect();
+    assert_eq!(ts, vec![0, 23, 46], "the pending media: it had none of it");
+    assert_eq!(
+        got.iter().filter(|f| f.is_header()).count(),
+        1,
+        "the metadata once"
     );
 }
 

@@ -68,6 +68,9 @@ struct SinkState {
     backlog: VecDeque<Backlog>,
     /// The counters of the channel joined last, which the subscriber's own writes count into.
     channel: Option<Arc<ChannelTraffic>>,
+    /// The last frame of the channel's batch pending at the join, and whether the joiner was
+    /// given buffered frames: what of that batch the joiner already has is not sent again.
+    joined_through: Option<(Arc<Frame>, bool)>,
 }
 
 /// What the channel passes to each sink with a batch.
@@ -163,17 +166,23 @@ impl Sink {
     /// buffered frames, written by the subscriber's thread. With no backlog and `awaiting_keyframe`,
     /// the first frames written are from the next keyframe. `channel`: the joined channel's
     /// counters, which what the subscriber's thread writes counts into.
+    /// `joined_through`: the last frame of the channel's pending batch, which reaches this sink
+    /// too when it goes out, and whether the joiner got buffered frames: the batch's frames up
+    /// to there that the joiner already has (the headers; the media too when it got buffered
+    /// frames) are then left out.
     pub(crate) fn join(
         &self,
         backlog: Vec<Arc<Frame>>,
         awaiting_keyframe: bool,
         channel: Arc<ChannelTraffic>,
+        joined_through: Option<(Arc<Frame>, bool)>,
     ) -> bool {
         let mut st = self.state.lock();
         if st.ended {
             return false;
         }
         st.channel = Some(channel);
+        st.joined_through = joined_through;
         st.skipping = false;
         st.headers_missed = false;
         st.awaiting_keyframe = awaiting_keyframe;
@@ -230,19 +239,29 @@ impl Sink {
         if st.ended || offer.frames.is_empty() {
             return 0;
         }
+        // The batch that was pending when this subscriber joined: what it got at the join is
+        // not sent again.
+        let narrowed: Option<Vec<Arc<Frame>>> =
+            st.joined_through.take().and_then(|(seen, had_backlog)| {
+                let i = offer.frames.iter().position(|f| Arc::ptr_eq(f, &seen))?;
+                let (before, after) = offer.frames.split_at(i + 1);
+                let new_to_it = before.iter().filter(|f| !had_backlog && !f.is_header());
+                Some(new_to_it.chain(after).cloned().collect())
+            });
+        let all: &[Arc<Frame>] = narrowed.as_deref().unwrap_or(offer.frames);
+        if all.is_empty() {
+            return 0;
+        }
         let mut start = 0;
         if st.skipping || st.awaiting_keyframe {
             // Resume only once the backlog is (nearly) written out.
             let may_resume = !st.skipping || st.queued_frames <= MAX_QUEUED_FRAMES / 32;
             let found = if may_resume {
-                offer
-                    .frames
-                    .iter()
-                    .position(|f| is_resume_point(f, offer.has_video))
+                all.iter().position(|f| is_resume_point(f, offer.has_video))
             } else {
                 None
             };
-            let missed = &offer.frames[..found.unwrap_or(offer.frames.len())];
+            let missed = &all[..found.unwrap_or(all.len())];
             if st.skipping {
                 self.count_dropped(&st, missed.len());
             }
@@ -253,13 +272,11 @@ impl Sink {
             start = i;
             st.skipping = false;
             st.awaiting_keyframe = false;
-            self.stream
-                .meter
-                .set_dequeued_ts(offer.frames[i].timestamp());
+            self.stream.meter.set_dequeued_ts(all[i].timestamp());
         }
-        let frames = &offer.frames[start..];
+        let frames = &all[start..];
         let resync = std::mem::take(&mut st.headers_missed);
-        if start > 0 || resync {
+        if start > 0 || resync || narrowed.is_some() {
             // This subscriber's bytes differ from the batch's: its own (rare) piece list.
             let mut pieces: Vec<Piece> = Vec::with_capacity(frames.len() + 3);
             if resync {

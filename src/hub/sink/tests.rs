@@ -252,7 +252,7 @@ fn drops_and_the_owners_writes_count_into_the_joined_channel_and_the_server() {
     let wire = FakeWire::new(0);
     let sink = Sink::new(s, Format::Flv, wire.clone());
     let channel = Arc::new(ChannelTraffic::default());
-    assert!(sink.join(Vec::new(), false, channel.clone()));
+    assert!(sink.join(Vec::new(), false, channel.clone(), None));
     let mut ts = 0;
     while ts <= 8000 {
         offer_all(&sink, &[video(ts, ts % 2000 == 0)]);
