@@ -54,6 +54,7 @@ pub mod hub;
 pub mod media;
 #[allow(unsafe_code)]
 pub mod net;
+pub mod record;
 pub mod relay;
 pub mod rtmp;
 pub mod rtmp_server;

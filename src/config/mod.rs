@@ -11,10 +11,12 @@ use crate::text::parse_duration;
 
 mod flags;
 mod listen;
+mod record;
 
 use flags::BOOL_FLAGS;
 pub use flags::{usage, FLAGS};
 pub use listen::{ListenAddr, LogLevel};
+pub use record::RecordFlags;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -49,6 +51,8 @@ pub struct Config {
     pub hls_window: usize,
     /// HLS: the least media time before a segment is cut at the next keyframe.
     pub hls_fragment: Duration,
+    /// `-recorddir` and the other recording flags.
+    pub record: RecordFlags,
 }
 
 impl Default for Config {
@@ -76,6 +80,7 @@ impl Default for Config {
             max_pulls: 64,
             hls_window: 6,
             hls_fragment: Duration::from_secs(2),
+            record: RecordFlags::default(),
         }
     }
 }
@@ -290,6 +295,7 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     if let Some(n) = value(&mut args, "--maxpulls", count)? {
         config.max_pulls = n;
     }
+    config.record = record::parse(&mut args)?;
     let rest = args.finish();
     if let Some(first) = rest.first() {
         let text = first.to_string_lossy();

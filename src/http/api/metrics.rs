@@ -15,6 +15,7 @@ use super::handlers::Api;
 use crate::hub::{ChannelStats, ServerCounters, StreamStats};
 
 mod counters;
+mod record;
 mod text;
 
 pub use counters::{CallbackCounters, RequestCounters};
@@ -329,6 +330,7 @@ pub(super) fn render(api: &Api) -> String {
     for (class, n) in api.requests.by_class() {
         t.sample("joy4_api_requests_total", &[("code", &class)], n);
     }
+    record::render(&mut t, api.recorder.is_some());
     t.0
 }
 

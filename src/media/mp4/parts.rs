@@ -41,6 +41,8 @@ struct TrackParts {
     pending: Vec<Pending>,
     /// The duration of the last sample written (timescale units), for the next part's last one.
     last_duration: u32,
+    /// When the track's next sample comes (ms), if known: its last pending one is complete.
+    next_ms: Option<i64>,
 }
 
 /// One fragment ready to write: `header` (moof and the mdat header), then each of `samples`'
@@ -83,6 +85,7 @@ impl PartBuilder {
                     },
                     config,
                     pending: Vec::new(),
+                    next_ms: None,
                 })
                 .collect(),
             sequence: 0,
@@ -104,6 +107,14 @@ impl PartBuilder {
             .flat_map(|t| &t.pending)
             .map(|p| p.bytes.body.len() - p.bytes.offset)
             .sum()
+    }
+
+    /// Track `index`'s next sample comes at `next_ms`: its last pending sample is complete and
+    /// goes out with the next part (so a part can end right before a keyframe).
+    pub fn next_sample_at(&mut self, index: usize, next_ms: i64) {
+        if let Some(track) = self.tracks.get_mut(index) {
+            track.next_ms = Some(next_ms);
+        }
     }
 
     /// Add a sample of track `index` (0-based) at `dts_ms` on the recording's timeline.
@@ -140,8 +151,12 @@ impl PartBuilder {
     }
 
     fn build(&mut self, keep_last: bool) -> Option<Part> {
-        let ready = |t: &TrackParts| t.pending.len().saturating_sub(usize::from(keep_last));
+        let ready = |t: &TrackParts| {
+            let hold = keep_last && t.next_ms.is_none();
+            t.pending.len().saturating_sub(usize::from(hold))
+        };
         if self.tracks.iter().all(|t| ready(t) == 0) {
+            self.tracks.iter_mut().for_each(|t| t.next_ms = None);
             return None;
         }
         self.sequence += 1;
@@ -159,11 +174,14 @@ impl PartBuilder {
                 continue;
             }
             let scale = track.config.timescale();
-            let times: Vec<u64> = track
+            let mut times: Vec<u64> = track
                 .pending
                 .iter()
                 .map(|p| to_timescale(p.dts_ms, scale))
                 .collect();
+            if let Some(next) = track.next_ms.take() {
+                times.push(to_timescale(next, scale));
+            }
             let mut table = Vec::with_capacity(count);
             for (n, p) in track.pending.iter().take(count).enumerate() {
                 let duration = match times.get(n + 1) {
@@ -187,6 +205,9 @@ impl PartBuilder {
             end_ms = end_ms.max((last_end * 1000 / u64::from(scale.max(1))) as i64);
             samples.extend(track.pending.drain(..count).map(|p| p.bytes));
             tables.push((i as u32 + 1, times[0], table));
+        }
+        for track in &mut self.tracks {
+            track.next_ms = None;
         }
         let runs: Vec<TrackRun<'_>> = tables
             .iter()

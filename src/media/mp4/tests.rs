@@ -360,3 +360,22 @@ fn box_headers_and_moofs_from_bad_bytes_are_errors_not_panics() {
     assert!(parse_moof(&huge).is_err());
     assert!(MAX_INDEX_BOX >= 1 << 20);
 }
+
+#[test]
+fn a_part_can_end_right_before_a_keyframe() {
+    let video = TrackConfig::from_video_header(&avc_header()).unwrap();
+    let mut parts = PartBuilder::new(vec![video]);
+    let body = Arc::new(vec![0x27, 1, 0, 0, 0, 1, 2, 3]);
+    let slice = video_sample(&body).unwrap();
+    parts.push(0, 0, body.clone(), slice, true);
+    parts.push(0, 40, body.clone(), slice, false);
+    // The next sample (a keyframe at 80 ms) is known: both samples go, with exact durations.
+    parts.next_sample_at(0, 80);
+    let part = parts.finish().unwrap();
+    let moof_len = box_header(&part.header).unwrap().unwrap().size.unwrap();
+    let info = parse_moof(&part.header[..moof_len as usize]).unwrap();
+    let durations: Vec<u32> = info.trafs[0].samples.iter().map(|s| s.duration).collect();
+    assert_eq!(durations, [3600, 3600]);
+    assert!(parts.is_empty());
+    assert_eq!(part.end_ms, 80);
+}
