@@ -14,6 +14,9 @@ use super::index::read_mp4_index;
 use super::listing::scan;
 use super::paths::RecordFormat;
 
+/// A file that starts within this of where the previous one ended continues it.
+const CONTIGUOUS_MS: i64 = 1000;
+
 /// A piece of the answer, read from a file when it is written.
 #[derive(Debug, Clone)]
 pub enum Piece {
@@ -72,6 +75,8 @@ pub fn plan(
     let mut plan: Option<SpanPlan> = None;
     // The span's time 0, as a wall-clock time.
     let mut origin = start;
+    // The span time (ms) where the last fragment taken ends.
+    let mut continues_at: Option<i64> = None;
     for file in &files {
         if file.start >= end {
             break;
@@ -112,8 +117,15 @@ pub fn plan(
             }
         };
         let Some(p) = plan.as_mut() else { break };
-        // Decode time 0 of this file is its start; in the span it is `shift` later than 0.
-        let shift_ms = ms_between(file.start, origin) - first.start_ms;
+        // Where the file's first fragment goes in the span: right after the previous file's
+        // last one when it continues it (a rotation leaves no gap; the wall-clock start times
+        // of files jitter), else at its wall-clock distance from the span's start.
+        let wall_ms = ms_between(file.start, origin);
+        let at_ms = match continues_at {
+            Some(end) if (wall_ms - end).abs() < CONTIGUOUS_MS => end,
+            _ => wall_ms,
+        };
+        let shift_ms = at_ms - first.start_ms;
         for fragment in fragments {
             if abs(fragment.start_ms) >= end {
                 break;
@@ -144,6 +156,7 @@ pub fn plan(
                 len: fragment.len - fragment.moof_len,
             });
             p.len += fragment.len;
+            continues_at = Some(shift_ms + fragment.end_ms);
         }
     }
     Ok(plan.filter(|p| !p.pieces.is_empty()))

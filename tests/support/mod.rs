@@ -22,6 +22,7 @@
 //! | `media` | generated clips, ffmpeg publishers and players |
 //! | `probe` | ffprobe, parsed |
 //! | `checks` | what a recording must hold |
+//! | `record` | joy4's recordings: scratch folder, listing, packet flags |
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
@@ -51,6 +52,7 @@ mod media;
 mod net;
 mod probe;
 mod proc;
+mod record;
 mod rtmp;
 mod server;
 pub mod soak;
@@ -75,6 +77,7 @@ pub use {
     net::*,
     probe::*,
     proc::*,
+    record::*,
     rtmp::*,
     server::*,
     watch::*,
