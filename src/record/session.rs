@@ -25,6 +25,8 @@ use crate::media::mp4::{Mp4Error, TrackConfig};
 use crate::media::{ts_diff, Packet, PacketKind};
 
 const IDLE_TICK: Duration = Duration::from_millis(500);
+/// How long a new file waits for the first frame of an audio track announced but not seen.
+const AUDIO_WAIT_MS: i64 = 1000;
 
 /// Why a recording's loop ended early.
 struct Unsupported(String);
@@ -43,8 +45,13 @@ pub(super) struct Session {
     /// The open file's video track (fMP4), for parts that end right before a keyframe.
     file_video_track: Option<usize>,
     headers_changed: bool,
+    /// Video without a sequence header was seen (FLV of codecs that have none).
+    video_seen: bool,
     /// (last channel timestamp, its time on the recording's timeline in ms).
     timeline: Option<(u32, i64)>,
+    /// Frames from a start point held while the audio track's codec is still unknown (MP3 has
+    /// no sequence header: its first frame tells), at most `AUDIO_WAIT_MS` of them.
+    waiting: Vec<(Arc<Frame>, i64)>,
     part_started: Option<Instant>,
     /// After a failure, no file starts before this time on the timeline.
     retry_at_ms: Option<i64>,
@@ -70,7 +77,9 @@ impl Session {
             file: None,
             file_video_track: None,
             headers_changed: false,
+            video_seen: false,
             timeline: None,
+            waiting: Vec::new(),
             part_started: None,
             retry_at_ms: None,
             dropped_seen: 0,
@@ -173,9 +182,12 @@ impl Session {
         if !is_video && self.audio_header.is_none() {
             self.audio_probe = Some(packet.clone());
         }
-        let start_point = match self.video_header {
-            Some(_) => is_video && packet.is_keyframe(),
-            None => true,
+        if is_video && self.video_header.is_none() {
+            self.check_headerless_video(packet)?;
+        }
+        let start_point = match self.video_header.is_some() || self.video_seen {
+            true => is_video && packet.is_keyframe(),
+            false => true,
         };
         if start_point {
             if let Some(file) = &mut self.file {
@@ -195,18 +207,66 @@ impl Session {
             }
         }
         if self.file.is_none() {
-            if !start_point || self.retry_at_ms.is_some_and(|at| ms < at) {
+            if self.waiting.is_empty()
+                && (!start_point || self.retry_at_ms.is_some_and(|at| ms < at))
+            {
                 return Ok(());
             }
             self.retry_at_ms = None;
-            self.open_file(ms)?;
+            self.waiting.push((frame, ms));
+            let waited = ms - self.waiting[0].1;
+            if self.expects_audio() && waited < AUDIO_WAIT_MS {
+                return Ok(());
+            }
+            let waiting = std::mem::take(&mut self.waiting);
+            self.open_file(waiting[0].1)?;
+            for (frame, ms) in waiting {
+                self.push(&frame, ms);
+            }
+            return Ok(());
         }
+        self.push(&frame, ms);
+        Ok(())
+    }
+
+    /// A video frame before any video sequence header: a codec that has none (Sorenson
+    /// H.263, VP6…) is recorded as received in FLV and has no fMP4; the others wait for theirs.
+    fn check_headerless_video(&mut self, packet: &Packet) -> Result<(), Unsupported> {
+        use crate::media::codec::{video_codec, VideoCodec};
+        let codec = video_codec(&packet.body);
+        if matches!(
+            codec,
+            Some(VideoCodec::H264 | VideoCodec::Hevc | VideoCodec::Av1) | None
+        ) {
+            return Ok(());
+        }
+        if self.ctx.settings.format == RecordFormat::Fmp4 {
+            let name = codec.map_or("unknown", |c| c.name());
+            return Err(Unsupported(format!("no fMP4 for this codec: {name}")));
+        }
+        self.video_seen = true;
+        Ok(())
+    }
+
+    fn push(&mut self, frame: &Arc<Frame>, ms: i64) {
         if let Some(file) = &mut self.file {
-            if file.push(&frame, ms) && self.part_started.is_none() {
+            if file.push(frame, ms) && self.part_started.is_none() {
                 self.part_started = Some(Instant::now());
             }
         }
-        Ok(())
+    }
+
+    /// The stream has audio (its metadata or the channel says so) whose codec no frame has
+    /// shown yet.
+    fn expects_audio(&self) -> bool {
+        if self.audio_header.is_some() || self.audio_probe.is_some() {
+            return false;
+        }
+        let announced = self.metadata.as_ref().is_some_and(|m| {
+            crate::amf0::decode_all(&m.body)
+                .is_ok_and(|values| values.iter().any(|v| v.get("audiocodecid").is_some()))
+        });
+        announced || self.channel.media_info().audio_codec.is_some()
     }
 
     fn mp4_tracks(&self) -> Result<Mp4Tracks, Unsupported> {
@@ -250,7 +310,7 @@ impl Session {
                     .cloned()
                     .collect();
                 let audio = self.audio_header.is_some() || self.audio_probe.is_some();
-                let video = self.video_header.is_some();
+                let video = self.video_header.is_some() || self.video_seen;
                 RecordFile::create_flv(
                     &settings.dir,
                     &self.channel_dir,

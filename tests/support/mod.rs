@@ -27,6 +27,7 @@
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
 //! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
+//! | `enhanced` | Enhanced RTMP fixtures: HEVC and AV1 tags made from ffmpeg's output |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
 //! | `amf` | AMF0 values, encoder and decoder |
@@ -44,6 +45,7 @@ mod callback;
 mod checks;
 mod chunks;
 mod dir;
+pub mod enhanced;
 mod flv;
 mod hls;
 mod hlsjs;
