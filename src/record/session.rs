@@ -419,7 +419,14 @@ impl Session {
         };
         let (file, closed) = file.close();
         let (reason, detail) = match closed {
-            Err(e) if reason != "error" => ("error", Some(e.to_string())),
+            Err(e) if reason != "error" => {
+                log::warn!(
+                    "record: channel {}: closing {} failed: {e}; the file ends at its last whole part",
+                    self.channel.id,
+                    file.rel_path
+                );
+                ("error", Some(e.to_string()))
+            }
             _ => (reason, detail),
         };
         if reason == "error" && detail.as_deref() != Some("disk too slow") {
