@@ -295,7 +295,11 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     if let Some(n) = value(&mut args, "--maxpulls", count)? {
         config.max_pulls = n;
     }
-    config.record = record::parse(&mut args)?;
+    config.record = record::parse(&mut |name| {
+        args.opt_value_from_str::<_, String>(name)
+            .map_err(|e| format!("flag -{}: {e}", &name[2..]))
+    })
+    .map_err(UsageError)?;
     let rest = args.finish();
     if let Some(first) = rest.first() {
         let text = first.to_string_lossy();

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{value, UsageError};
 use crate::text::parse_duration;
+
+/// Reads one flag's value: `get(name, parse)` is `Ok(None)` when the flag is absent.
+pub(super) type Get<'a> = dyn FnMut(&'static str) -> Result<Option<String>, String> + 'a;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordFlags {
@@ -47,45 +49,87 @@ fn bounded(lo: Duration, hi: Duration) -> impl Fn(&str) -> Result<Duration, Stri
     }
 }
 
-pub(super) fn parse(args: &mut pico_args::Arguments) -> Result<RecordFlags, UsageError> {
+/// Read the recording flags; an error names the flag.
+pub(super) fn parse(get: &mut Get<'_>) -> Result<RecordFlags, String> {
     let mut flags = RecordFlags::default();
-    flags.dir = value(args, "--recorddir", |s| {
-        if s.is_empty() {
-            Err("the folder is empty".to_string())
-        } else {
-            Ok(PathBuf::from(s))
+    fn named(name: &str) -> impl Fn(String) -> String + '_ {
+        move |e| format!("flag -{name}: {e}")
+    }
+    if let Some(dir) = get("--recorddir")? {
+        if dir.is_empty() {
+            return Err("flag -recorddir: the folder is empty".into());
         }
-    })?;
-    flags.all = value(args, "--recordall", |s| Ok(s == "true"))?.unwrap_or(false);
-    if let Some(format) = value(args, "--recordformat", |s| match s {
-        "fmp4" | "flv" => Ok(s.to_string()),
-        other => Err(format!("{other:?} is not fmp4 or flv")),
-    })? {
+        flags.dir = Some(PathBuf::from(dir));
+    }
+    flags.all = get("--recordall")?.is_some_and(|v| v == "true");
+    if let Some(format) = get("--recordformat")? {
+        if format != "fmp4" && format != "flv" {
+            return Err(format!("flag -recordformat: {format:?} is not fmp4 or flv"));
+        }
         flags.format = format;
     }
     let hours = Duration::from_secs(24 * 3600);
-    if let Some(d) = value(
-        args,
-        "--recordsegment",
-        bounded(Duration::from_secs(1), hours),
-    )? {
-        flags.segment = d;
+    if let Some(text) = get("--recordsegment")? {
+        flags.segment =
+            bounded(Duration::from_secs(1), hours)(&text).map_err(named("recordsegment"))?;
     }
-    let part = bounded(Duration::from_millis(100), Duration::from_secs(60));
-    if let Some(d) = value(args, "--recordpart", part)? {
-        flags.part = d;
+    if let Some(text) = get("--recordpart")? {
+        let part = bounded(Duration::from_millis(100), Duration::from_secs(60));
+        flags.part = part(&text).map_err(named("recordpart"))?;
     }
-    if let Some(d) = value(args, "--recorddeleteafter", parse_duration)? {
-        flags.delete_after = d;
+    if let Some(text) = get("--recorddeleteafter")? {
+        flags.delete_after = parse_duration(&text).map_err(named("recorddeleteafter"))?;
     }
-    if let Some(n) = value(args, "--recordmaxbytes", |s| {
-        s.parse::<u64>()
-            .map_err(|_| format!("{s:?} is not a byte count"))
-    })? {
-        flags.max_bytes = n;
+    if let Some(text) = get("--recordmaxbytes")? {
+        flags.max_bytes = text
+            .parse::<u64>()
+            .map_err(|_| format!("flag -recordmaxbytes: {text:?} is not a byte count"))?;
     }
     if flags.all && flags.dir.is_none() {
-        return Err(UsageError("flag -recordall: needs -recorddir".into()));
+        return Err("flag -recordall: needs -recorddir".into());
     }
     Ok(flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_of(args: &[(&'static str, &str)]) -> Result<RecordFlags, String> {
+        let mut get = |name: &'static str| {
+            Ok(args
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string()))
+        };
+        parse(&mut get)
+    }
+
+    #[test]
+    fn recording_flags_have_their_defaults_and_bounds() {
+        assert_eq!(parse_of(&[]).unwrap(), RecordFlags::default());
+        let f = parse_of(&[
+            ("--recorddir", "/tmp/r"),
+            ("--recordall", "true"),
+            ("--recordformat", "flv"),
+            ("--recordsegment", "4s"),
+            ("--recordpart", "250ms"),
+            ("--recordmaxbytes", "1000"),
+        ])
+        .unwrap();
+        assert_eq!(f.dir, Some(PathBuf::from("/tmp/r")));
+        assert!(f.all);
+        assert_eq!(
+            (f.format.as_str(), f.segment, f.part),
+            ("flv", Duration::from_secs(4), Duration::from_millis(250))
+        );
+        assert_eq!(f.max_bytes, 1000);
+        assert!(parse_of(&[("--recordall", "true")])
+            .unwrap_err()
+            .contains("-recorddir"));
+        assert!(parse_of(&[("--recordformat", "mkv")]).is_err());
+        assert!(parse_of(&[("--recordpart", "10ms")]).is_err());
+        assert!(parse_of(&[("--recordsegment", "0")]).is_err());
+        assert!(parse_of(&[("--recordmaxbytes", "-1")]).is_err());
+    }
 }

@@ -7,7 +7,6 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 
-use super::handlers::Api;
 use super::recordings::{param, record_error, recorder, span_params};
 use super::render::ApiError;
 use crate::record::SpanPlan;
@@ -55,7 +54,7 @@ fn byte_range(header: Option<&str>, total: u64) -> Option<Result<(u64, u64), ()>
 
 /// Decide a download: which bytes, or an error answer.
 pub(super) fn prepare(
-    api: &Api,
+    api: Option<&crate::record::Recorder>,
     path: &str,
     query: &str,
     range: Option<&str>,

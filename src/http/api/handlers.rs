@@ -239,9 +239,13 @@ impl Api {
             Op::Events => Err(ApiError::bad(
                 "GET /events is a stream of Server-Sent Events: read it over HTTP",
             )),
-            Op::ChannelRecord => recordings::channel_record(self, body).map(Answer::Json),
-            Op::Recordings => recordings::list(self, query).map(Answer::Json),
-            Op::RecordingDelete => recordings::delete(self, body).map(Answer::Json),
+            Op::ChannelRecord => {
+                recordings::channel_record(self.recorder.as_deref(), body).map(Answer::Json)
+            }
+            Op::Recordings => recordings::list(self.recorder.as_deref(), query).map(Answer::Json),
+            Op::RecordingDelete => {
+                recordings::delete(self.recorder.as_deref(), body).map(Answer::Json)
+            }
             Op::RecordingFile | Op::RecordingSpan => Err(ApiError::bad(
                 "this route answers a file: read it over HTTP",
             )),
@@ -264,7 +268,9 @@ impl Api {
                 .channel(&param)
                 .map(|c| {
                     let mut stat = json::channel_json(&c.stats());
-                    if let Some(recording) = recordings::current_json(self, &param) {
+                    if let Some(recording) =
+                        recordings::current_json(self.recorder.as_deref(), &param)
+                    {
                         stat["recording"] = recording;
                     }
                     stat
@@ -276,11 +282,11 @@ impl Api {
                 let limits = create_limits(&f, hub.settings.limits)?;
                 let record = f.opt_bool("record")?;
                 if record == Some(true) {
-                    recordings::recorder(self)?;
+                    recordings::recorder(self.recorder.as_deref())?;
                 }
                 hub.create_channel(&id, limits)?;
                 if let Some(record) = record {
-                    recordings::channel_created(self, &id, record)?;
+                    recordings::channel_created(self.recorder.as_deref(), &id, record)?;
                 }
                 Ok(json!({}))
             }

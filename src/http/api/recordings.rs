@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::fields::Fields;
-use super::handlers::Api;
 use super::render::ApiError;
 use crate::record::{CurrentFile, RecordError, Recorder};
 use crate::text::{last_value, parse_duration, parse_rfc3339, query_pairs, rfc3339};
@@ -15,8 +14,9 @@ use crate::text::{last_value, parse_duration, parse_rfc3339, query_pairs, rfc333
 /// The longest span `GET /recordings/get` answers.
 pub const MAX_SPAN: Duration = Duration::from_secs(24 * 3600);
 
-pub(super) fn recorder(api: &Api) -> Result<&Recorder, ApiError> {
-    api.recorder.as_deref().ok_or_else(|| {
+/// The recorder, or 400 `RecordingDisabled`.
+pub(super) fn recorder(recorder: Option<&Recorder>) -> Result<&Recorder, ApiError> {
+    recorder.ok_or_else(|| {
         ApiError::new(
             400,
             "RecordingDisabled",
@@ -43,7 +43,7 @@ pub(super) fn record_error(e: RecordError) -> ApiError {
 }
 
 /// `POST /channel/record {"id", "record"}`.
-pub(super) fn channel_record(api: &Api, body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn channel_record(api: Option<&Recorder>, body: &[u8]) -> Result<Value, ApiError> {
     let f = Fields::parse(body)?;
     let id = f.id("id")?;
     let on = f
@@ -55,8 +55,12 @@ pub(super) fn channel_record(api: &Api, body: &[u8]) -> Result<Value, ApiError> 
 }
 
 /// `"record"` of `POST /channel/create`, once the channel exists.
-pub(super) fn channel_created(api: &Api, id: &str, record: bool) -> Result<(), ApiError> {
-    match (api.recorder.as_deref(), record) {
+pub(super) fn channel_created(
+    api: Option<&Recorder>,
+    id: &str,
+    record: bool,
+) -> Result<(), ApiError> {
+    match (api, record) {
         (Some(recorder), _) => recorder.channel_created(id, record).map_err(record_error),
         (None, true) => recorder(api).map(|_| ()),
         (None, false) => Ok(()),
@@ -64,7 +68,7 @@ pub(super) fn channel_created(api: &Api, id: &str, record: bool) -> Result<(), A
 }
 
 /// `GET /recordings[?channel=C]`.
-pub(super) fn list(api: &Api, query: &str) -> Result<Value, ApiError> {
+pub(super) fn list(api: Option<&Recorder>, query: &str) -> Result<Value, ApiError> {
     let recorder = recorder(api)?;
     let pairs = query_pairs(query);
     let channel = last_value(&pairs, "channel");
@@ -88,7 +92,7 @@ pub(super) fn list(api: &Api, query: &str) -> Result<Value, ApiError> {
 }
 
 /// `POST /recordings/delete {"channel", "name"}`.
-pub(super) fn delete(api: &Api, body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn delete(api: Option<&Recorder>, body: &[u8]) -> Result<Value, ApiError> {
     let f = Fields::parse(body)?;
     let (channel, name) = (f.id("channel")?, f.id("name")?);
     recorder(api)?
@@ -98,8 +102,8 @@ pub(super) fn delete(api: &Api, body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// `"recording"` of `/stat/channel/ID`.
-pub(super) fn current_json(api: &Api, channel: &str) -> Option<Value> {
-    let current: CurrentFile = api.recorder.as_deref()?.current(channel)?;
+pub(super) fn current_json(api: Option<&Recorder>, channel: &str) -> Option<Value> {
+    let current: CurrentFile = api?.current(channel)?;
     Some(json!({
         "name": current.name,
         "bytes": current.bytes,

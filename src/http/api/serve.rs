@@ -191,7 +191,12 @@ fn handle_connection(socket: TcpStream, peer: SocketAddr, api: &Api) {
                 }
                 Ok(_) if admitted.is_download() => {
                     let range = head.header("range");
-                    match super::downloads::prepare(api, admitted.path(), admitted.query(), range) {
+                    match super::downloads::prepare(
+                        api.recorder.as_deref(),
+                        admitted.path(),
+                        admitted.query(),
+                        range,
+                    ) {
                         Ok(download) => {
                             let status =
                                 super::downloads::write(&download, &conn.socket, head_only);

@@ -47,8 +47,11 @@ pub fn box_header(bytes: &[u8]) -> Result<Option<BoxHeader>, Mp4Error> {
     }))
 }
 
+/// A box's type and body.
+type Child<'a> = ([u8; 4], &'a [u8]);
+
 /// The boxes directly inside `bytes`, as (type, body).
-fn children(mut bytes: &[u8]) -> Result<Vec<([u8; 4], &[u8])>, Mp4Error> {
+fn children(mut bytes: &[u8]) -> Result<Vec<Child<'_>>, Mp4Error> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let h = box_header(bytes)?.ok_or(Mp4Error::Malformed("truncated box header"))?;
