@@ -14,6 +14,7 @@ within the crate. Prints each circle found and exits 1; prints a one-line summar
 when there is none.
 
   scripts/import-circles.py [SRC_DIR]
+  scripts/import-circles.py --self-test   # the checker on small made-up crates
 """
 import os
 import re
@@ -23,7 +24,7 @@ USE_RE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", re.S | re.M)
 INLINE_RE = re.compile(r"(?<![\w:])((?:crate|super)(?:::(?:super|[A-Za-z_]\w*))+)")
 MOD_RE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
 ITEM_RE = (r"^\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+)?(?:const\s+fn|fn|struct|enum|"
-           r"trait|type|const|static|mod|macro_rules!)\s+{}\b")
+           r"trait|type|const|static|macro_rules!)\s+{}\b")
 
 
 def strip_comments_and_strings(text):
@@ -250,7 +251,58 @@ def check(src, root_file, label):
     return len(crate.files), found
 
 
+def self_test():
+    """Made-up crates with and without circles: the checker must tell them apart."""
+    import tempfile
+
+    cases = {
+        "files that use each other": ({
+            "lib.rs": "mod a;\nmod b;\n",
+            "a.rs": "use crate::b::B;\npub struct A;\n",
+            "b.rs": "pub struct B;\nfn f() { crate::a::A; }\n",
+        }, ["a <-> b"]),
+        "a router and a child that takes its helper": ({
+            "lib.rs": "pub mod r;\n",
+            "r/mod.rs": "mod kid;\npub fn helper() {}\nfn route() { kid::serve(); }\n",
+            "r/kid.rs": "use super::helper;\npub fn serve() { helper() }\n",
+        }, ["r (its mod.rs) <-> r::kid"]),
+        "rooms that use each other through re-exports": ({
+            "lib.rs": "pub mod hub;\npub mod wire;\n",
+            "hub/mod.rs": "mod chan;\npub use chan::Chan;\n",
+            "hub/chan.rs": "use crate::wire::Frame;\npub struct Chan;\n",
+            "wire/mod.rs": "mod frame;\npub use frame::Frame;\n",
+            "wire/frame.rs": "use crate::hub::Chan;\npub struct Frame;\n",
+        }, ["hub <-> wire"]),
+        "arrows one way, a re-exporting router, a test module": ({
+            "lib.rs": "pub mod hub;\npub mod wire;\n",
+            "hub/mod.rs": "mod chan;\nmod join;\npub use chan::{Chan, JOIN as J};\n",
+            "hub/chan.rs": "use super::join::join;\nuse crate::wire::Frame;\npub struct Chan;\n"
+                           "pub const JOIN: u8 = 0;\n",
+            "hub/join.rs": "pub fn join() {}\n#[cfg(test)]\nmod tests {\n    use crate::hub::Chan;\n}\n",
+            "wire/mod.rs": "// crate::hub::Chan in a comment\npub struct Frame;\n",
+        }, []),
+    }
+    failed = 0
+    for title, (files, want) in cases.items():
+        with tempfile.TemporaryDirectory() as root:
+            for rel, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+                with open(os.path.join(root, rel), "w", encoding="utf-8") as f:
+                    f.write(text)
+            _, found = check(root, os.path.join(root, "lib.rs"), "test")
+            got = [" <-> ".join(name(c) for c in comp) for _, _, comp, _ in found]
+            if got != want:
+                failed += 1
+                print(f"self-test FAILED: {title}: found {got}, expected {want}")
+    if failed:
+        sys.exit(1)
+    print(f"import-circles self-test: {len(cases)} passed, 0 failed")
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
+        return
     src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "src")
     sys.setrecursionlimit(10000)
     total, problems = 0, []

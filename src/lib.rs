@@ -13,7 +13,7 @@
 //!      serialised once per output format (hub::frame: FLV tags / RTMP chunks, shared by Arc)
 //!      and offered to each subscriber's hub::Sink: a non-blocking write straight to its socket
 //!      (a hub::Wire; net::stage splices a large shared batch without copying it per socket);
-//!      only a backed-up socket's own thread, woken by its sink (an eventfd), writes its backlog
+//!      only a backed-up socket's own thread, woken by its sink (net::wake), writes its backlog
 //!   -> player socket (rtmp_server) or HTTP-FLV response (http::flv)
 //! ```
 //!
@@ -31,8 +31,8 @@
 //! - [`hub`]: streams, channels, buffers, sinks and the registry; typed events and stats.
 //!
 //! Sockets and threads:
-//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, eventfd and poll
-//!   for a viewer's wake-ups, bare threads for viewers, rlimits, epoll, keepalive, shutdown
+//! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, a signal and
+//!   ppoll for a viewer's wake-ups, bare threads for viewers, rlimits, epoll, keepalive, shutdown
 //!   signals); connection limits; `/proc` figures of a process.
 //! - [`http`]: the media port (`media_port`: HTTP-FLV and HLS play, the watch page and
 //!   `/channels.json`),

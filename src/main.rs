@@ -40,10 +40,14 @@ fn main() -> ExitCode {
 }
 
 fn bind(flag: &str, addr: &ListenAddr) -> Result<TcpListener, ExitCode> {
-    addr.bind().map_err(|e| {
+    let listener = addr.bind().map_err(|e| {
         eprintln!("joy4: flag -{flag}: cannot listen on {addr}: {e}");
         ExitCode::from(1)
-    })
+    })?;
+    if let Err(e) = joy4::net::widen_backlog(&listener) {
+        log::warn!("-{flag}: the listen queue stays at the default length: {e}");
+    }
+    Ok(listener)
 }
 
 fn run(config: Config) -> ExitCode {
@@ -80,11 +84,11 @@ fn run(config: Config) -> ExitCode {
             None
         }
     };
-    // An RTMP connection holds two descriptors (its socket, cloned for the writer); keep some for
-    // the API, callbacks, relays and files.
-    let max_connections = config.max_connections.unwrap_or_else(|| {
-        fd_limit.map_or(10_000, |n| (n.saturating_sub(256) / 2).max(64) as usize)
-    });
+    // A connection holds one descriptor, its socket (a viewer's wake-up is a signal, not an
+    // eventfd); keep some for the API, callbacks, relays and files.
+    let max_connections = config
+        .max_connections
+        .unwrap_or_else(|| fd_limit.map_or(10_000, |n| n.saturating_sub(256).max(64) as usize));
 
     let listeners = (|| {
         Ok::<_, ExitCode>((

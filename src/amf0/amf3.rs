@@ -1,6 +1,6 @@
 //! AMF3 (behind the AMF0 avmplus marker), converted to the nearest AMF0 value.
 
-use super::decode::{count_element, deeper, read_f64, read_u8, read_utf8};
+use super::read::{count_element, deeper, read_f64, read_u8, read_utf8};
 use super::{Amf0Error, Amf0Value};
 
 pub(super) const AMF3_UNDEFINED: u8 = 0x00;

@@ -17,6 +17,7 @@
 
 mod amf3;
 mod decode;
+mod read;
 #[cfg(test)]
 mod tests;
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use super::media_port::{json_response, simple_response};
+use super::exchange::{json_response, simple_response};
 use super::request::RequestHead;
 use crate::hub::{
     CloseReason, Cursor, Format, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,

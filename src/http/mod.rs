@@ -5,6 +5,7 @@ pub mod amf_json;
 pub mod api;
 pub mod callback;
 pub mod events;
+pub mod exchange;
 pub mod flv;
 pub mod hls;
 pub mod json;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::counters::ServerCounters;
+use super::handle::StreamHandle;
 use super::registry::Hub;
-use super::stream::StreamHandle;
 use super::types::CloseReason;
 
 /// Finishes its stream (`Hub::finish_stream`) when dropped: when the connection's thread returns,

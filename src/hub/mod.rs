@@ -7,8 +7,9 @@
 //! frame, buffer             a packet with its once-built serialisations; the bounded GOP buffer
 //! sink                      a subscriber's output: direct non-blocking writes, else a backlog
 //! channel                   publisher switch, timeline, joins, the merge window and its flush
-//! stream, guard             the record of a connection, the handle its connection holds, and the
-//!                           guard that finishes it however the connection's thread ends
+//! stream, handle, guard     the record of a connection, the handle its connection holds (the
+//!                           record and its wiring), and the guard that finishes it however the
+//!                           connection's thread ends
 //! registry                  every stream and channel; publish/play wiring; control-plane ops;
 //!                           shutdown
 //! events, stats             what the hub reports; timer: flush deadlines and grace periods
@@ -19,6 +20,7 @@ pub mod counters;
 pub mod events;
 pub mod frame;
 mod guard;
+pub mod handle;
 pub mod headers;
 pub mod meter;
 pub mod registry;
@@ -34,11 +36,12 @@ pub use counters::ServerCounters;
 pub use events::{EventSink, HubEvent, NoEvents, RecordDone};
 pub use frame::Frame;
 pub use guard::StreamGuard;
+pub use handle::StreamHandle;
 pub use headers::{Headers, MediaInfo};
 pub use registry::{Hub, HubError, HubSettings};
 pub use sink::{Format, QueueEnd, SharedBatch, Sink, Wire};
 pub use stats::{ChannelStats, StreamStats};
-pub use stream::{Stream, StreamHandle};
+pub use stream::Stream;
 pub use types::{CloseReason, ConnectObject, Role, RtmpInfo, StreamState, StreamType};
 /// What `Hub::start_play` returns: an in-process subscriber that takes frames with `next_batch`.
 pub type PlayQueue = std::sync::Arc<Sink>;

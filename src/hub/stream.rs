@@ -1,22 +1,16 @@
 //! A stream: one connection (RTMP publish or play, HTTP-FLV play, a relay) as the registry
-//! records it, and the handle its connection holds while it lives.
+//! records it.
 //!
 //! `Stream` is the record: identity, state, counters, what it learnt of its media. It points at
-//! nothing, so channels and sinks may hold it freely. `StreamHandle` adds the wiring (the
-//! channel it publishes to or plays from, a player's sink); the registry and the connection hold
-//! the handle, the channel never does, so no reference cycle forms.
+//! nothing, so channels and sinks may hold it freely; the wiring is in `handle`.
 
-use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::channel::Channel;
 use super::headers::{Headers, MediaInfo};
 use super::meter::Meter;
-use super::sink::Sink;
 use super::stats::StreamStats;
 use super::types::{CloseReason, Decision, Role, RtmpInfo, StreamState, StreamType};
 use crate::media::{Packet, PacketKind};
@@ -249,11 +243,12 @@ impl Stream {
         self.meter.bits_per_second(self.started.elapsed().as_secs())
     }
 
-    /// The stream's stats; `channel` is the channel it is wired to, whose media facts a player
-    /// shows.
-    pub fn stats(&self, channel: Option<&Channel>) -> StreamStats {
-        let media = match (self.role(), channel) {
-            (Some(Role::Player), Some(ch)) => ch.media_info(),
+    /// The stream's stats; `channel` is the id and media facts of the channel it is wired to
+    /// (a player shows the channel's media).
+    pub fn stats(&self, channel: Option<(&str, MediaInfo)>) -> StreamStats {
+        let (channel_id, channel_media) = channel.unzip();
+        let media = match (self.role(), channel_media) {
+            (Some(Role::Player), Some(media)) => media,
             _ => self.media_info(),
         };
         StreamStats {
@@ -268,92 +263,16 @@ impl Stream {
             bitrate: self.bitrate(),
             time_secs: self.media_time(),
             bytes: self.bytes_in() + self.bytes_out(),
-            channel: channel.map(|c| c.id.clone()),
+            channel: channel_id.map(str::to_owned),
             dropped_packets: self.dropped_packets(),
         }
-    }
-}
-
-/// What a connection holds while its stream lives: the record and its wiring. The registry
-/// holds the same handle, and rewires it for the API (publisher switch, subscriber move).
-pub struct StreamHandle {
-    stream: Arc<Stream>,
-    channel: Mutex<Option<Arc<Channel>>>,
-    /// A player's output, kept so the player can be moved between channels and ended.
-    sink: Mutex<Option<Arc<Sink>>>,
-}
-
-impl Deref for StreamHandle {
-    type Target = Stream;
-
-    fn deref(&self) -> &Stream {
-        &self.stream
-    }
-}
-
-impl std::fmt::Debug for StreamHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.stream.fmt(f)
-    }
-}
-
-impl StreamHandle {
-    pub(crate) fn new(stream: Stream) -> StreamHandle {
-        StreamHandle {
-            stream: Arc::new(stream),
-            channel: Mutex::new(None),
-            sink: Mutex::new(None),
-        }
-    }
-
-    /// The record, for what outlives or does not need the wiring (channels, sinks).
-    pub fn record(&self) -> &Arc<Stream> {
-        &self.stream
-    }
-
-    /// The channel this stream publishes to or plays from.
-    pub fn channel(&self) -> Option<Arc<Channel>> {
-        self.channel.lock().clone()
-    }
-
-    pub(crate) fn set_channel(&self, channel: Option<Arc<Channel>>) -> Option<Arc<Channel>> {
-        std::mem::replace(&mut *self.channel.lock(), channel)
-    }
-
-    pub(crate) fn sink(&self) -> Option<Arc<Sink>> {
-        self.sink.lock().clone()
-    }
-
-    pub(crate) fn set_sink(&self, sink: Option<Arc<Sink>>) -> Option<Arc<Sink>> {
-        std::mem::replace(&mut *self.sink.lock(), sink)
-    }
-
-    /// A publishing connection's packet: note it, and hand it to the channel if this stream is
-    /// that channel's current source (otherwise it is discarded, e.g. after a switch).
-    pub fn publish_packet(&self, packet: Packet) {
-        self.stream.observe_packet(&packet);
-        if let Some(channel) = self.channel() {
-            channel.push(&self.stream, packet);
-        }
-    }
-
-    /// Ask the connection to end; a player's sink stops taking frames at once.
-    pub fn request_close(&self, reason: CloseReason) {
-        self.stream.note_close_reason(reason);
-        if let Some(sink) = self.sink() {
-            sink.end(reason);
-        }
-        self.stream.request_close(reason);
-    }
-
-    pub fn stats(&self) -> StreamStats {
-        self.stream.stats(self.channel().as_deref())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::handle::StreamHandle;
 
     fn handle() -> StreamHandle {
         StreamHandle::new(Stream::new(7, "7".into(), StreamType::Rtmp, "peer".into()))

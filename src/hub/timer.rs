@@ -9,12 +9,17 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::channel::Channel;
+/// Something whose work is due at a deadline the timer keeps: a channel's merge window. The
+/// timer holds it weakly, so a deadline never keeps it alive.
+pub trait Due: Send + Sync {
+    /// Do the work if it is due by now (a later deadline may have replaced this one).
+    fn run_if_due(&self);
+}
 
 /// What is due at a deadline.
 enum Task {
-    /// Flush the channel's pending batch if its window has ended.
-    Flush(Weak<Channel>),
+    /// Flush a channel's pending batch if its window has ended.
+    Flush(Weak<dyn Due>),
     Run(Box<dyn FnOnce() + Send>),
 }
 
@@ -58,7 +63,7 @@ impl Timers {
     }
 
     /// Flush `channel`'s batch at `at` (if its window has ended by then).
-    pub fn flush_at(&self, at: Instant, channel: Weak<Channel>) {
+    pub fn flush_at(&self, at: Instant, channel: Weak<dyn Due>) {
         let _ = self.tx.send((at, Task::Flush(channel)));
     }
 
@@ -78,7 +83,7 @@ fn run(rx: Receiver<(Instant, Task)>) {
                 match entry.task {
                     Task::Flush(channel) => {
                         if let Some(channel) = channel.upgrade() {
-                            channel.flush_if_due();
+                            channel.run_if_due();
                         }
                     }
                     Task::Run(task) => task(),

@@ -4,9 +4,8 @@
 use super::bits::BitReader;
 use super::codec_id::AudioCodec;
 use super::error::CodecError;
-use super::sniff::{
-    ex_audio_header, AAC_SEQUENCE_HEADER, AUDIO_FORMAT_EX_HEADER, AUDIO_PACKET_SEQUENCE_START,
-};
+use super::sniff::ex_audio_header;
+use super::tag_header::{AAC_SEQUENCE_HEADER, AUDIO_FORMAT_EX_HEADER, AUDIO_PACKET_SEQUENCE_START};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioParams {

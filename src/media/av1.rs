@@ -2,7 +2,7 @@
 
 use super::bits::BitReader;
 use super::error::CodecError;
-use super::video_size::VideoSize;
+use super::picture::VideoSize;
 
 const OBU_SEQUENCE_HEADER: u8 = 1;
 /// A LEB128 OBU size has at most 8 bytes.

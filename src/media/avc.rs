@@ -2,7 +2,7 @@
 
 use super::bits::{unescape_rbsp, BitReader};
 use super::error::CodecError;
-use super::video_size::{chroma_subsampling, cropped_size, VideoSize};
+use super::picture::{chroma_subsampling, cropped_size, VideoSize};
 
 /// AVCDecoderConfigurationRecord (ISO 14496-15):
 ///

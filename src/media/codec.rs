@@ -12,8 +12,9 @@ pub use super::avc::parse_h264_sps;
 pub use super::codec_id::{AudioCodec, VideoCodec};
 pub use super::error::CodecError;
 pub use super::hevc::parse_hevc_sps;
+pub use super::picture::VideoSize;
 pub use super::sniff::{
     audio_codec, audio_is_sequence_header, header_track, video_codec, video_is_keyframe,
     video_is_sequence_header,
 };
-pub use super::video_size::{video_size_from_sequence_header, VideoSize};
+pub use super::video_size::video_size_from_sequence_header;

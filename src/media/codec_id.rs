@@ -1,6 +1,6 @@
 //! Codec ids: the legacy FLV codec ids and sound formats, the Enhanced RTMP FourCCs, and their names.
 
-use super::sniff::{AUDIO_FORMAT_AAC, AUDIO_FORMAT_EX_HEADER, LEGACY_AVC, LEGACY_HEVC};
+use super::tag_header::{AUDIO_FORMAT_AAC, AUDIO_FORMAT_EX_HEADER, LEGACY_AVC, LEGACY_HEVC};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VideoCodec {

@@ -4,9 +4,11 @@
 //! (shared by `Arc`) plus the few facts the channel needs to buffer and fan it out, read from the body
 //! once when the packet is made.
 //!
-//! Files: `sniff` (keyframe, sequence header and codec of a tag body), `codec_id` (codec ids, names,
-//! FourCCs), `bits` (bit reader, exp-Golomb), `video_size` with `avc`, `hevc` and `av1` (picture
-//! size from configuration records, SPS and AV1 sequence headers), `audio` (AudioSpecificConfig, OpusHead, audio parameters), `error`.
+//! Files: `tag_header` (the bit layout of a tag body's header), `sniff` (keyframe, sequence header
+//! and codec of a tag body), `codec_id` (codec ids, names, FourCCs), `bits` (bit reader,
+//! exp-Golomb), `video_size` with `avc`, `hevc` and `av1` (picture size from configuration
+//! records, SPS and AV1 sequence headers; `picture`, the size and cropping they share), `audio`
+//! (AudioSpecificConfig, OpusHead, audio parameters), `error`.
 //! [`codec`] is their public face. [`ts`] writes MPEG-TS for HLS; [`mp4`] writes fragmented MP4
 //! (recordings, CMAF).
 mod audio;
@@ -18,7 +20,9 @@ mod codec_id;
 mod error;
 mod hevc;
 pub mod mp4;
+mod picture;
 mod sniff;
+mod tag_header;
 #[cfg(test)]
 mod test_support;
 pub mod ts;

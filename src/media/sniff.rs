@@ -6,44 +6,7 @@
 
 use super::codec_id::{AudioCodec, VideoCodec};
 
-/// Video tag body, legacy and enhanced (Enhanced RTMP v1/v2):
-///
-/// ```text
-/// legacy:   | frame type (4) | codec id (4) | [AVC/HEVC: packet type (8) | composition time (24)]
-/// enhanced: | 1 | frame type (3) | packet type (4) | FourCC (32) | ...
-///           with packet type 7 (ModEx) and 6 (Multitrack) inserting prefixes before the FourCC
-/// ```
-pub(super) const VIDEO_EX_HEADER: u8 = 0x80;
-const VIDEO_FRAME_KEY: u8 = 1;
-const VIDEO_FRAME_COMMAND: u8 = 5;
-pub(super) const LEGACY_AVC: u8 = 7;
-pub(super) const LEGACY_HEVC: u8 = 12;
-const AVC_SEQUENCE_HEADER: u8 = 0;
-
-pub(super) const VIDEO_PACKET_SEQUENCE_START: u8 = 0;
-const VIDEO_PACKET_METADATA: u8 = 4;
-/// An AV1 configuration taken from an MPEG-2 TS descriptor: also a sequence start.
-const VIDEO_PACKET_MPEG2TS_SEQUENCE_START: u8 = 5;
-const VIDEO_PACKET_MULTITRACK: u8 = 6;
-const VIDEO_PACKET_MODEX: u8 = 7;
-
-/// Audio tag body:
-///
-/// ```text
-/// legacy:   | sound format (4) | rate (2) | size (1) | channels (1) | [AAC: packet type (8)] | ...
-/// enhanced: | 9 (4) | packet type (4) | FourCC (32) | ...
-///           with packet type 7 (ModEx) and 5 (Multitrack) inserting prefixes before the FourCC
-/// ```
-pub(super) const AUDIO_FORMAT_EX_HEADER: u8 = 9;
-pub(super) const AUDIO_FORMAT_AAC: u8 = 10;
-pub(super) const AAC_SEQUENCE_HEADER: u8 = 0;
-
-pub(super) const AUDIO_PACKET_SEQUENCE_START: u8 = 0;
-const AUDIO_PACKET_MULTITRACK: u8 = 5;
-const AUDIO_PACKET_MODEX: u8 = 7;
-
-/// Multitrack type 0: one track, so no per-track size.
-const MULTITRACK_ONE_TRACK: u8 = 0;
+use super::tag_header::*;
 
 /// A keyframe (frame type 1), including a keyframe that is a sequence header.
 pub fn video_is_keyframe(body: &[u8]) -> bool {

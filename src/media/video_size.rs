@@ -5,15 +5,9 @@ use super::avc::{avc_config_first_sps, parse_h264_sps};
 use super::codec_id::VideoCodec;
 use super::error::CodecError;
 use super::hevc::{hevc_config_sps, parse_hevc_sps};
-use super::sniff::{
-    ex_video_header, video_is_sequence_header, VIDEO_EX_HEADER, VIDEO_PACKET_SEQUENCE_START,
-};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VideoSize {
-    pub width: u32,
-    pub height: u32,
-}
+use super::picture::VideoSize;
+use super::sniff::{ex_video_header, video_is_sequence_header};
+use super::tag_header::{VIDEO_EX_HEADER, VIDEO_PACKET_SEQUENCE_START};
 
 /// From a video sequence-header tag body: AVC (AVCDecoderConfigurationRecord -> first SPS), HEVC
 /// (hvcC -> SPS), AV1 (av1C -> sequence header OBU). `Ok(None)` when the body is not a sequence header, is of another codec, or carries no
@@ -46,31 +40,6 @@ pub fn video_size_from_sequence_header(body: &[u8]) -> Result<Option<VideoSize>,
             .transpose(),
         _ => Ok(None),
     }
-}
-
-/// (SubWidthC, SubHeightC); ChromaArrayType 0 (monochrome or separate planes) crops in luma samples.
-pub(super) fn chroma_subsampling(chroma_array_type: u32) -> (u64, u64) {
-    match chroma_array_type {
-        1 => (2, 2),
-        2 => (2, 1),
-        _ => (1, 1),
-    }
-}
-
-pub(super) fn cropped_size(
-    width: u64,
-    height: u64,
-    crop_x: u64,
-    crop_y: u64,
-) -> Result<VideoSize, CodecError> {
-    if crop_x >= width || crop_y >= height {
-        return Err(CodecError::Invalid("cropping larger than the picture"));
-    }
-    let too_large = || CodecError::Invalid("picture size beyond 32 bits");
-    Ok(VideoSize {
-        width: u32::try_from(width - crop_x).map_err(|_| too_large())?,
-        height: u32::try_from(height - crop_y).map_err(|_| too_large())?,
-    })
 }
 
 #[cfg(test)]

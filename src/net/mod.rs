@@ -19,16 +19,21 @@ mod sockopt;
 pub mod stage;
 mod subscriber;
 pub mod sys;
+mod wake;
 mod wire;
 
 pub use lean_thread::spawn_lean;
 pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
 pub use signals::{stop_listener, ShutdownSignals};
-pub use sockopt::{raise_fd_limit, reset_on_close, set_keepalive};
+pub use sockopt::{raise_fd_limit, reset_on_close, set_keepalive, widen_backlog, LISTEN_BACKLOG};
 pub use subscriber::serve_silent_subscriber;
-pub(crate) use wire::MAX_IOV;
-pub use wire::{Ready, SocketWire};
+pub use wake::Ready;
+pub use wire::SocketWire;
+
+/// At most this many slices go to one `sendmsg` or `writev` (Linux's IOV_MAX); the rest is a
+/// partial write.
+pub(crate) const MAX_IOV: usize = 1024;
 
 /// Stack of a connection thread (it parses AMF, whose nesting is bounded at 64 levels).
 pub const CONNECTION_STACK: usize = 512 * 1024;

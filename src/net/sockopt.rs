@@ -1,10 +1,27 @@
-//! Socket options and process limits: keepalive, reset on close, the open-file
-//! limit.
+//! Socket options and process limits: keepalive, reset on close, a listener's backlog, the
+//! open-file limit.
 
 use std::io;
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+/// How many finished handshakes a listener's queue holds before the kernel drops new ones; the
+/// kernel caps it at `net.core.somaxconn` (4096 on current kernels).
+pub const LISTEN_BACKLOG: libc::c_int = 4096;
+
+/// Let `listener` queue up to [`LISTEN_BACKLOG`] connections instead of the standard library's
+/// 128. A storm of connections (thousands of players a second after an announcement) otherwise
+/// overflows the queue whenever the accepting thread is late by a few tens of milliseconds, and
+/// every dropped handshake costs its client a SYN retransmission: one second, then two, four…
+pub fn widen_backlog(listener: &TcpListener) -> io::Result<()> {
+    // SAFETY: listen on a valid listening socket only changes its backlog.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// Turn on TCP keepalive for a media socket: a peer that vanished without closing (power loss,
 /// a dropped NAT mapping) is found after `idle` of silence plus `count` unanswered probes
@@ -85,5 +102,31 @@ pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
             limit.rlim_cur = limit.rlim_max;
         }
         Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_widened_listener_queues_hundreds_of_connections_nobody_accepts_yet() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        widen_backlog(&listener).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let started = Instant::now();
+        // The standard library's backlog of 128 would drop the handshakes past it: their
+        // connects would wait for a SYN retransmission and time out here.
+        let clients: Vec<TcpStream> = (0..400)
+            .map(|i| {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(900))
+                    .unwrap_or_else(|e| panic!("connection {i} was not queued: {e}"))
+            })
+            .collect();
+        assert_eq!(clients.len(), 400);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let (first, _) = listener.accept().unwrap();
+        drop(first);
     }
 }

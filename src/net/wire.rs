@@ -2,12 +2,12 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{close_reason, stage, wait_ready, WRITE_TIMEOUT};
+use super::wake::{Ready, Wake};
+use super::{close_reason, stage, wait_ready, MAX_IOV, WRITE_TIMEOUT};
 use crate::hub::{CloseReason, SharedBatch, Wire};
 
 /// A subscriber write failed: log the error and tell the hub what it means.
@@ -22,49 +22,31 @@ fn wire_failure(e: io::Error) -> CloseReason {
 ///
 /// A subscriber's socket is prepared when it starts to play (`prepare_subscriber`): switched
 /// to non-blocking mode (the kernel only lets a splice stop at a full socket when the socket is
-/// non-blocking), and given an eventfd by which the sink wakes the connection's thread, which
-/// sleeps in `wait` on both.
+/// non-blocking). The connection's thread sleeps in `wait` until the socket is readable or the
+/// sink wakes it (`net::wake`: a flag and a signal, no descriptor of its own).
 pub struct SocketWire {
     socket: TcpStream,
     nonblocking: AtomicBool,
-    /// The eventfd `wake_owner` signals; set by `prepare_subscriber`.
-    wakeup: OnceLock<OwnedFd>,
+    wake: Wake,
 }
-
-/// What woke a subscriber's thread in `SocketWire::wait`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ready {
-    /// The peer sent bytes, closed, or the socket failed or was shut down: read it.
-    pub readable: bool,
-    /// The sink asked for its thread (`Wire::wake_owner`): write its backlog.
-    pub woken: bool,
-}
-
-/// At most this many slices go to one `sendmsg` or `writev` (Linux's IOV_MAX); the rest is a
-/// partial write.
-pub(crate) const MAX_IOV: usize = 1024;
 
 impl SocketWire {
     pub fn new(socket: TcpStream) -> SocketWire {
         SocketWire {
             socket,
             nonblocking: AtomicBool::new(false),
-            wakeup: OnceLock::new(),
+            wake: Wake::default(),
         }
     }
 
+    /// The socket, for the connection's own reads.
+    pub fn socket(&self) -> &TcpStream {
+        &self.socket
+    }
+
     /// Make the socket a subscriber's: non-blocking (every handle of it), for zero-copy
-    /// fan-out, and with the eventfd its sink wakes the connection's thread by.
+    /// fan-out.
     pub fn prepare_subscriber(&self) -> io::Result<()> {
-        if self.wakeup.get().is_none() {
-            // SAFETY: eventfd takes no pointers; a negative result is an error, checked below.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: eventfd succeeded, so `fd` is open and owned by nobody else.
-            let _ = self.wakeup.set(unsafe { OwnedFd::from_raw_fd(fd) });
-        }
         self.socket.set_nonblocking(true)?;
         self.nonblocking.store(true, Ordering::Release);
         Ok(())
@@ -73,43 +55,7 @@ impl SocketWire {
     /// Sleep until the peer sends (or hangs up) or the sink wakes this thread, or `timeout`
     /// passes (both false). Only for a prepared subscriber socket.
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<Ready> {
-        let wakeup = self.wakeup.get().map_or(-1, |fd| fd.as_raw_fd());
-        let mut fds = [
-            libc::pollfd {
-                fd: self.socket.as_raw_fd(),
-                events: libc::POLLIN | libc::POLLRDHUP,
-                revents: 0,
-            },
-            // A negative descriptor is ignored by poll.
-            libc::pollfd {
-                fd: wakeup,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let millis = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
-        loop {
-            // SAFETY: `fds` is a valid array of two pollfds for the duration of the call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, millis) };
-            if n >= 0 {
-                break;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-        let woken = fds[1].revents & libc::POLLIN != 0;
-        if woken {
-            let mut count = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer from our own non-blocking eventfd;
-            // it resets the counter (EAGAIN when another read took it first is harmless).
-            unsafe { libc::read(wakeup, count.as_mut_ptr().cast(), count.len()) };
-        }
-        Ok(Ready {
-            readable: fds[0].revents != 0,
-            woken,
-        })
+        self.wake.sleep(self.socket.as_raw_fd(), timeout)
     }
 
     /// Read and drop what the peer sent (a subscriber that should send nothing). `Ok(false)`
@@ -246,11 +192,6 @@ impl Wire for SocketWire {
     }
 
     fn wake_owner(&self) {
-        if let Some(fd) = self.wakeup.get() {
-            let one = 1u64.to_ne_bytes();
-            // SAFETY: writing 8 bytes from an 8-byte buffer to our own non-blocking eventfd;
-            // EAGAIN (the counter is full: the thread is being woken anyway) is harmless.
-            unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-        }
+        self.wake.wake();
     }
 }

@@ -6,10 +6,10 @@ use std::fmt;
 use std::io;
 
 use super::chunk::ChunkError;
-use super::client::UrlError;
 use super::handshake::HandshakeError;
 use super::message::MessageError;
 use super::session::SessionError;
+use super::url::UrlError;
 use crate::flv;
 
 #[derive(Debug)]

@@ -7,7 +7,8 @@
 //! chunk       chunk headers <-> whole messages (RawMessage)
 //! message     RawMessage <-> typed Message (control, user control, media, AMF0 commands and data)
 //! session     the server's command flow: messages in, replies out, events for the application
-//! client      RtmpUrl, the client's command flow (ClientSession) and the blocking RtmpClient
+//! url         rtmp:// URLs (RtmpUrl): what a client connects to, what a ReconnectRequest names
+//! client      the client's command flow (ClientSession) and the blocking RtmpClient
 //! error       RtmpError, what a server connection or a client ends with
 //! ```
 //!
@@ -18,6 +19,7 @@ pub mod error;
 pub mod handshake;
 pub mod message;
 pub mod session;
+pub mod url;
 
 pub use error::RtmpError;
 

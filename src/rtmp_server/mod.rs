@@ -99,7 +99,7 @@ fn log_closed(peer: SocketAddr, stream: &StreamHandle, seen: CloseReason) {
 }
 
 struct Connection {
-    socket: TcpStream,
+    /// The socket: the connection reads it, and a player's sink writes to it.
     wire: Arc<SocketWire>,
     /// A player's output once it plays: control replies then go through it, in order with media.
     sink: Option<Arc<Sink>>,
@@ -127,7 +127,7 @@ impl Connection {
     ) -> io::Result<Connection> {
         socket.set_nodelay(true)?;
         socket.set_write_timeout(Some(net::WRITE_TIMEOUT))?;
-        let wire = Arc::new(SocketWire::new(socket.try_clone()?));
+        let wire = Arc::new(SocketWire::new(socket));
         let closer = wire.clone();
         let record = Arc::downgrade(stream.record());
         stream.set_closer(Box::new(move || {
@@ -141,7 +141,6 @@ impl Connection {
             }
         }));
         Ok(Connection {
-            socket,
             wire,
             sink: None,
             stream,
@@ -208,14 +207,7 @@ impl Connection {
     /// Read once from the socket into `buf`: within `deadline` while setting up, within the idle
     /// timeout after that (a player waits as long as it plays).
     fn read_some(&self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, RtmpError> {
-        read_socket(
-            &self.socket,
-            &self.wire,
-            &self.stream,
-            self.playing,
-            buf,
-            deadline,
-        )
+        read_socket(&self.wire, &self.stream, self.playing, buf, deadline)
     }
 
     /// Read and drop what the peer still sends until it closes, errs, or `limit` passes.
@@ -224,7 +216,7 @@ impl Connection {
         let mut buf = [0u8; 4096];
         while let Some(left) = end.checked_duration_since(Instant::now()) {
             let read = net::read_timeout(
-                &self.socket,
+                self.wire.socket(),
                 &mut buf,
                 Some(left),
                 self.wire.is_nonblocking(),
@@ -305,11 +297,10 @@ impl Connection {
             } else {
                 SETUP_READ_BUFFER
             };
-            let (socket, wire, stream, playing) =
-                (&self.socket, &self.wire, &self.stream, self.playing);
+            let (wire, stream, playing) = (&self.wire, &self.stream, self.playing);
             // Straight into the chunk reader's input: no copy through a buffer of our own.
             let n = self.reader.fill_from(room, |into| {
-                read_socket(socket, wire, stream, playing, into, deadline)
+                read_socket(wire, stream, playing, into, deadline)
             })?;
             self.session.bytes_received(n);
             self.flush_session()?;
@@ -369,7 +360,6 @@ impl Connection {
 
 /// One read from the connection's socket; see `Connection::read_some`.
 fn read_socket(
-    socket: &TcpStream,
     wire: &SocketWire,
     stream: &StreamHandle,
     playing: bool,
@@ -381,7 +371,7 @@ fn read_socket(
         None if playing => None,
         None => Some(IDLE_READ_TIMEOUT),
     };
-    match net::read_timeout(socket, buf, timeout, wire.is_nonblocking()) {
+    match net::read_timeout(wire.socket(), buf, timeout, wire.is_nonblocking()) {
         Ok(0) => Err(RtmpError::Io(io::ErrorKind::UnexpectedEof.into())),
         Ok(n) => {
             stream.add_bytes_in(n as u64);

@@ -10,8 +10,7 @@ use parking_lot::{Condvar, Mutex};
 use serde_json::Value;
 
 use super::counters::{warn, Counters, Fate, Throttle};
-use super::queue::Queues;
-use super::Event;
+use super::queue::{Event, Queues};
 use crate::hub::Hub;
 
 /// The most of a reply body that is read.

@@ -48,7 +48,7 @@ use crate::hub::{EventSink, Hub, HubEvent};
 use counters::Fate;
 pub use counters::{CallbackStats, EventCounts};
 use lanes::{check_lane, event_lane, Shared};
-use queue::{Pushed, Queues};
+use queue::{Event, Pushed, Queues};
 
 mod counters;
 mod lanes;
@@ -67,12 +67,6 @@ pub const CHECK_LANES: usize = 4;
 /// Connect and whole-request timeout of each POST.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 const STACK: usize = 512 * 1024;
-
-struct Event {
-    key: Option<u64>,
-    name: &'static str,
-    body: Value,
-}
 
 /// The `-httpcallback` event sink. Dropping it lets its threads finish the queued events and end.
 pub struct CallbackSender {

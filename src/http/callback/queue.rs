@@ -17,8 +17,15 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+use serde_json::Value;
 
-use super::Event;
+/// One callback to send: the stream it is about (events of one stream keep their order), the
+/// event name (the URL's last segment) and its JSON body.
+pub(super) struct Event {
+    pub(super) key: Option<u64>,
+    pub(super) name: &'static str,
+    pub(super) body: Value,
+}
 
 /// Whether an event may take the reserved share, and push out a less important one.
 pub(super) fn is_close(name: &str) -> bool {

@@ -13,20 +13,23 @@
 
 mod muxer;
 mod response;
+mod route;
 mod session;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use self::muxer::MUXER_IDLE;
 pub use self::muxer::{ChannelMuxer, MUXERS_STARTED};
 use self::response::{write_error, write_playlist, write_segment, Exchange};
 use self::response::{CACHE_ENTRY, CACHE_PLAYLIST};
-use self::session::{Lookup, Session, Sessions};
-use super::media_port::read_head;
+pub use self::route::{route, HlsRequest};
+use self::session::{Lookup, Session, Sessions, SWEEP};
+use super::exchange::read_head;
 use super::request::RequestHead;
 use crate::hls::playlist::{media_playlist, multivariant_playlist};
 use crate::hls::SegmenterSettings;
@@ -34,44 +37,6 @@ use crate::hub::{CloseReason, Hub, RtmpInfo, StreamType};
 
 /// How long a first request waits for the channel's first segment.
 const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(12);
-
-/// What an HLS path asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HlsRequest {
-    Playlist {
-        channel: String,
-    },
-    Segment {
-        channel: String,
-        run: u64,
-        sequence: u64,
-    },
-}
-
-fn valid_channel(name: &str) -> bool {
-    !name.is_empty()
-        && !name
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == ".." || seg == ".")
-}
-
-/// `/live/abc.m3u8` and `/live/abc/RUN-SEQ.ts`; `None` for any other path.
-pub fn route(path: &str) -> Option<HlsRequest> {
-    let path = path.strip_prefix('/')?;
-    if let Some(channel) = path.strip_suffix(".m3u8") {
-        return valid_channel(channel).then(|| HlsRequest::Playlist {
-            channel: channel.to_string(),
-        });
-    }
-    let (channel, file) = path.strip_suffix(".ts")?.rsplit_once('/')?;
-    let (run, sequence) = file.split_once('-')?;
-    let (run, sequence) = (run.parse().ok()?, sequence.parse().ok()?);
-    valid_channel(channel).then(|| HlsRequest::Segment {
-        channel: channel.to_string(),
-        run,
-        sequence,
-    })
-}
 
 /// The media port's HLS output: the muxers (one per channel) and the viewers' sessions.
 pub struct HlsService {
@@ -92,7 +57,7 @@ impl HlsService {
             muxers: Mutex::new(HashMap::new()),
             sessions: Sessions::default(),
         });
-        session::start_housekeeping(Arc::downgrade(&service));
+        start_housekeeping(Arc::downgrade(&service));
         service
     }
 
@@ -378,6 +343,32 @@ fn respond(
             log::debug!("hls {}: write failed: {e}", session.stream.remote_addr);
             false
         }
+    }
+}
+
+/// Start the thread that ends quiet or closed sessions and forgets stopped muxers.
+pub fn start_housekeeping(service: Weak<HlsService>) {
+    let spawned = crate::net::spawn("hls-sweep".into(), crate::net::WRITER_STACK, move || loop {
+        std::thread::sleep(SWEEP);
+        let Some(service) = service.upgrade() else {
+            return;
+        };
+        for (session, reason) in service.sessions.take_ended() {
+            log::debug!(
+                "hls {}: stream {} ended ({})",
+                session.stream.remote_addr,
+                session.stream.id(),
+                reason.as_str()
+            );
+            service.hub.finish_stream(&session.stream, reason);
+        }
+        service
+            .muxers
+            .lock()
+            .retain(|_, m| !(m.is_stopped() && m.idle_for() > MUXER_IDLE));
+    });
+    if let Err(e) = spawned {
+        log::error!("hls: cannot start the session sweeper: {e}");
     }
 }
 

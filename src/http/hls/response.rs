@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::net::TcpStream;
 
-use crate::http::media_port::reason_phrase;
+use crate::http::exchange::reason_phrase;
 
 pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 pub const SEGMENT_TYPE: &str = "video/mp2t";

@@ -8,17 +8,16 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
-use super::muxer::{ChannelMuxer, MUXER_IDLE};
-use super::HlsService;
+use super::muxer::ChannelMuxer;
 use crate::hub::{CloseReason, StreamHandle};
 
 /// The housekeeping period: session expiry and muxer clean-up.
-const SWEEP: Duration = Duration::from_millis(250);
+pub(super) const SWEEP: Duration = Duration::from_millis(250);
 /// How long the token of a closed or rejected session is still refused.
 const CLOSED_MEMORY: Duration = Duration::from_secs(120);
 const MAX_CLOSED_TOKENS: usize = 10_000;
@@ -104,7 +103,7 @@ impl Sessions {
 
     /// Sessions that were closed or went quiet, taken out of the table. A closed one's token is
     /// refused from the moment it leaves the table.
-    fn take_ended(&self) -> Vec<(Arc<Session>, CloseReason)> {
+    pub(super) fn take_ended(&self) -> Vec<(Arc<Session>, CloseReason)> {
         let mut ended = Vec::new();
         let mut live = self.live.lock();
         live.retain(|_, session| {
@@ -129,32 +128,6 @@ impl Sessions {
             .lock()
             .retain(|_, at| at.elapsed() < CLOSED_MEMORY);
         ended
-    }
-}
-
-/// Start the thread that ends quiet or closed sessions and forgets stopped muxers.
-pub fn start_housekeeping(service: Weak<HlsService>) {
-    let spawned = crate::net::spawn("hls-sweep".into(), crate::net::WRITER_STACK, move || loop {
-        std::thread::sleep(SWEEP);
-        let Some(service) = service.upgrade() else {
-            return;
-        };
-        for (session, reason) in service.sessions.take_ended() {
-            log::debug!(
-                "hls {}: stream {} ended ({})",
-                session.stream.remote_addr,
-                session.stream.id(),
-                reason.as_str()
-            );
-            service.hub.finish_stream(&session.stream, reason);
-        }
-        service
-            .muxers
-            .lock()
-            .retain(|_, m| !(m.is_stopped() && m.idle_for() > MUXER_IDLE));
-    });
-    if let Err(e) = spawned {
-        log::error!("hls: cannot start the session sweeper: {e}");
     }
 }
 

@@ -9,7 +9,7 @@ pub mod listing;
 use std::io::Write;
 use std::net::TcpStream;
 
-use super::media_port::reason_phrase;
+use super::exchange::reason_phrase;
 use super::request::RequestHead;
 use crate::hub::Hub;
 

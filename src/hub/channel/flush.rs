@@ -11,6 +11,7 @@ use super::{Channel, State};
 use crate::hub::frame::Frame;
 use crate::hub::meter::clock_seconds;
 use crate::hub::sink::{next_batch_id, Format, Offer, SharedBatch, Sink};
+use crate::hub::timer::Due;
 use crate::media::Packet;
 
 /// How long a batch may wait for more frames, by audience. Merging writes saves a write and a
@@ -195,4 +196,10 @@ fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) {
             theirs.iter().for_each(|sink| sink.offer(offer));
         }
     });
+}
+
+impl Due for Channel {
+    fn run_if_due(&self) {
+        self.flush_if_due();
+    }
 }

@@ -19,17 +19,25 @@ impl Channel {
         if st.closed {
             return Err(ChannelClosed);
         }
-        // Frames still pending are in the buffer already: the joiner gets them from there, so the
-        // pending batch goes out to the others first.
-        while !st.batch.is_empty() {
-            let flush = Self::take_flush(&mut st);
-            self.finish_flush(st, flush);
-            st = self.state.lock();
-            if st.closed {
-                return Err(ChannelClosed);
+        let mut backlog = st.buffer.frames_from(cursor);
+        if batch_follows(&backlog, &st.batch) {
+            // The pending batch is the newest part of the joiner's backlog: the joiner takes the
+            // rest from the buffer and the batch itself when it goes out, with everyone else's.
+            // A crowd of joiners does not break the merge window.
+            backlog.truncate(backlog.len() - st.batch.len());
+        } else {
+            // Headers or metadata pending, or the cursor inside the batch: the batch goes out
+            // to the others first, and the joiner gets its frames from the buffer.
+            while !st.batch.is_empty() {
+                let flush = Self::take_flush(&mut st);
+                self.finish_flush(st, flush);
+                st = self.state.lock();
+                if st.closed {
+                    return Err(ChannelClosed);
+                }
             }
+            backlog = st.buffer.frames_from(cursor);
         }
-        let backlog = st.buffer.frames_from(cursor);
         let has_video = st.media.video_codec.is_some();
         let start_ts = backlog
             .first()
@@ -104,4 +112,14 @@ impl Channel {
             .collect();
         (st.publisher.take(), subscribers)
     }
+}
+
+/// Whether `batch` is exactly the tail of `backlog` (the same buffered frames), with at least one
+/// frame of the backlog before it.
+fn batch_follows(backlog: &[Arc<Frame>], batch: &[Arc<Frame>]) -> bool {
+    if batch.is_empty() || batch.len() >= backlog.len() {
+        return batch.is_empty();
+    }
+    let tail = &backlog[backlog.len() - batch.len()..];
+    tail.iter().zip(batch).all(|(a, b)| Arc::ptr_eq(a, b))
 }

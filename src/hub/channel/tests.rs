@@ -135,6 +135,63 @@ fn a_merge_window_holds_frames_until_it_passes_and_a_joiner_neither_loses_nor_do
 }
 
 #[test]
+fn a_joiner_after_the_keyframe_leaves_the_pending_batch_pending_and_gets_it_with_everyone() {
+    let ch = channel_with_window(Duration::from_secs(3600), None);
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    let early = subscribe(&ch, 2, Cursor::Latest);
+    ch.push(&publisher, video(0, true));
+    ch.flush();
+    ch.push(&publisher, video(40, false));
+    ch.push(&publisher, video(80, false));
+    let ts = |fs: Vec<Arc<Frame>>| fs.iter().map(|f| f.timestamp()).collect::<Vec<_>>();
+    assert_eq!(
+        ts(drain(&early)),
+        vec![0],
+        "the batch of 40 and 80 is pending"
+    );
+    let late = subscribe(&ch, 3, Cursor::Latest);
+    assert!(drain(&early).is_empty(), "the join did not write the batch");
+    assert_eq!(
+        ts(drain(&late)),
+        vec![0],
+        "the joiner's backlog ends where the batch begins"
+    );
+    ch.push(&publisher, video(120, false));
+    ch.flush();
+    assert_eq!(ts(drain(&early)), vec![40, 80, 120]);
+    assert_eq!(ts(drain(&late)), vec![40, 80, 120]);
+}
+
+#[test]
+fn a_pending_header_is_written_before_a_join_so_that_the_joiner_gets_it_once() {
+    let ch = channel_with_window(Duration::from_secs(3600), None);
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    let early = subscribe(&ch, 2, Cursor::Latest);
+    ch.push(&publisher, avc_header(1));
+    ch.push(&publisher, video(0, true));
+    ch.flush();
+    drain(&early);
+    ch.push(&publisher, video(40, false));
+    ch.push(&publisher, avc_header(2));
+    let late = subscribe(&ch, 3, Cursor::Latest);
+    let got = drain(&early);
+    assert_eq!(
+        got.len(),
+        2,
+        "the pending frame and header went out before the join"
+    );
+    ch.flush();
+    let late_frames = drain(&late);
+    let headers = late_frames.iter().filter(|f| f.is_header()).count();
+    assert_eq!(
+        headers, 1,
+        "the joiner gets the new header once, from the channel's headers"
+    );
+}
+
+#[test]
 fn a_subscriber_with_cursor_next_waits_for_a_keyframe_without_counting_drops() {
     let ch = channel();
     let publisher = stream(1);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::Hub;
 use crate::hub::channel::Channel;
 use crate::hub::events::HubEvent;
-use crate::hub::stream::StreamHandle;
+use crate::hub::handle::StreamHandle;
 use crate::hub::types::{CloseReason, Role};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 

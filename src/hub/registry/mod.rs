@@ -15,8 +15,9 @@ use parking_lot::Mutex;
 use super::buffer::{BufferLimits, Cursor};
 use super::channel::{Channel, ChannelConfig, MergeWindow};
 use super::events::{EventSink, HubEvent};
+use super::handle::StreamHandle;
 use super::sink::Sink;
-use super::stream::{Stream, StreamHandle};
+use super::stream::Stream;
 use super::timer::Timers;
 use super::types::{CloseReason, Decision, Role, StreamState, StreamType};
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::{Hub, HubError};
 use crate::hub::buffer::{BufferLimits, Cursor};
+use crate::hub::handle::StreamHandle;
 use crate::hub::stats::{ChannelStats, StreamStats};
-use crate::hub::stream::StreamHandle;
 use crate::hub::types::{CloseReason, Decision, Role, StreamState};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 

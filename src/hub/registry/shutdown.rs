@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::Hub;
-use crate::hub::stream::StreamHandle;
+use crate::hub::handle::StreamHandle;
 use crate::hub::types::{CloseReason, Role};
 
 impl Hub {

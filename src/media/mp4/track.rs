@@ -12,9 +12,10 @@ use crate::media::codec::{
     audio_codec, audio_params, parse_audio_specific_config, video_codec,
     video_size_from_sequence_header, AudioCodec, VideoCodec,
 };
-use crate::media::sniff::{
-    ex_audio_header, ex_video_header, AUDIO_FORMAT_EX_HEADER, AUDIO_PACKET_SEQUENCE_START,
-    VIDEO_EX_HEADER, VIDEO_PACKET_SEQUENCE_START,
+use crate::media::sniff::{ex_audio_header, ex_video_header};
+use crate::media::tag_header::{
+    AUDIO_FORMAT_EX_HEADER, AUDIO_PACKET_SEQUENCE_START, VIDEO_EX_HEADER,
+    VIDEO_PACKET_SEQUENCE_START,
 };
 
 const LEGACY_NALU: u8 = 1;

@@ -3,6 +3,7 @@ use super::annexb::{nal_units, to_annex_b, AvcConfig, ACCESS_UNIT_DELIMITER};
 use super::pes::{encode_pcr, encode_timestamp, pes_header, write_pes, FirstPacket};
 use super::psi::{crc32_mpeg2, pat_section, pmt_section, PmtStream};
 use super::*;
+use crate::media::{Packet, PacketKind};
 
 /// A TS packet as a reader sees it.
 #[derive(Debug)]

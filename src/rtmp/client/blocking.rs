@@ -6,10 +6,10 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::session::{ClientEvent, ClientSession};
-use super::url::RtmpUrl;
 use crate::media::Packet;
 use crate::rtmp::chunk::ChunkReader;
 use crate::rtmp::handshake::{ClientHandshake, HandshakeOutcome};
+use crate::rtmp::url::RtmpUrl;
 use crate::rtmp::RtmpError;
 
 /// Timeouts of an [`RtmpClient`].

@@ -28,16 +28,15 @@
 //! Acknowledgement each time the bytes received pass the window the server announced. A `_error`
 //! answer or an onStatus of level "error" becomes [`ClientEvent::Failed`] with the status code.
 //!
-//! `url` parses rtmp:// URLs, `session` is the command flow, `blocking` drives it over a socket;
+//! `rtmp::url` parses rtmp:// URLs; `session` is the command flow, `blocking` drives it over a socket;
 //! errors are the [`RtmpError`](crate::rtmp::RtmpError) the server's connections use too.
 
 mod blocking;
 mod session;
-mod url;
 
+pub use super::url::{parse_authority, RtmpUrl, UrlError, DEFAULT_PORT};
 pub use blocking::{ClientOptions, RtmpClient};
 pub use session::{ClientEvent, ClientSession};
-pub use url::{parse_authority, RtmpUrl, UrlError, DEFAULT_PORT};
 
 #[cfg(test)]
 mod tests;

@@ -2,11 +2,11 @@
 
 use std::collections::VecDeque;
 
-use super::url::RtmpUrl;
 use crate::amf0::Amf0Value;
 use crate::media::{Packet, PacketKind};
 use crate::rtmp::chunk::{self, DEFAULT_CHUNK_SIZE};
 use crate::rtmp::message::{self, type_id, AckWindow, Message};
+use crate::rtmp::url::RtmpUrl;
 use crate::rtmp::{
     RtmpError, CSID_AUDIO, CSID_COMMAND, CSID_CONTROL, CSID_DATA, CSID_VIDEO, WINDOW_ACK_SIZE,
 };
