@@ -123,7 +123,6 @@ impl Session {
             {
                 self.write_part();
             }
-            self.publish_status();
         };
         let (reason, detail) = end;
         if self.file.is_some() || reason == "unsupportedCodec" {
@@ -362,6 +361,7 @@ impl Session {
         match file.write_part(false) {
             Ok(()) => {
                 self.part_started = file.has_pending().then(Instant::now);
+                self.publish_status();
             }
             Err(e) => {
                 let detail = e.to_string();
