@@ -260,3 +260,58 @@ fn without_recorddir_recording_requests_are_refused_and_with_it_unsafe_names_are
         "something was written outside -recorddir"
     );
 }
+
+#[test]
+fn record_false_at_create_overrides_recordall_and_channel_record_starts_and_stops_at_run_time() {
+    let dir = record_dir();
+    let callbacks = Callbacks::start(|_| "{}".into());
+    let mut server = Server::start(&[&dir_flag(&dir), "-recordall", &callbacks.flag()]);
+    api::assert_ok(api::post(
+        server.api_addr,
+        "/channel/create",
+        json!({"id": "live/quiet", "record": false}),
+    ));
+    let clip = clip_h264_aac(320, 240, 20);
+    let _publisher = publish_loop(&mut server, &clip, "live/quiet");
+    let id = api::publisher_id(&server, "quiet");
+    api::wait_media_time(&server, &id, 2.5);
+    assert!(listing(&server, "live/quiet").is_empty());
+    assert!(api::channel_stat(&server, "live/quiet")
+        .get("recording")
+        .is_none());
+    api::assert_ok(api::post(
+        server.api_addr,
+        "/channel/record",
+        json!({"id": "live/quiet", "record": true}),
+    ));
+    let writing = wait_until(Duration::from_secs(10), || {
+        listing(&server, "live/quiet")
+            .into_iter()
+            .find(|f| f["recording"] == true)
+    });
+    assert!(writing.is_some(), "{}", server.describe());
+    // A file being written is not deleted.
+    let name = writing.unwrap()["name"].as_str().unwrap().to_string();
+    api::assert_err(
+        api::post(
+            server.api_addr,
+            "/recordings/delete",
+            json!({"channel": "live/quiet", "name": name}),
+        ),
+        409,
+        "RecordingBusy",
+    );
+    api::wait_media_time(&server, &id, 6.0);
+    api::assert_ok(api::post(
+        server.api_addr,
+        "/channel/record",
+        json!({"id": "live/quiet", "record": false}),
+    ));
+    let done = callbacks.wait("recordDone", Duration::from_secs(10), |_| true);
+    assert_eq!(done["reason"], "stopped");
+    assert_eq!(done["name"], name.as_str());
+    let path = dir.join(done["path"].as_str().unwrap());
+    let (video, _, key_first) = packet_counts(&path);
+    assert!(key_first && video >= 50, "{video} frames");
+    assert!(done["duration"].as_f64().unwrap() >= 2.0, "{done}");
+}
