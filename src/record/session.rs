@@ -4,7 +4,9 @@
 //! The queue is the hub's: a subscriber may have at most `MAX_QUEUED_FRAMES` (1024) frames or
 //! `-maxlag` of media waiting; a writer further behind skips to the next keyframe, which this
 //! thread notices (the frames it missed are counted) and reports as "disk too slow". The
-//! publisher's thread never waits on a disk.
+//! publisher's thread never waits on a disk. The writer takes what is queued, then lets frames
+//! gather for `GATHER` (100 ms) before it looks again, so it wakes about ten times a second
+//! rather than once per frame.
 //!
 //! Files: a file opens at the first video keyframe (or, without video, the first frame), a part
 //! is written at each video keyframe and at most `-recordpart` after its first frame arrived,
@@ -25,6 +27,9 @@ use crate::media::mp4::{Mp4Error, TrackConfig};
 use crate::media::{ts_diff, Packet, PacketKind};
 
 const IDLE_TICK: Duration = Duration::from_millis(500);
+/// After a batch, the writer lets frames gather this long before it takes the next: ten
+/// wake-ups a second instead of one per frame (the queue holds far more than this).
+const GATHER: Duration = Duration::from_millis(100);
 /// How long a new file waits for the first frame of an audio track announced but not seen.
 const AUDIO_WAIT_MS: i64 = 1000;
 
@@ -97,9 +102,9 @@ impl Session {
                     .max(Duration::from_millis(1)),
                 None => IDLE_TICK,
             };
-            let ended = match sink.next_batch(timeout, &mut frames) {
-                Ok(_) => None,
-                Err(QueueEnd::Ended(reason)) => Some(reason),
+            let (ended, got) = match sink.next_batch(timeout, &mut frames) {
+                Ok(got) => (None, got),
+                Err(QueueEnd::Ended(reason)) => (Some(reason), false),
             };
             let mut unsupported = None;
             for frame in frames.drain(..) {
@@ -122,6 +127,12 @@ impl Session {
                 .is_some_and(|t| t.elapsed() >= self.ctx.settings.part)
             {
                 self.write_part();
+            }
+            if got {
+                let until_part = self.part_started.map_or(GATHER, |t| {
+                    (t + self.ctx.settings.part).saturating_duration_since(Instant::now())
+                });
+                std::thread::sleep(GATHER.min(until_part));
             }
         };
         let (reason, detail) = end;

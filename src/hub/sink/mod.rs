@@ -175,6 +175,11 @@ impl Sink {
         true
     }
 
+    /// An in-process consumer that takes frames with `next_batch` (no socket).
+    pub fn is_in_process(&self) -> bool {
+        self.wire.is_none()
+    }
+
     /// Tell the subscriber to end once what is queued is written. No frames are taken after this.
     pub fn end(&self, reason: CloseReason) {
         let mut st = self.state.lock();
