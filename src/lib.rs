@@ -22,7 +22,7 @@
 //! - [`amf0`]: AMF0 values (and AMF3 read into them), encode and decode.
 //! - [`flv`]: FLV tags and a tag reader.
 //! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing;
-//!   `media::ts`, the MPEG-TS writer.
+//!   `media::ts`, the MPEG-TS writer; `media::mp4`, the fragmented-MP4 writer and reader.
 //! - [`hls`]: cutting a channel into MPEG-TS segments in memory, and the playlists.
 //! - [`rtmp`]: wire constants, `handshake`, `chunk`, `message`, server `session`, `client`
 //!   (its session is sans-IO; `client::RtmpClient` drives it on a socket).
@@ -41,6 +41,8 @@
 //! - [`rtmp_server`]: the blocking RTMP server connection: handshake, chunks and the server
 //!   session over a socket, publish and play wired to the hub, a player's backlog written.
 //! - [`relay`]: stream proxies (pull, push, edge mode).
+//! - [`record`]: recordings to fragmented MP4 (or FLV): a writer thread per recording, files,
+//!   start-up repair, retention, listings and spans.
 //!
 //! Shared: [`config`] (flags), [`text`] (percent-decoding, query strings, durations, RFC 3339).
 #![deny(unsafe_code)]

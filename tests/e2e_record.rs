@@ -134,6 +134,18 @@ fn a_published_clip_is_recorded_in_4s_segments_with_every_frame_and_a_keyframe_f
     assert_eq!(backward_steps(&video_dts), Vec::<String>::new());
     assert_eq!(backward_steps(&audio_dts), Vec::<String>::new());
 
+    // Nothing recorded at that time: 404.
+    let url = "/recordings/get?channel=live/rec&start=2000-01-01T00:00:00Z&duration=10s";
+    api::assert_err(api::get(server.api_addr, url), 404, "RecordingNotFound");
+    api::assert_err(
+        api::get(
+            server.api_addr,
+            "/recordings/get?channel=live/rec&start=yesterday&duration=1s",
+        ),
+        400,
+        "BadRequest",
+    );
+
     // One file, whole and in ranges.
     let name = files[1]["name"].as_str().unwrap();
     let url = format!("/recordings/file?channel=live/rec&name={name}");
