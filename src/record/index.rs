@@ -172,3 +172,84 @@ pub fn flv_duration_secs(path: &Path) -> io::Result<f64> {
     let ts = u32::from_be_bytes([tag[7], tag[4], tag[5], tag[6]]);
     Ok(f64::from(ts) / 1000.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::media::mp4::{init_segment, video_sample, PartBuilder, TrackConfig};
+
+    /// An AVC track whose avcC is not parsed for its size (any bytes do for the box layout).
+    fn track() -> TrackConfig {
+        TrackConfig {
+            codec: crate::media::mp4::Codec::Avc,
+            config: vec![1, 0x42, 0xC0, 0x1E, 0xFF, 0xE0, 0],
+            width: 320,
+            height: 240,
+            sample_rate: 0,
+            channels: 0,
+        }
+    }
+
+    fn write_file(path: &Path, seconds: i64, tail: &[u8]) -> u64 {
+        let mut parts = PartBuilder::new(vec![track()]);
+        let mut bytes = init_segment(&[track()]);
+        let body = Arc::new(vec![0x27, 1, 0, 0, 0, 9, 9, 9]);
+        let slice = video_sample(&body).unwrap();
+        for frame in 0..seconds * 25 {
+            let ms = frame * 40;
+            if frame % 25 == 0 && frame > 0 {
+                parts.next_sample_at(0, ms);
+                let part = parts.finish().unwrap();
+                bytes.extend_from_slice(&part.header);
+                part.samples
+                    .iter()
+                    .for_each(|s| bytes.extend_from_slice(s.bytes()));
+            }
+            parts.push(0, ms, body.clone(), slice, frame % 50 == 0);
+        }
+        let part = parts.finish_all().unwrap();
+        bytes.extend_from_slice(&part.header);
+        part.samples
+            .iter()
+            .for_each(|s| bytes.extend_from_slice(s.bytes()));
+        let whole = bytes.len() as u64;
+        bytes.extend_from_slice(tail);
+        std::fs::File::create(path)
+            .unwrap()
+            .write_all(&bytes)
+            .unwrap();
+        whole
+    }
+
+    #[test]
+    fn an_index_lists_whole_fragments_and_stops_at_a_torn_tail() {
+        let dir = std::env::temp_dir().join(format!("joy4-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.mp4");
+        // A moof whose size runs past the end, as a write cut short leaves it.
+        let whole = write_file(&path, 4, &[0, 0, 0x10, 0, b'm', b'o', b'o', b'f', 0, 0]);
+        let index = read_mp4_index(&path).unwrap();
+        assert_eq!(index.good_len, whole);
+        assert_eq!(index.file_len, whole + 10);
+        assert_eq!(index.tracks.len(), 1);
+        assert_eq!(index.fragments.len(), 4);
+        assert!(index.fragments[0].sync && !index.fragments[1].sync && index.fragments[2].sync);
+        assert_eq!(index.fragments[1].start_ms, 1000);
+        // 100 frames of 40 ms: 4 s, to the millisecond.
+        assert_eq!(index.duration_secs(), 4.0);
+        // A moof without its mdat is torn too.
+        let moof_end = index.fragments[3].offset + index.fragments[3].moof_len;
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..moof_end as usize + 4]).unwrap();
+        let index = read_mp4_index(&path).unwrap();
+        assert_eq!(index.fragments.len(), 3);
+        assert_eq!(
+            index.good_len,
+            index.fragments[3 - 1].offset + index.fragments[2].len
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -5,8 +5,8 @@
 //! `-maxlag` of media waiting; a writer further behind skips to the next keyframe, which this
 //! thread notices (the frames it missed are counted) and reports as "disk too slow". The
 //! publisher's thread never waits on a disk. The writer takes what is queued, then lets frames
-//! gather for `GATHER` (100 ms) before it looks again, so it wakes about ten times a second
-//! rather than once per frame.
+//! gather for `GATHER` (500 ms, never past a part's deadline) before it looks again, so it
+//! wakes about twice a second rather than once per frame.
 //!
 //! Files: a file opens at the first video keyframe (or, without video, the first frame), a part
 //! is written at each video keyframe and at most `-recordpart` after its first frame arrived,
@@ -27,9 +27,10 @@ use crate::media::mp4::{Mp4Error, TrackConfig};
 use crate::media::{ts_diff, Packet, PacketKind};
 
 const IDLE_TICK: Duration = Duration::from_millis(500);
-/// After a batch, the writer lets frames gather this long before it takes the next: ten
-/// wake-ups a second instead of one per frame (the queue holds far more than this).
-const GATHER: Duration = Duration::from_millis(100);
+/// After a batch, the writer lets frames gather this long (never past a part's deadline)
+/// before it takes the next: about two wake-ups a second instead of one per frame. The queue
+/// holds far more (1024 frames, 128 batches, `-maxlag` of media).
+const GATHER: Duration = Duration::from_millis(500);
 /// How long a new file waits for the first frame of an audio track announced but not seen.
 const AUDIO_WAIT_MS: i64 = 1000;
 
