@@ -58,7 +58,12 @@ pub(super) struct Session {
     /// Frames from a start point held while the audio track's codec is still unknown (MP3 has
     /// no sequence header: its first frame tells), at most `AUDIO_WAIT_MS` of them.
     waiting: Vec<(Arc<Frame>, i64)>,
+    /// When the first frame of the part being gathered arrived (at the latest).
     part_started: Option<Instant>,
+    /// When the queue was last emptied: what the next batch holds arrived after it.
+    arrived_after: Instant,
+    /// The same for the batch being handled.
+    batch_since: Instant,
     /// After a failure, no file starts before this time on the timeline.
     retry_at_ms: Option<i64>,
     dropped_seen: u64,
@@ -87,6 +92,8 @@ impl Session {
             timeline: None,
             waiting: Vec::new(),
             part_started: None,
+            arrived_after: Instant::now(),
+            batch_since: Instant::now(),
             retry_at_ms: None,
             dropped_seen: 0,
         }
@@ -107,9 +114,12 @@ impl Session {
                 Ok(got) => (None, got),
                 Err(QueueEnd::Ended(reason)) => (Some(reason), false),
             };
+            // What comes with the next batch arrives after now.
+            let arrived_after = std::mem::replace(&mut self.arrived_after, Instant::now());
+            self.batch_since = arrived_after;
             let mut unsupported = None;
             for frame in frames.drain(..) {
-                if let Err(Unsupported(what)) = self.on_frame(frame) {
+                if let Err(Unsupported(what)) = self.on_frame(frame, arrived_after) {
                     unsupported = Some(what);
                     break;
                 }
@@ -171,7 +181,8 @@ impl Session {
         ms
     }
 
-    fn on_frame(&mut self, frame: Arc<Frame>) -> Result<(), Unsupported> {
+    /// Handle a frame that arrived after `arrived`.
+    fn on_frame(&mut self, frame: Arc<Frame>, arrived: Instant) -> Result<(), Unsupported> {
         let packet = &frame.packet;
         if packet.kind == PacketKind::Data {
             self.metadata = Some(packet.clone());
@@ -232,11 +243,11 @@ impl Session {
             let waiting = std::mem::take(&mut self.waiting);
             self.open_file(waiting[0].1)?;
             for (frame, ms) in waiting {
-                self.push(&frame, ms);
+                self.push(&frame, ms, arrived);
             }
             return Ok(());
         }
-        self.push(&frame, ms);
+        self.push(&frame, ms, arrived);
         Ok(())
     }
 
@@ -259,10 +270,11 @@ impl Session {
         Ok(())
     }
 
-    fn push(&mut self, frame: &Arc<Frame>, ms: i64) {
+    /// Add a frame to the file's part; the part's deadline counts from the frame's arrival.
+    fn push(&mut self, frame: &Arc<Frame>, ms: i64, arrived: Instant) {
         if let Some(file) = &mut self.file {
             if file.push(frame, ms) && self.part_started.is_none() {
-                self.part_started = Some(Instant::now());
+                self.part_started = Some(arrived);
             }
         }
     }
@@ -372,7 +384,8 @@ impl Session {
         };
         match file.write_part(false) {
             Ok(()) => {
-                self.part_started = file.has_pending().then(Instant::now);
+                // Held back for their durations: the newest frames, of the latest batch.
+                self.part_started = file.has_pending().then_some(self.batch_since);
                 self.publish_status();
             }
             Err(e) => {
