@@ -1,13 +1,15 @@
 # Sourced by scripts/bench.sh --record: recording, joy4 against nginx-rtmp (`record all`), side
 # by side. For each server, RECORD_CHANNELS ffmpeg publishers of the ~1 Mbit/s clip (-re, -c copy,
-# looped) run first without recording and then with every channel recorded to a folder of the
-# run's scratch directory; the server's CPU (utime + stime) and RSS are read from /proc over the
-# measured window. Extra CPU per recorded channel-second = (CPU recording - CPU not recording) /
+# looped) run without recording and with every channel recorded to a folder of the run's
+# scratch directory, RECORD_REPEAT times each in turn (the publishers share the machine's cores
+# with the server, so one run's figures are noisy: the table shows means);
+# the server's CPU (utime + stime) and RSS are read from /proc over the measured window. Extra CPU per recorded channel-second = (CPU recording - CPU not recording) /
 # (channels x seconds); memory per recording = (RSS recording - RSS not recording) / channels.
 # Target: joy4's extra CPU per recorded channel-second <= nginx-rtmp's, and joy4's memory per
 # running recording <= 256 KiB besides its queue.
 
 RECORD_CHANNELS=${RECORD_CHANNELS:-100}
+RECORD_REPEAT=${RECORD_REPEAT:-2}
 RECORD_LINES=()
 
 # start_recording_nginx NAME DIR: nginx-rtmp with `record all` into DIR (empty DIR: no recording).
@@ -73,13 +75,21 @@ record_case() {
     pubs+=($!)
     PIDS+=($!)
   done
-  sleep 8 # every publisher connected, every recording's first file open
+  # Wait until every channel is connected, then let the first files open.
+  local port=${PUBLISH_BASE#rtmp://*:}
+  port=${port%%/*}
+  for _ in $(seq 300); do
+    [ "$(ss -Htn state established "( sport = :$port )" 2>/dev/null | wc -l)" -ge "$RECORD_CHANNELS" ] && break
+    sleep 0.2
+  done
+  sleep 10
   local t0 c0 t1 c1 rss
   t0=$(date +%s.%N); c0=$(cpu_ticks "$SERVER_PID")
   sleep "$DURATION"
   t1=$(date +%s.%N); c1=$(cpu_ticks "$SERVER_PID"); rss=$(rss_kib "$SERVER_PID")
   local alive=0 p
-  for p in "${pubs[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+  # Publishers still connected: the server's established RTMP connections.
+  alive=$(ss -Htn state established "( sport = :$port )" 2>/dev/null | wc -l)
   for p in "${pubs[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pubs[@]}"; do wait "$p" 2>/dev/null || true; done
   stop_pid "$SERVER_PID"
@@ -100,32 +110,38 @@ record_case() {
 }
 
 run_record() {
-  local server mode
-  for server in joy4 nginx-rtmp; do
-    for mode in off on; do record_case "$server" "$mode"; done
+  local server mode rep
+  for rep in $(seq "$RECORD_REPEAT"); do
+    for server in joy4 nginx-rtmp; do
+      for mode in off on; do record_case "$server" "$mode"; done
+    done
   done
   {
     echo "Recording, joy4 vs nginx-rtmp (record all), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, Linux $(uname -r)"
-    echo "$RECORD_CHANNELS channels of $(basename "$CLIP") (~1 Mbit/s H.264/AAC, 2 s GOP) published with ffmpeg -re -c copy; ${DURATION} s measured after 8 s"
+    echo "$RECORD_CHANNELS channels of $(basename "$CLIP") (~1 Mbit/s H.264/AAC, 2 s GOP) published with ffmpeg -re -c copy (one process each); ${DURATION} s measured from 10 s after every channel connected"
     echo
-    echo "| server | recording | server CPU | CPU per channel-second | extra CPU per recorded channel-second | RSS | RSS per recording | written | files | publishers up |"
+    echo "| server | recording | server CPU | CPU per channel-second | extra CPU per recorded channel-second | RSS | RSS per recording | written | files | connections up |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${RECORD_LINES[@]}" | awk -v n="$RECORD_CHANNELS" '
-      { cpu[$1 " " $2] = $3; secs[$1 " " $2] = $4; rss[$1 " " $2] = $5; rows[NR] = $0 }
+      {
+        key = $1 " " $2
+        if (!(key in runs)) order[++keys] = key
+        runs[key]++; cpu[key] += $3; secs[key] += $4; rss[key] += $5; bytes[key] += $6
+        files[key] += $7; up[key] += $8
+      }
       END {
-        for (i = 1; i <= NR; i++) {
-          split(rows[i], f, " ")
-          key = f[1] " " f[2]; off = f[1] " off"
-          per = f[3] / (n * f[4]) * 1e6
+        for (i = 1; i <= keys; i++) {
+          key = order[i]; split(key, f, " "); off = f[1] " off"; r = runs[key]
+          rate = cpu[key] / secs[key]
           extra = "-"; mem = "-"
           if (f[2] == "on" && (off in cpu)) {
-            extra = sprintf("%.1f µs", (f[3] / f[4] - cpu[off] / secs[off]) / n * 1e6)
-            mem = sprintf("%.0f KiB", (f[5] - rss[off]) / n)
-            EXTRA[f[1]] = (f[3] / f[4] - cpu[off] / secs[off]) / n * 1e6
-            MEM[f[1]] = (f[5] - rss[off]) / n
+            EXTRA[f[1]] = (rate - cpu[off] / secs[off]) / n * 1e6
+            MEM[f[1]] = (rss[key] - rss[off]) / runs[off] / n
+            extra = sprintf("%.1f µs", EXTRA[f[1]]); mem = sprintf("%.0f KiB", MEM[f[1]])
           }
           printf "| %s | %s | %.2f s in %.0f s | %.1f µs | %s | %d MiB | %s | %.1f MiB | %d | %d |\n",
-            f[1], f[2], f[3], f[4], per, extra, f[5] / 1024, mem, f[6] / 1048576, f[7], f[8]
+            f[1], f[2], cpu[key] / r, secs[key] / r, rate / n * 1e6, extra, rss[key] / r / 1024, mem,
+            bytes[key] / r / 1048576, files[key] / r, up[key] / r
         }
         print ""
         if (("joy4" in EXTRA) && ("nginx-rtmp" in EXTRA)) {
@@ -137,5 +153,7 @@ run_record() {
             MEM["joy4"], (MEM["joy4"] <= 256 ? "met" : "NOT MET")
         }
       }'
+    echo
+    echo "Figures are the mean of $RECORD_REPEAT runs of each case, taken in turn (off, on, off, on)."
   } | tee "$RESULTS/record.md"
 }

@@ -5,8 +5,8 @@
 //! `-maxlag` of media waiting; a writer further behind skips to the next keyframe, which this
 //! thread notices (the frames it missed are counted) and reports as "disk too slow". The
 //! publisher's thread never waits on a disk. The writer takes what is queued, then lets frames
-//! gather for `GATHER` (500 ms, never past a part's deadline) before it looks again, so it
-//! wakes about twice a second rather than once per frame.
+//! gather for `GATHER` (200 ms, never past a part's deadline; not at all after a burst) before
+//! it looks again, so it wakes about five times a second rather than once per frame.
 //!
 //! Files: a file opens at the first video keyframe (or, without video, the first frame), a part
 //! is written at each video keyframe and at most `-recordpart` after its first frame arrived,
@@ -28,9 +28,12 @@ use crate::media::{ts_diff, Packet, PacketKind};
 
 const IDLE_TICK: Duration = Duration::from_millis(500);
 /// After a batch, the writer lets frames gather this long (never past a part's deadline)
-/// before it takes the next: about two wake-ups a second instead of one per frame. The queue
-/// holds far more (1024 frames, 128 batches, `-maxlag` of media).
-const GATHER: Duration = Duration::from_millis(500);
+/// before it takes the next: about five wake-ups a second instead of one per frame. The queue
+/// holds far more (1024 frames, 128 batches, `-maxlag` of media): a publisher bursting at 25
+/// times its rate fills `-maxlag` (5 s) no sooner than this.
+const GATHER: Duration = Duration::from_millis(200);
+/// A batch this big means frames come faster than they play (a burst): take the next at once.
+const BURST_FRAMES: usize = 64;
 /// How long a new file waits for the first frame of an audio track announced but not seen.
 const AUDIO_WAIT_MS: i64 = 1000;
 
@@ -117,6 +120,7 @@ impl Session {
             // What comes with the next batch arrives after now.
             let arrived_after = std::mem::replace(&mut self.arrived_after, Instant::now());
             self.batch_since = arrived_after;
+            let taken = frames.len();
             let mut unsupported = None;
             for frame in frames.drain(..) {
                 if let Err(Unsupported(what)) = self.on_frame(frame, arrived_after) {
@@ -139,7 +143,7 @@ impl Session {
             {
                 self.write_part();
             }
-            if got {
+            if got && taken < BURST_FRAMES {
                 let until_part = self.part_started.map_or(GATHER, |t| {
                     (t + self.ctx.settings.part).saturating_duration_since(Instant::now())
                 });
@@ -419,7 +423,9 @@ impl Session {
                 self.channel.id
             );
             if self.file.is_some() {
-                self.fail("disk too slow".into());
+                self.finish_file("error", Some("disk too slow".into()));
+                // The queue resumes at the next keyframe: so does the next file.
+                self.retry_at_ms = None;
             }
         }
     }
