@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 usage() {
   cat <<'EOF'
-Usage: scripts/bench.sh [--quick | --curve | --record] [--with-2000] [--with-5000] [--mergewrite DUR] [--duration SECONDS]
+Usage: scripts/bench.sh [--quick | --curve | --scale | --record] [--with-2000] [--with-5000] [--with-10000]
+                        [--channels K] [--storm] [--mergewrite DUR] [--duration SECONDS]
                         [--readers LIST] [--rcvlowat BYTES] [--results DIR]
 
 Runs joy4-bench against joy4 (RTMP and HTTP-FLV) and nginx-rtmp (RTMP; it has no HTTP-FLV) at
@@ -45,6 +46,18 @@ Two kinds of subscribers ("readers"), each a full set of runs:
   --with-2000       also N = 2000 (in the default run or the curve)
   --with-5000       also 5,000 idle-ish joy4 subscribers (RTMP, then HTTP-FLV) of a synthetic
                     100 kbit/s stream, ramped at 250/s: they must all connect and keep reading
+  --with-10000      also 10,000 viewers of one synthetic 100 kbit/s channel (2 s GOP), ramped at
+                    500/s: joy4 RTMP, joy4 HTTP-FLV and nginx-rtmp, held to the N >= 1000 targets
+  --channels K      also K channels at once, each a synthetic 1 Mbit/s publisher (2 s GOP) and two
+                    viewers: joy4 RTMP, joy4 HTTP-FLV and nginx-rtmp, compared per channel (CPU
+                    per channel-second <= 0.6x nginx-rtmp's, memory per channel <= nginx-rtmp's),
+                    and joy4 RTMP with -buffergopcount=0 (no GOP kept, as nginx-rtmp keeps none;
+                    labelled joy4-nogop)
+  --storm           also a connection storm: 10,000 players at 2,000 connects a second against a
+                    live 100 kbit/s channel, joy4 RTMP, joy4 HTTP-FLV and nginx-rtmp; joy4's API
+                    (GET /stat) is polled every 100 ms through it and must answer within 50 ms
+  --scale           only the scale cases: the idle footprint, --with-10000, --channels 200 and
+                    --storm (about 12 minutes)
   --mergewrite DUR  pass -mergewrite=DUR to joy4 (default: joy4's own default)
   --duration S      measured seconds per case after the ramp (default 20; --quick: 8)
   --readers LIST    which readers, comma-separated: player, lowat, lowat=BYTES (default:
@@ -69,6 +82,10 @@ RECORD=0
 READERS_GIVEN=0
 WITH_2000=0
 WITH_5000=0
+WITH_10000=0
+CHANNELS=0
+STORM=0
+SCALE=0
 MERGEWRITE=""
 DURATION=""
 RESULTS=""
@@ -81,6 +98,11 @@ while [ $# -gt 0 ]; do
     --record) RECORD=1 ;;
     --with-2000) WITH_2000=1 ;;
     --with-5000) WITH_5000=1 ;;
+    --with-10000) WITH_10000=1 ;;
+    --channels) CHANNELS=${2:?--channels needs a count}; shift ;;
+    --channels=*) CHANNELS=${1#*=} ;;
+    --storm) STORM=1 ;;
+    --scale) SCALE=1 ;;
     --mergewrite) MERGEWRITE=${2:?--mergewrite needs a duration, e.g. 100ms}; shift ;;
     --mergewrite=*) MERGEWRITE=${1#*=} ;;
     --duration) DURATION=${2:?--duration needs seconds}; shift ;;
@@ -96,10 +118,18 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-if [ "$QUICK" = 1 ] && [ "$CURVE" = 1 ]; then
-  echo "bench.sh: --quick and --curve do not go together" >&2; exit 2
+if [ $(( QUICK + CURVE + SCALE )) -gt 1 ]; then
+  echo "bench.sh: --quick, --curve and --scale do not go together" >&2; exit 2
 fi
-if [ "$QUICK" = 1 ]; then
+case "$CHANNELS" in ''|*[!0-9]*) echo "bench.sh: --channels takes a count" >&2; exit 2 ;; esac
+if [ "$SCALE" = 1 ]; then
+  COUNTS=()
+  HLS_VIEWERS=0
+  WITH_10000=1
+  STORM=1
+  [ "$CHANNELS" = 0 ] && CHANNELS=200
+  DURATION=${DURATION:-20}
+elif [ "$QUICK" = 1 ]; then
   COUNTS=(50)
   HLS_VIEWERS=20
   DURATION=${DURATION:-8}
@@ -224,8 +254,10 @@ fi
 HARD=$(ulimit -Hn)
 ulimit -n "$HARD" 2>/dev/null || true
 SOFT=$(ulimit -n)
-if [ "$SOFT" != unlimited ] && [ "$SOFT" -lt $(( ${COUNTS[-1]} * 2 + 256 )) ]; then
-  log "warning: open-file limit $SOFT (hard $HARD) is low for ${COUNTS[-1]} subscribers"
+MOST=${COUNTS[-1]:-0}
+if [ "$WITH_10000" = 1 ] || [ "$STORM" = 1 ]; then MOST=10000; fi
+if [ "$SOFT" != unlimited ] && [ "$SOFT" -lt $(( MOST + 256 )) ]; then
+  log "warning: open-file limit $SOFT (hard $HARD) is low for $MOST subscribers"
 fi
 
 # ---------------------------------------------------------------------------------------------------
@@ -255,11 +287,14 @@ RESULTS=${RESULTS:-target/bench/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 
-# A free loopback TCP port: nothing answers a connection to it.
+# A free loopback TCP port: nothing answers a connection to it, and it lies below the kernel's
+# ephemeral range, so no client socket of this machine can be holding it.
 free_port() {
-  local port
+  local port low
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 11000 ] || low=32768
   for _ in $(seq 100); do
-    port=$(( 20000 + RANDOM % 40000 ))
+    port=$(( 10000 + RANDOM % (low - 10000) ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
   done
   echo "bench.sh: no free port found" >&2
@@ -280,7 +315,8 @@ wait_port() {
 # ---------------------------------------------------------------------------------------------------
 start_joy4() {
   local name=$1 out="$WORK/joy4-$1.listen"
-  local flags=(-rtmp=127.0.0.1:0 -http=127.0.0.1:0 -httpapi=127.0.0.1:0 -loglevel=warn)
+  shift
+  local flags=(-rtmp=127.0.0.1:0 -http=127.0.0.1:0 -httpapi=127.0.0.1:0 -loglevel=warn "$@")
   [ -n "$MERGEWRITE" ] && flags+=("-mergewrite=$MERGEWRITE")
   "$JOY4" "${flags[@]}" >"$out" 2>"$RESULTS/$name.server.log" &
   SERVER_PID=$!
@@ -290,6 +326,7 @@ start_joy4() {
   local rtmp http
   rtmp=$(awk '$1=="listening" && $2=="rtmp" {print $3}' "$out")
   http=$(awk '$1=="listening" && $2=="http" {print $3}' "$out")
+  API=$(awk '$1=="listening" && $2=="httpapi" {print $3}' "$out")
   PUBLISH_URL="rtmp://$rtmp/live/bench"
   PLAY_RTMP="rtmp://$rtmp/live/bench"
   PLAY_HTTP="http://$http/live/bench.flv"
@@ -325,10 +362,14 @@ EOF
   PUBLISH_URL="rtmp://127.0.0.1:$port/live/bench"
   PLAY_RTMP="rtmp://127.0.0.1:$port/live/bench"
   PLAY_HTTP=""
+  API=""
 }
 
 # run_case SERVER PROTOCOL N LOWAT [SOURCE...]: SOURCE defaults to the looped clip at a 200/s ramp.
+# CASE_TAG names a case's files apart (channels, storm); POLL_API=1 polls joy4's GET /stat.
 FILES=()
+CASE_TAG=""
+POLL_API=0
 run_case() {
   local server=$1 proto=$2 n=$3 lowat=$4
   shift 4
@@ -336,16 +377,19 @@ run_case() {
   [ ${#source[@]} -gt 0 ] || source=(--input "$CLIP" --ramp 200)
   local readers=player
   [ "$lowat" != 0 ] && readers="lowat$lowat"
-  local name="$server-$proto-$n-$readers"
+  local name="$server-$proto-$n-$readers$CASE_TAG"
   case "$server" in
     joy4) start_joy4 "$name" ;;
+    # joy4 keeping no GOP, as nginx-rtmp does not: a viewer waits for the next keyframe.
+    joy4-nogop) start_joy4 "$name" -buffergopcount=0 ;;
     nginx-rtmp) start_nginx "$name" ;;
   esac
   local play=$PLAY_RTMP
   [ "$proto" = http-flv ] && play=$PLAY_HTTP
+  [ "$POLL_API" = 1 ] && [ -n "$API" ] && source+=(--poll "http://$API/stat")
   log "$server $proto N=$n readers=$readers: running (log: $RESULTS/$name.log)"
   if "$BENCH" --publish "$PUBLISH_URL" --play "$play" -n "$n" "${source[@]}" \
-       --duration "${DURATION}s" --warmup 3s --pid "$SERVER_PID" --rcvlowat "$lowat" \
+       --duration "${CASE_DURATION:-$DURATION}s" --warmup 3s --pid "$SERVER_PID" --rcvlowat "$lowat" \
        --label "$server" --json "$RESULTS/$name.json" >"$RESULTS/$name.txt" 2>"$RESULTS/$name.log"; then
     FILES+=("$RESULTS/$name.json")
     grep -E 'server pid|latency ms' "$RESULTS/$name.txt" | sed 's/^ */    /' >&2 || true
@@ -355,12 +399,14 @@ run_case() {
   stop_pid "$SERVER_PID"
 }
 
-# run_hls N: joy4 with ffmpeg publishing the looped clip, and N HLS viewers (joy4-bench hls)
-# polling the playlist and fetching each new segment; one mux per channel, shared by all.
+# run_hls N [lowlatency]: joy4 with ffmpeg publishing the looped clip, and N HLS viewers
+# (joy4-bench hls) polling the playlist and fetching each new segment, or with `lowlatency` N
+# LL-HLS viewers (joy4-bench hls --ll: blocking reloads, every part); one mux per channel.
 HLS_LINES=()
 run_hls() {
-  local n=$1 name="joy4-hls-$1"
-  start_joy4 "$name"
+  local n=$1 variant=${2:-mpegts} name="joy4-hls-${2:-mpegts}-$1" ll=()
+  [ "$variant" = lowlatency ] && ll=(--ll)
+  start_joy4 "$name" "-hlsvariant=$variant"
   local http
   http=$(awk '$1=="listening" && $2=="http" {print $3}' "$WORK/joy4-$name.listen")
   ffmpeg -hide_banner -loglevel error -re -stream_loop -1 -i "$CLIP" -c copy -f flv "$PUBLISH_URL" \
@@ -368,16 +414,46 @@ run_hls() {
   local ffmpeg_pid=$!
   PIDS+=("$ffmpeg_pid")
   sleep 6 # a first segment (2 s) and the playlist's window starting to fill
-  log "joy4 hls N=$n: running (log: $RESULTS/$name.log)"
-  if "$BENCH" hls --play "http://$http/live/bench.m3u8" -n "$n" --duration "${DURATION}s" \
+  log "joy4 hls $variant N=$n: running (log: $RESULTS/$name.log)"
+  if "$BENCH" hls --play "http://$http/live/bench.m3u8" -n "$n" --duration "${DURATION}s" "${ll[@]}" \
        --pid "$SERVER_PID" --json "$RESULTS/$name.json" >"$RESULTS/$name.txt" 2>"$RESULTS/$name.log"; then
     HLS_LINES+=("$(cat "$RESULTS/$name.txt")")
     sed 's/^ */    /' "$RESULTS/$name.txt" >&2
   else
-    log "joy4 hls N=$n: the bench failed: $(tail -n 1 "$RESULTS/$name.log")"
+    log "joy4 hls $variant N=$n: the bench failed: $(tail -n 1 "$RESULTS/$name.log")"
   fi
   stop_pid "$ffmpeg_pid"
   stop_pid "$SERVER_PID"
+}
+
+# The footprint of a server: RSS, threads and open descriptors, idle and with one channel (the
+# clip published with ffmpeg).
+IDLE_LINES=()
+footprint() {
+  local pid=$1
+  echo "$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") KiB RSS, $(awk '/^Threads/ {print $2}' "/proc/$pid/status") threads, $(ls "/proc/$pid/fd" | wc -l) descriptors"
+}
+idle_footprint() {
+  local server
+  for server in joy4 nginx-rtmp; do
+    case "$server" in
+      joy4) start_joy4 "$server-idle" ;;
+      nginx-rtmp) start_nginx "$server-idle" ;;
+    esac
+    sleep 2
+    local idle one
+    idle=$(footprint "$SERVER_PID")
+    ffmpeg -hide_banner -loglevel error -re -stream_loop -1 -i "$CLIP" -c copy -f flv "$PUBLISH_URL" \
+      2>"$RESULTS/$server-idle.ffmpeg.log" &
+    local ffmpeg_pid=$!
+    PIDS+=("$ffmpeg_pid")
+    sleep 6
+    one=$(footprint "$SERVER_PID")
+    IDLE_LINES+=("| $server | $idle | $one |")
+    log "$server idle: $idle; one channel: $one"
+    stop_pid "$ffmpeg_pid"
+    stop_pid "$SERVER_PID"
+  done
 }
 
 START=$(date +%s)
@@ -389,17 +465,41 @@ if [ "$RECORD" = 1 ]; then
   exit 0
 fi
 for lowat in "${LOWATS[@]}"; do
-  for n in "${COUNTS[@]}"; do
+  for n in "${COUNTS[@]+"${COUNTS[@]}"}"; do
     run_case joy4 rtmp "$n" "$lowat"
     run_case joy4 http-flv "$n" "$lowat"
     run_case nginx-rtmp rtmp "$n" "$lowat"
   done
 done
-if [ "$HLS_VIEWERS" -gt 0 ]; then run_hls "${HLS_VIEWERS}"; fi
+if [ "$HLS_VIEWERS" -gt 0 ]; then
+  run_hls "${HLS_VIEWERS}"
+  run_hls "${HLS_VIEWERS}" lowlatency
+fi
 if [ "$WITH_5000" = 1 ]; then
   # Idle-ish viewers: a 100 kbit/s synthetic stream; threads and descriptors are what is tested.
   run_case joy4 rtmp 5000 "${LOWATS[0]}" --bitrate 100 --gop 2 --ramp 250
   run_case joy4 http-flv 5000 "${LOWATS[0]}" --bitrate 100 --gop 2 --ramp 250
+fi
+if [ "$SCALE" = 1 ]; then idle_footprint; fi
+# The scale cases, each joy4 RTMP, joy4 HTTP-FLV, nginx-rtmp.
+scale_case() {
+  local n=$1
+  shift
+  for target in "joy4 rtmp" "joy4 http-flv" "nginx-rtmp rtmp"; do
+    # shellcheck disable=SC2086
+    run_case $target "$n" "${LOWATS[0]}" "$@"
+  done
+}
+if [ "$WITH_10000" = 1 ]; then
+  CASE_TAG="" scale_case 10000 --bitrate 100 --gop 2 --ramp 500 --timeout 30s
+fi
+if [ "$CHANNELS" -gt 0 ]; then
+  CASE_TAG="-channels$CHANNELS" scale_case $(( CHANNELS * 2 )) --channels "$CHANNELS" --bitrate 1000 --gop 2 --ramp 200
+  CASE_TAG="-channels$CHANNELS" run_case joy4-nogop rtmp $(( CHANNELS * 2 )) "${LOWATS[0]}" \
+    --channels "$CHANNELS" --bitrate 1000 --gop 2 --ramp 200
+fi
+if [ "$STORM" = 1 ]; then
+  CASE_TAG="-storm" POLL_API=1 CASE_DURATION=10 scale_case 10000 --bitrate 100 --gop 2 --ramp 2000 --timeout 30s
 fi
 
 # ---------------------------------------------------------------------------------------------------
@@ -416,9 +516,16 @@ fi
   else
     echo "(no case completed)"
   fi
+  if [ ${#IDLE_LINES[@]} -gt 0 ]; then
+    echo
+    echo "Footprint (RSS, threads, open descriptors), idle and with one channel (the clip published with ffmpeg, no viewer):"
+    echo "| server | idle | one channel |"
+    echo "|---|---|---|"
+    printf '%s\n' "${IDLE_LINES[@]}"
+  fi
   if [ "$HLS_VIEWERS" -gt 0 ]; then
     echo
-    echo "HLS viewers (joy4 only: nginx-rtmp has no HLS from memory), ${HLS_VIEWERS} viewers polling the playlist and fetching each new segment:"
+    echo "HLS viewers (joy4 only: nginx-rtmp has no HLS from memory), ${HLS_VIEWERS} viewers polling the playlist and fetching each new segment (mpegts), and ${HLS_VIEWERS} LL-HLS viewers (lowlatency: blocking reloads, every part):"
     if [ ${#HLS_LINES[@]} -gt 0 ]; then printf '%s\n' "${HLS_LINES[@]}"; else echo "(the HLS case did not complete)"; fi
   fi
   echo

@@ -3,7 +3,8 @@
 # clients). Installs with apt-get whatever the tests need and is missing: ffmpeg/ffprobe, rtmpdump
 # (a librtmp client), GStreamer with its RTMP, soup, x264 and AAC plugins, chromium and
 # chromium-driver (the watch page's browser tests), Python's Prometheus client (the /metrics
-# parser check), and for the HLS tests nginx, npm and hls.js.
+# parser check), systemd's systemd-analyze (the unit file check), and for the HLS tests nginx,
+# npm and hls.js.
 # Extra arguments go to the test binaries (a name filter, --nocapture, ...):
 #   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
 set -euo pipefail
@@ -28,12 +29,27 @@ fi
 if ! have nginx; then
   MISSING+=(nginx)
 fi
+# The tests across hosts: haproxy in front of joy4 (PROXY protocol, TLS with a certificate made
+# by openssl), and network namespaces with veth links and a bridge (iproute2).
+if ! have haproxy; then
+  MISSING+=(haproxy)
+fi
+if ! have openssl; then
+  MISSING+=(openssl)
+fi
+if ! have ip; then
+  MISSING+=(iproute2)
+fi
 if ! have npm; then
   MISSING+=(npm)
 fi
 # The API's /metrics test checks the text with the Prometheus client library's own parser.
 if ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   MISSING+=(python3 python3-prometheus-client)
+fi
+# docs/joy4.service is checked with systemd-analyze verify (the package alone: nothing is booted).
+if ! [ -x /usr/bin/systemd-analyze ]; then
+  MISSING+=(systemd)
 fi
 
 if [ ${#MISSING[@]} -gt 0 ]; then

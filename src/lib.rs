@@ -10,7 +10,8 @@
 //!      appended to the pending batch
 //!   -> when the merge window ends (sized to the audience: none for a few subscribers; the next
 //!      packet or hub::timer's deadline) the batch is
-//!      serialised once per output format (hub::frame: FLV tags / RTMP chunks, shared by Arc)
+//!      laid out once per output format (hub::frame: FLV tag / RTMP chunk headers around
+//!      slices of the body, which is never copied; shared by Arc)
 //!      and offered to each subscriber's hub::Sink: a non-blocking write straight to its socket
 //!      (a hub::Wire; net::stage splices a large shared batch without copying it per socket);
 //!      only a backed-up socket's own thread, woken by its sink (net::wake), writes its backlog
@@ -23,7 +24,8 @@
 //! - [`flv`]: FLV tags and a tag reader.
 //! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing;
 //!   `media::ts`, the MPEG-TS writer; `media::mp4`, the fragmented-MP4 writer and reader.
-//! - [`hls`]: cutting a channel into MPEG-TS segments in memory, and the playlists.
+//! - [`hls`]: cutting a channel into segments in memory (MPEG-TS, or CMAF with LL-HLS parts),
+//!   the playlists, and LL-HLS delivery directives.
 //! - [`rtmp`]: wire constants, `handshake`, `chunk`, `message`, server `session`, `client`
 //!   (its session is sans-IO; `client::RtmpClient` drives it on a socket).
 //!
@@ -33,7 +35,8 @@
 //! Sockets and threads:
 //! - [`net`]: socket helpers, the only place with `unsafe` (sendmsg, tee/splice, a signal and
 //!   ppoll for a viewer's wake-ups, bare threads for viewers, rlimits, epoll, keepalive, shutdown
-//!   signals); connection limits; `/proc` figures of a process.
+//!   signals); the accept loop, connection limits and PROXY protocol headers (`proxy_protocol`,
+//!   sans-IO; `proxied`: who must send one, read within its bounds); `/proc` figures of a process.
 //! - [`http`]: the media port (`media_port`: HTTP-FLV and HLS play, the watch page and
 //!   `/channels.json`),
 //!   the REST API (`api`: routes, `/stat`, `/metrics`, `/events`), the callback sender, the

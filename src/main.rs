@@ -67,6 +67,11 @@ fn run(config: Config) -> ExitCode {
     let _ =
         simplelog::WriteLogger::init(config.log_level.to_filter(), log_config, std::io::stderr());
 
+    // One allocator heap per core (not glibc's eight), shared by all connection threads.
+    joy4::net::limit_malloc_arenas(
+        std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+    );
+
     // Every subscriber is a socket: take as many descriptors as the hard limit allows.
     let fd_limit = match joy4::net::raise_fd_limit() {
         Ok((n, _)) if n < 16_384 => {
@@ -140,9 +145,12 @@ fn run(config: Config) -> ExitCode {
         ..HubSettings::default()
     };
     let hub = Hub::new(settings, events);
-    if let Some(origin) = &config.origin {
-        joy4::relay::install_edge(&hub, origin.clone(), config.max_pulls);
-        log::info!("edge mode: unknown channels are pulled from {origin}");
+    if !config.origins.is_empty() {
+        joy4::relay::install_edge(&hub, config.origins.clone(), config.max_pulls);
+        log::info!(
+            "edge mode: unknown channels are pulled from {}",
+            config.origins.join(", ")
+        );
     }
     if let Some(sender) = &callback {
         sender.attach_hub(&hub);
@@ -181,10 +189,23 @@ fn run(config: Config) -> ExitCode {
     );
 
     let refused_hub = hub.clone();
+    let bad_proxy_hub = hub.clone();
+    let proxy = config.proxy_protocol.clone().map(Arc::new);
+    if let Some(trust) = &proxy {
+        let ranges: Vec<String> = trust.ranges().iter().map(|r| r.to_string()).collect();
+        log::info!(
+            "peers in {} must open with a PROXY protocol header",
+            ranges.join(", ")
+        );
+    }
     let policy = joy4::net::AcceptPolicy {
         limits: joy4::net::ConnectionLimits::new(max_connections, config.max_conn_per_ip),
         on_refused: Arc::new(move || {
             ServerCounters::add(&refused_hub.counters.refused_connections)
+        }),
+        proxy: proxy.clone(),
+        on_bad_proxy_header: Arc::new(move || {
+            ServerCounters::add(&bad_proxy_hub.counters.bad_proxy_headers)
         }),
     };
     log::info!(
@@ -198,6 +219,8 @@ fn run(config: Config) -> ExitCode {
     let hls_settings = joy4::hls::SegmenterSettings {
         fragment_ms: config.hls_fragment.as_millis().min(u32::MAX as u128) as u32,
         window: config.hls_window,
+        variant: config.hls_variant,
+        part_ms: config.hls_part.as_millis().min(u32::MAX as u128) as u32,
     };
     let rtmp_hub = hub.clone();
     let flv_hub = hub.clone();
@@ -215,7 +238,7 @@ fn run(config: Config) -> ExitCode {
         return ExitCode::from(1);
     }
     let api_thread = joy4::net::spawn("api".into(), 256 * 1024, move || {
-        joy4::http::api::serve(api, api_handler)
+        joy4::http::api::serve(api, api_handler, proxy)
     });
     let api_thread = match api_thread {
         Ok(t) => t,

@@ -5,10 +5,8 @@
 //! Each test starts its own server; load is bounded (1,000 connections) and on 127.0.0.1 only.
 mod support;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -315,65 +313,6 @@ fn an_empty_token_is_a_start_up_error() {
     assert!(out.stderr.contains("JOY4_API_TOKEN"), "{}", out.stderr);
 }
 
-/// A sample: name, labels, value.
-type Sample = (String, HashMap<String, String>, f64);
-
-/// Parse Prometheus text with the Prometheus Python client's parser (Debian's
-/// `python3-prometheus-client`, installed by scripts/test.sh): every sample as
-/// `(name, labels, value)`, and each family's type.
-fn prometheus_parse(text: &str) -> (Vec<Sample>, HashMap<String, String>) {
-    const SCRIPT: &str = r#"
-import json, sys
-from prometheus_client.parser import text_string_to_metric_families
-samples, types = [], {}
-for family in text_string_to_metric_families(sys.stdin.read()):
-    types[family.name] = family.type
-    for s in family.samples:
-        samples.append([s.name, s.labels, s.value])
-print(json.dumps({"samples": samples, "types": types}))
-"#;
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run /usr/bin/python3 (scripts/test.sh installs python3-prometheus-client)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the Prometheus parser refused the metrics: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let samples = v["samples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let labels = s[1]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            (
-                s[0].as_str().unwrap().to_string(),
-                labels,
-                s[2].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    let types = serde_json::from_value(v["types"].clone()).unwrap();
-    (samples, types)
-}
-
 #[test]
 fn metrics_are_prometheus_text_with_per_channel_figures() {
     let cb = Callbacks::start(|_| "{}".into());
@@ -422,7 +361,7 @@ fn metrics_are_prometheus_text_with_per_channel_figures() {
         ) == Some(1.0);
         let flowing = value("joy4_channel_in_bitrate_bits_per_second", &abc)
             .is_some_and(|v| v > 0.0)
-            && value("joy4_channel_sent_bytes", &abc).is_some_and(|v| v > 0.0);
+            && value("joy4_channel_sent_bytes_total", &abc).is_some_and(|v| v > 0.0);
         (playing && flowing).then(|| {
             (
                 samples.clone(),

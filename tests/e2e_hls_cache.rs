@@ -1,5 +1,7 @@
 //! HLS behind a stock HTTP cache: nginx with `proxy_cache` in front of the media port, 50 viewers
-//! polling through it, and the server is asked for each segment once.
+//! polling through it, and the server is asked for each segment once; 40 LL-HLS viewers doing
+//! blocking reloads and fetching every part (the hinted one before it is complete), and the
+//! server is asked for each part once.
 mod support;
 
 use std::collections::HashMap;
@@ -36,7 +38,7 @@ http {{
     proxy_cache_path {root}/cache keys_zone=hls:10m max_size=100m inactive=1m;
     server {{
         listen 127.0.0.1:{port};
-        location ~ \.ts$ {{
+        location ~ \.(ts|m4s|mp4)$ {{
             proxy_pass http://{upstream};
             proxy_cache hls;
             proxy_cache_key $uri;
@@ -126,5 +128,101 @@ fn fifty_viewers_behind_nginx_cause_one_upstream_request_per_segment() {
     assert!(
         by_all >= 1,
         "no segment was fetched by all {VIEWERS} viewers: {asked:?}"
+    );
+}
+
+/// The quoted `URI="…"` of a tag line.
+fn uri_of(line: &str) -> String {
+    let start = line.find("URI=\"").expect("a URI") + 5;
+    let end = start + line[start..].find('"').unwrap();
+    line[start..end].to_string()
+}
+
+/// (sequence, index) of a part URI `…/RUN-SEQ.INDEX.m4s?…`.
+fn part_numbers(uri: &str) -> (u64, usize) {
+    let file = uri.split('?').next().unwrap().rsplit('/').next().unwrap();
+    let (_, rest) = file.trim_end_matches(".m4s").split_once('-').unwrap();
+    let (seq, index) = rest.split_once('.').unwrap();
+    (seq.parse().unwrap(), index.parse().unwrap())
+}
+
+#[test]
+fn forty_ll_hls_viewers_behind_nginx_cause_one_upstream_request_per_part() {
+    const VIEWERS: usize = 40;
+    let mut server = Server::start(&["-hlsvariant=lowlatency", "-hlsfragment=1s"]);
+    let _publisher = publish_loop(&mut server, &clip_gop_1s(CLIP_SECS), "live/llcached");
+    let dir = TestDir::new();
+    let (_nginx, cache) = start_nginx(&dir, server.http_addr);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..VIEWERS)
+        .map(|_| {
+            thread::spawn(move || {
+                let viewer = HlsViewer::open(cache, "live/llcached").unwrap();
+                let media = viewer.media_path.clone();
+                let base = &media[..=media.rfind('/').unwrap()];
+                let mut fetched: Vec<String> = Vec::new();
+                let mut playlist = get_with(cache, "GET", &media, "").body_text();
+                while started.elapsed().as_secs_f64() < 6.0 {
+                    let lines: Vec<&str> = playlist
+                        .lines()
+                        .filter(|l| {
+                            l.starts_with("#EXT-X-PART:") || l.starts_with("#EXT-X-PRELOAD-HINT:")
+                        })
+                        .collect();
+                    for line in &lines {
+                        let uri = uri_of(line);
+                        let path = format!("{base}{uri}");
+                        let bare = path.split('?').next().unwrap().to_string();
+                        if fetched.contains(&bare) {
+                            continue;
+                        }
+                        let r = get_with(cache, "GET", &path, "");
+                        if r.head.status == 404 && line.starts_with("#EXT-X-PRELOAD-HINT") {
+                            continue; // a hinted part the segment's end made unnecessary
+                        }
+                        assert_eq!(r.head.status, 200, "{path}: {}", r.body_text());
+                        fetched.push(bare);
+                    }
+                    let hint = lines.last().expect("a hint");
+                    let (seq, index) = part_numbers(&uri_of(hint));
+                    let next = format!("{media}&_HLS_msn={seq}&_HLS_part={index}");
+                    let r = get_with(cache, "GET", &next, "");
+                    assert_eq!(r.head.status, 200, "{next}: {}", r.body_text());
+                    playlist = r.body_text();
+                }
+                fetched
+            })
+        })
+        .collect();
+    let mut asked: HashMap<String, usize> = HashMap::new();
+    for t in threads {
+        for path in t.join().unwrap() {
+            *asked.entry(path).or_default() += 1;
+        }
+    }
+    let log = server.log_text();
+    let mut upstream_total = 0;
+    for (path, viewers_asked) in &asked {
+        let upstream = log
+            .lines()
+            .filter(|l| l.contains(&format!("GET {path}?")))
+            .count();
+        upstream_total += upstream;
+        assert_eq!(
+            upstream, 1,
+            "{path}: asked {viewers_asked} times through the cache, {upstream} times upstream"
+        );
+    }
+    let through_cache: usize = asked.values().sum();
+    println!(
+        "{VIEWERS} LL-HLS viewers behind nginx: {} parts, {through_cache} part requests to the \
+         cache, {upstream_total} upstream",
+        asked.len()
+    );
+    assert!(asked.len() >= 15, "parts fetched: {asked:?}");
+    let by_all = asked.values().filter(|n| **n >= VIEWERS).count();
+    assert!(
+        by_all >= 10,
+        "few parts fetched by all {VIEWERS} viewers: {asked:?}"
     );
 }

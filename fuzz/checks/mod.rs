@@ -11,6 +11,7 @@
 pub mod amf;
 pub mod codec;
 pub mod http;
+pub mod proxy;
 pub mod rtmp;
 pub mod session;
 pub mod split;
@@ -31,4 +32,5 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("codec_headers", codec::codec_headers),
     ("http_head", http::http_head),
     ("api_body", http::api_body),
+    ("proxy_header", proxy::proxy_header),
 ];

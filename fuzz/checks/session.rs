@@ -105,7 +105,7 @@ pub fn client_session(data: &[u8]) {
                     }
                     ClientEvent::Media(_) => assert!(session.is_playing()),
                     ClientEvent::StreamEnded { .. } | ClientEvent::Failed { .. } => ended = true,
-                    ClientEvent::Status { .. } => {}
+                    ClientEvent::Status { .. } | ClientEvent::ReconnectRequest { .. } => {}
                 }
             }
             output.extend(session.take_output());

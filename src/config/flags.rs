@@ -55,7 +55,7 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     (
         "-buffergopcount=N",
         "1",
-        "channel buffer bound in GOPs, counting the one in progress",
+        "channel buffer bound in GOPs, counting the one in progress (0: none kept, a new viewer waits for the next keyframe)",
     ),
     (
         "-publishergrace=DUR",
@@ -68,9 +68,14 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "gather frames up to this long before writing them to subscribers: each at once while a channel has up to 32, the whole window from 160, growing between (0 = always each at once)",
     ),
     (
-        "-origin=URL",
+        "-origin=URL,...",
         "(none)",
-        "pull unknown channels from this RTMP origin (edge mode)",
+        "pull unknown channels from these RTMP origins, tried in order, failing over (edge mode)",
+    ),
+    (
+        "-proxyprotocol=CIDR,...",
+        "(none)",
+        "peers in these ranges must open with a PROXY protocol v1/v2 header naming the client (all three ports)",
     ),
     (
         "-watchpage=BOOL",
@@ -132,6 +137,16 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "-recordmaxbytes=BYTES",
         "0",
         "recordings' total size; the oldest completed files go first (0 = no cap)",
+    ),
+    (
+        "-hlsvariant=V",
+        "mpegts",
+        "HLS: mpegts (every player) | fmp4 (CMAF; HEVC, AV1) | lowlatency (LL-HLS)",
+    ),
+    (
+        "-hlspart=DUR",
+        "200ms",
+        "HLS lowlatency: part duration",
     ),
     ("-loglevel=LEVEL", "info", "error | warn | info | debug"),
     ("-h, --help", "", "print this help"),

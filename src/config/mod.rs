@@ -7,6 +7,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::hls::HlsVariant;
+use crate::net::proxied::ProxyTrust;
 use crate::text::parse_duration;
 
 mod flags;
@@ -38,7 +40,10 @@ pub struct Config {
     pub buffer_gop_count: usize,
     pub publisher_grace: Duration,
     pub merge_write: Duration,
-    pub origin: Option<String>,
+    /// Edge mode: the origins to pull unknown channels from, tried in order (`-origin=A,B`).
+    pub origins: Vec<String>,
+    /// Peers that must open with a PROXY protocol header (`-proxyprotocol`).
+    pub proxy_protocol: Option<ProxyTrust>,
     /// Serve the watch page (`/`, `/channels.json`) on the media port.
     pub watch_page: bool,
     /// Open media connections (RTMP and HTTP-FLV together); `None`: sized from the fd limit.
@@ -53,6 +58,10 @@ pub struct Config {
     pub hls_fragment: Duration,
     /// `-recorddir` and the other recording flags.
     pub record: RecordFlags,
+    /// HLS: segments and playlists (`mpegts`, `fmp4`, `lowlatency`).
+    pub hls_variant: HlsVariant,
+    /// HLS `lowlatency`: the part duration.
+    pub hls_part: Duration,
 }
 
 impl Default for Config {
@@ -73,7 +82,8 @@ impl Default for Config {
             buffer_gop_count: 1,
             publisher_grace: Duration::from_secs(10),
             merge_write: Duration::from_millis(100),
-            origin: None,
+            origins: Vec::new(),
+            proxy_protocol: None,
             watch_page: true,
             max_connections: None,
             max_conn_per_ip: 0,
@@ -81,6 +91,8 @@ impl Default for Config {
             hls_window: 6,
             hls_fragment: Duration::from_secs(2),
             record: RecordFlags::default(),
+            hls_variant: HlsVariant::Mpegts,
+            hls_part: Duration::from_millis(200),
         }
     }
 }
@@ -246,8 +258,8 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     config.buffer_duration = value(&mut args, "--bufferduration", parse_duration)?;
     if let Some(n) = value(&mut args, "--buffergopcount", |s| {
         match s.parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(format!("{s:?} is not a GOP count of 1 or more")),
+            Ok(n) => Ok(n),
+            _ => Err(format!("{s:?} is not a GOP count")),
         }
     })? {
         config.buffer_gop_count = n;
@@ -274,13 +286,40 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     })? {
         config.hls_fragment = d;
     }
-    config.origin = value(&mut args, "--origin", |s| {
-        if s.starts_with("rtmp://") {
-            Ok(s.to_string())
+    if let Some(v) = value(&mut args, "--hlsvariant", |s| s.parse::<HlsVariant>())? {
+        config.hls_variant = v;
+    }
+    if let Some(d) = value(&mut args, "--hlspart", |s| {
+        let d = parse_duration(s)?;
+        if d >= Duration::from_millis(50) && d <= Duration::from_secs(5) {
+            Ok(d)
         } else {
-            Err(format!("{s:?} is not an rtmp:// URL"))
+            Err(format!("{s:?} is not a part duration from 50ms to 5s"))
         }
-    })?;
+    })? {
+        config.hls_part = d;
+    }
+    if config.hls_variant == HlsVariant::LowLatency && config.hls_part > config.hls_fragment {
+        return Err(UsageError(format!(
+            "-hlspart ({:?}) is longer than -hlsfragment ({:?})",
+            config.hls_part, config.hls_fragment
+        )));
+    }
+    config.origins = value(&mut args, "--origin", |s| {
+        let origins: Vec<String> = s
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        match origins.iter().find(|o| !o.starts_with("rtmp://")) {
+            Some(bad) => Err(format!("{bad:?} is not an rtmp:// URL")),
+            None if origins.is_empty() => Err("no origin given".to_string()),
+            None => Ok(origins),
+        }
+    })?
+    .unwrap_or_default();
+    config.proxy_protocol = value(&mut args, "--proxyprotocol", ProxyTrust::parse_list)?;
     let count = |s: &str| {
         s.parse::<usize>()
             .map_err(|_| format!("{s:?} is not a count"))

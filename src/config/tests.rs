@@ -102,3 +102,21 @@ fn help_and_version_are_commands() {
         assert!(usage().contains(name));
     }
 }
+
+#[test]
+fn hls_variant_and_part_flags_are_read_and_checked() {
+    let default = run(&[]).unwrap();
+    assert_eq!(default.hls_variant, HlsVariant::Mpegts);
+    assert_eq!(default.hls_part, Duration::from_millis(200));
+    let ll = run(&["-hlsvariant=lowlatency", "-hlspart=250ms"]).unwrap();
+    assert_eq!(ll.hls_variant, HlsVariant::LowLatency);
+    assert_eq!(ll.hls_part, Duration::from_millis(250));
+    assert_eq!(
+        run(&["-hlsvariant=fmp4"]).unwrap().hls_variant,
+        HlsVariant::Fmp4
+    );
+    assert!(run(&["-hlsvariant=dash"]).unwrap_err().0.contains("dash"));
+    assert!(run(&["-hlspart=10ms"]).is_err());
+    let err = run(&["-hlsvariant=lowlatency", "-hlsfragment=1s", "-hlspart=2s"]).unwrap_err();
+    assert!(err.0.contains("-hlspart"), "{}", err.0);
+}

@@ -29,6 +29,7 @@ pub fn media_playlist(segmenter: &Segmenter, uri: impl Fn(&Segment) -> String) -
         if segment.discontinuity {
             text.push_str("#EXT-X-DISCONTINUITY\n");
         }
+        super::cmaf_playlist::program_date_time(&mut text, segment.program_date_ms);
         let secs = f64::from(segment.duration_ms) / 1000.0;
         let _ = writeln!(text, "#EXTINF:{secs:.3},\n{}", uri(segment));
     }

@@ -18,6 +18,10 @@ pub struct SegmenterSettings {
     pub fragment_ms: u32,
     /// Complete segments kept and listed.
     pub window: usize,
+    /// Which segments and playlists (`-hlsvariant`).
+    pub variant: super::HlsVariant,
+    /// `lowlatency`: the part duration (milliseconds).
+    pub part_ms: u32,
 }
 
 impl Default for SegmenterSettings {
@@ -25,6 +29,8 @@ impl Default for SegmenterSettings {
         SegmenterSettings {
             fragment_ms: 2000,
             window: 6,
+            variant: super::HlsVariant::Mpegts,
+            part_ms: 200,
         }
     }
 }
@@ -38,6 +44,8 @@ pub struct Segment {
     pub duration_ms: u32,
     /// The playlist puts `#EXT-X-DISCONTINUITY` before it.
     pub discontinuity: bool,
+    /// Wall-clock time (Unix ms) its first frame reached the server; 0 if unknown.
+    pub program_date_ms: u64,
     pub bytes: Vec<u8>,
 }
 
@@ -45,6 +53,7 @@ pub struct Segment {
 struct Building {
     sequence: u64,
     start_ts: u32,
+    program_date_ms: u64,
     last_ts: u32,
     discontinuity: bool,
     bytes: Vec<u8>,
@@ -116,9 +125,15 @@ impl Segmenter {
     }
 
     /// Take one packet of the channel; `starts_source` marks the first frame of a new source
-    /// (publisher switch, encoder reconnect). Returns whether a segment was completed. Only an
-    /// unsupported codec is an error; a malformed frame or one before its header is skipped.
-    pub fn push(&mut self, packet: &Packet, starts_source: bool) -> Result<bool, TsError> {
+    /// (publisher switch, encoder reconnect), `received_ms` the wall-clock time (Unix ms) it
+    /// reached the server. Returns whether a segment was completed. Only an unsupported codec
+    /// is an error; a malformed frame or one before its header is skipped.
+    pub fn push(
+        &mut self,
+        packet: &Packet,
+        starts_source: bool,
+        received_ms: u64,
+    ) -> Result<bool, TsError> {
         if self.ended || packet.kind == PacketKind::Data {
             return Ok(false);
         }
@@ -149,7 +164,7 @@ impl Segmenter {
             };
             if due {
                 completed = self.close_building(packet.timestamp);
-                self.open(packet.timestamp);
+                self.open(packet.timestamp, received_ms);
             }
         }
         if self.building.is_none() {
@@ -204,12 +219,13 @@ impl Segmenter {
         }
     }
 
-    fn open(&mut self, ts: u32) {
+    fn open(&mut self, ts: u32, received_ms: u64) {
         let mut bytes = Vec::with_capacity(256 * 1024);
         self.writer.write_tables(&mut bytes);
         self.building = Some(Building {
             sequence: self.next_sequence,
             start_ts: ts,
+            program_date_ms: received_ms,
             last_ts: ts,
             discontinuity: std::mem::take(&mut self.discontinuity_pending)
                 && self.next_sequence > 0,
@@ -230,6 +246,7 @@ impl Segmenter {
             start_ts: b.start_ts,
             duration_ms,
             discontinuity: b.discontinuity,
+            program_date_ms: b.program_date_ms,
             bytes: b.bytes,
         }));
         while self.segments.len() > self.settings.window.max(1) {

@@ -13,7 +13,7 @@ use super::exchange::{read_head, simple_response};
 use super::hls::HlsService;
 use super::request::RequestHead;
 use crate::hls::SegmenterSettings;
-use crate::hub::Hub;
+use crate::hub::{Hub, Listener};
 use crate::net::{self, Continuation};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
@@ -27,9 +27,35 @@ pub fn serve(
     hls: SegmenterSettings,
 ) {
     let hls = HlsService::new(hub.clone(), hls);
+    let proxy = policy.proxy.clone();
     net::accept_loop(listener, "http", policy, move |socket, peer| {
-        handle_connection(socket, peer, hub.clone(), watch_page, hls.clone())
+        hub.counters.accepted(Listener::Http);
+        // `X-Forwarded-For` is believed from the balancers `-proxyprotocol` trusts only.
+        let forwarding = proxy.as_ref().is_some_and(|trust| {
+            socket
+                .peer_addr()
+                .is_ok_and(|tcp| trust.trusts(net::unmapped(tcp).ip()))
+        });
+        handle_connection(
+            socket,
+            peer,
+            forwarding,
+            hub.clone(),
+            watch_page,
+            hls.clone(),
+        )
     });
+}
+
+/// The client a trusted proxy names in `X-Forwarded-For`: the last address, the one the proxy
+/// that connected to us added (the ones before it are whatever the client claimed).
+pub(crate) fn forwarded_client(head: &RequestHead) -> Option<SocketAddr> {
+    let last = head.header("x-forwarded-for")?.rsplit(',').next()?.trim();
+    last.parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 0))
+        .or_else(|_| last.parse::<SocketAddr>())
+        .ok()
+        .map(net::unmapped)
 }
 
 /// What a connection does after a request.
@@ -44,6 +70,7 @@ enum Next {
 fn handle_connection(
     mut socket: TcpStream,
     peer: SocketAddr,
+    forwarding: bool,
     hub: Arc<Hub>,
     watch_page: bool,
     hls: Arc<HlsService>,
@@ -63,7 +90,11 @@ fn handle_connection(
     };
     let mut head = head;
     loop {
-        match dispatch(&mut socket, peer, head, &hub, watch_page, &hls) {
+        let client = match forwarding {
+            true => forwarded_client(&head).unwrap_or(peer),
+            false => peer,
+        };
+        match dispatch(&mut socket, client, head, &hub, watch_page, &hls) {
             Next::Request(next) => head = next,
             Next::Close => return None,
             Next::Stream(rest) => return Some(rest),
@@ -139,4 +170,28 @@ fn dispatch(
         "not found: use /CHANNEL.flv or /CHANNEL.m3u8\n",
     );
     Next::Close
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use super::*;
+    use crate::http::request::parse_head;
+
+    fn head(xff: &str) -> RequestHead {
+        let text = format!("GET /a.flv HTTP/1.1\r\nX-Forwarded-For: {xff}\r\n\r\n");
+        parse_head(text.as_bytes()).unwrap().unwrap().0
+    }
+
+    #[test]
+    fn the_last_forwarded_address_is_the_client() {
+        assert_eq!(
+            forwarded_client(&head("6.6.6.6, 203.0.113.9")),
+            Some("203.0.113.9:0".parse().unwrap())
+        );
+        assert_eq!(
+            forwarded_client(&head("2001:db8::5")),
+            Some("[2001:db8::5]:0".parse().unwrap())
+        );
+        assert_eq!(forwarded_client(&head("unknown")), None);
+    }
 }

@@ -80,7 +80,7 @@ impl GopBuffer {
         GopBuffer::default()
     }
 
-    /// Bytes held: each frame's body and serialisations (`Frame::held_bytes`).
+    /// Bytes held: each frame's body and record (`Frame::held_bytes`).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -115,6 +115,11 @@ impl GopBuffer {
     /// Append a media frame (never a sequence header or metadata) and trim to `limits`.
     pub fn push(&mut self, frame: Arc<Frame>, limits: &BufferLimits) {
         let is_video = frame.packet.kind == PacketKind::Video;
+        if limits.max_gops == Some(0) {
+            // No GOP kept: joiners wait for the next keyframe, and the channel holds no media.
+            self.has_video |= is_video;
+            return;
+        }
         if is_video && frame.is_keyframe() {
             self.has_video = true;
             self.gop_starts
@@ -268,7 +273,20 @@ mod tests {
         assert_eq!(frames[0].timestamp(), 8000);
         let held: usize = frames.iter().map(|f| f.held_bytes()).sum();
         assert_eq!(b.bytes(), held);
-        assert!(held > 50 * 1100 * 2, "bodies and both serialisations count");
+        assert!(held > 50 * 1000, "the bodies count");
+    }
+
+    #[test]
+    fn a_gop_count_of_zero_keeps_nothing() {
+        let limits = BufferLimits {
+            max_gops: Some(0),
+            ..BufferLimits::default()
+        };
+        let mut b = GopBuffer::new();
+        feed(&mut b, &limits, 2, 2000);
+        assert_eq!((b.bytes(), b.gop_count()), (0, 0));
+        assert!(b.frames_from(Cursor::Latest).is_empty());
+        assert!(b.frames_from(Cursor::Oldest).is_empty());
     }
 
     #[test]

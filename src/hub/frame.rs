@@ -1,11 +1,23 @@
-//! A frame: one packet on a channel's timeline with its serialisations, each built at most once
-//! per channel and shared by every subscriber through an `Arc<Frame>`.
+//! A frame: one packet on a channel's timeline with what makes it an FLV tag or RTMP chunks,
+//! shared by every subscriber through an `Arc<Frame>`.
 
-use std::sync::{Arc, OnceLock};
+use std::io::IoSlice;
+use std::sync::Arc;
 
 use crate::media::{Packet, PacketKind};
+use crate::rtmp::chunk::ChunkHeaders;
 use crate::rtmp::{CSID_AUDIO, CSID_DATA, CSID_VIDEO, OUT_CHUNK_SIZE, PLAY_STREAM_ID};
 
+/// Which serialisation of a frame a subscriber reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Rtmp,
+    Flv,
+}
+
+/// A packet on a channel's timeline, and the few header bytes that make its body an FLV tag or
+/// RTMP chunks. The body itself is never copied: a serialisation is a list of slices, the
+/// headers' and the body's, written with vectored writes.
 #[derive(Debug)]
 pub struct Frame {
     pub packet: Packet,
@@ -13,17 +25,41 @@ pub struct Frame {
     /// sent frames: the timeline continues, but the stream's parameters may not (HLS marks a
     /// discontinuity).
     starts_source: bool,
-    flv: OnceLock<Box<[u8]>>,
-    rtmp: OnceLock<Box<[u8]>>,
+    /// Wall-clock time (Unix ms) the frame reached the server (HLS's `PROGRAM-DATE-TIME`).
+    received_ms: u64,
+    /// The FLV tag's header and PreviousTagSize (`None`: too large for a tag, never written).
+    flv: Option<([u8; crate::flv::TAG_HEADER_LEN], [u8; 4])>,
+    /// The RTMP chunk headers for the play message stream at joy4's chunk size.
+    rtmp: Option<ChunkHeaders>,
 }
 
 impl Frame {
     pub fn new(packet: Packet) -> Frame {
+        let received_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let (kind, ts, len) = (packet.kind, packet.timestamp, packet.body.len());
+        let flv = crate::flv::tag_header(kind.tag_type(), ts, len)
+            .map(|head| (head, crate::flv::previous_tag_size(len)));
+        let csid = match kind {
+            PacketKind::Audio => CSID_AUDIO,
+            PacketKind::Video => CSID_VIDEO,
+            PacketKind::Data => CSID_DATA,
+        };
+        let rtmp = ChunkHeaders::new(
+            csid,
+            ts,
+            kind.tag_type(),
+            PLAY_STREAM_ID,
+            len,
+            OUT_CHUNK_SIZE,
+        );
         Frame {
             packet,
             starts_source: false,
-            flv: OnceLock::new(),
-            rtmp: OnceLock::new(),
+            received_ms,
+            flv,
+            rtmp,
         }
     }
 
@@ -37,6 +73,10 @@ impl Frame {
 
     pub fn starts_source(&self) -> bool {
         self.starts_source
+    }
+
+    pub fn received_ms(&self) -> u64 {
+        self.received_ms
     }
 
     pub fn timestamp(&self) -> u32 {
@@ -64,51 +104,57 @@ impl Frame {
         self.packet.body.is_empty()
     }
 
-    /// The memory the frame holds once both serialisations exist: the body, the FLV tag and the
-    /// RTMP chunks. The channel's buffer bound counts this, so it bounds what is really held.
+    /// The memory the frame holds: its body and record. The channel's buffer bound counts this.
     pub fn held_bytes(&self) -> usize {
+        self.len() + std::mem::size_of::<Frame>()
+    }
+
+    /// The serialisation's length in bytes (0 for a frame too large to write).
+    pub fn wire_len(&self, format: Format) -> usize {
         let len = self.len();
-        let flv = crate::flv::TAG_HEADER_LEN + len + 4;
-        let extended = if self.timestamp() >= 0xFF_FFFF { 4 } else { 0 };
-        let chunks = len.div_ceil(OUT_CHUNK_SIZE as usize).max(1);
-        let rtmp = 12 + extended + len + (chunks - 1) * (1 + extended);
-        len + flv + rtmp
+        match format {
+            Format::Flv => self
+                .flv
+                .map_or(0, |(head, tail)| head.len() + len + tail.len()),
+            Format::Rtmp => self.rtmp.map_or(0, |h| {
+                let chunks = len.div_ceil(OUT_CHUNK_SIZE as usize).max(1);
+                h.first().len() + len + (chunks - 1) * h.next().len()
+            }),
+        }
     }
 
-    /// The FLV tag (header, body, PreviousTagSize), built on first use.
-    pub fn flv_bytes(&self) -> &[u8] {
-        self.flv.get_or_init(|| {
-            let mut out = Vec::with_capacity(crate::flv::TAG_HEADER_LEN + self.len() + 4);
-            crate::flv::write_tag(
-                self.packet.kind.tag_type(),
-                self.packet.timestamp,
-                &self.packet.body,
-                &mut out,
-            );
-            out.into_boxed_slice()
-        })
+    /// The serialisation as slices of the headers and the body, appended to `out`.
+    pub fn wire_slices<'a>(&'a self, format: Format, out: &mut Vec<IoSlice<'a>>) {
+        let body = &self.packet.body[..];
+        match format {
+            Format::Flv => {
+                if let Some((head, tail)) = &self.flv {
+                    out.push(IoSlice::new(head));
+                    if !body.is_empty() {
+                        out.push(IoSlice::new(body));
+                    }
+                    out.push(IoSlice::new(tail));
+                }
+            }
+            Format::Rtmp => {
+                if let Some(h) = &self.rtmp {
+                    out.push(IoSlice::new(h.first()));
+                    for (i, chunk) in body.chunks(OUT_CHUNK_SIZE as usize).enumerate() {
+                        if i > 0 {
+                            out.push(IoSlice::new(h.next()));
+                        }
+                        out.push(IoSlice::new(chunk));
+                    }
+                }
+            }
+        }
     }
 
-    /// The RTMP chunks for the play message stream at joy4's chunk size, built on first use.
-    pub fn rtmp_bytes(&self) -> &[u8] {
-        self.rtmp.get_or_init(|| {
-            let csid = match self.packet.kind {
-                PacketKind::Audio => CSID_AUDIO,
-                PacketKind::Video => CSID_VIDEO,
-                PacketKind::Data => CSID_DATA,
-            };
-            let mut out = Vec::with_capacity(self.len() + 64);
-            crate::rtmp::chunk::write_message(
-                csid,
-                self.packet.timestamp,
-                self.packet.kind.tag_type(),
-                PLAY_STREAM_ID,
-                &self.packet.body,
-                OUT_CHUNK_SIZE,
-                &mut out,
-            );
-            out.into_boxed_slice()
-        })
+    /// The serialisation as one buffer (a copy: for tests and the odd single write).
+    pub fn wire_bytes(&self, format: Format) -> Vec<u8> {
+        let mut slices = Vec::new();
+        self.wire_slices(format, &mut slices);
+        slices.iter().flat_map(|s| s.iter().copied()).collect()
     }
 }
 
@@ -125,18 +171,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn held_bytes_match_the_serialisations_once_built() {
+    fn the_slices_are_the_tag_and_the_chunks_the_codecs_write() {
         for (len, ts) in [
-            (1usize, 0u32),
+            (0usize, 0u32),
+            (1, 0),
             (4096, 40),
             (4097, 80),
             (20_000, 0x0100_0000),
         ] {
             let mut body = vec![0u8; len];
-            body[0] = 0x27;
-            let frame = Frame::new(Packet::new(PacketKind::Video, ts, body));
-            let built = frame.len() + frame.flv_bytes().len() + frame.rtmp_bytes().len();
-            assert_eq!(frame.held_bytes(), built, "len {len} ts {ts}");
+            if let Some(b) = body.first_mut() {
+                *b = 0x27;
+            }
+            let frame = Frame::new(Packet::new(PacketKind::Video, ts, body.clone()));
+            let mut flv = Vec::new();
+            crate::flv::write_tag(9, ts, &body, &mut flv);
+            let mut rtmp = Vec::new();
+            crate::rtmp::chunk::write_message(
+                CSID_VIDEO,
+                ts,
+                9,
+                PLAY_STREAM_ID,
+                &body,
+                OUT_CHUNK_SIZE,
+                &mut rtmp,
+            );
+            assert_eq!(frame.wire_bytes(Format::Flv), flv, "FLV, len {len} ts {ts}");
+            assert_eq!(
+                frame.wire_bytes(Format::Rtmp),
+                rtmp,
+                "RTMP, len {len} ts {ts}"
+            );
+            assert_eq!(frame.wire_len(Format::Flv), flv.len());
+            assert_eq!(frame.wire_len(Format::Rtmp), rtmp.len());
         }
+    }
+
+    #[test]
+    fn a_frame_holds_its_body_once() {
+        let frame = Frame::new(Packet::new(PacketKind::Video, 0, vec![0x27; 50_000]));
+        assert!(frame.held_bytes() < 50_000 + 256);
     }
 }

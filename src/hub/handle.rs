@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::channel::Channel;
+use super::channel::{Channel, FlushHold};
 use super::sink::Sink;
 use super::stats::StreamStats;
 use super::stream::Stream;
@@ -75,6 +75,12 @@ impl StreamHandle {
         if let Some(channel) = self.channel() {
             channel.push(&self.stream, packet);
         }
+    }
+
+    /// Start a burst of `publish_packet`s (what one read brought): the channel writes them to
+    /// its subscribers together when the returned hold is dropped.
+    pub fn hold_flushes(&self) -> Option<FlushHold> {
+        self.channel().map(|c| c.hold_flushes())
     }
 
     /// Ask the connection to end; a player's sink stops taking frames at once.

@@ -37,10 +37,23 @@ pub struct ChannelStats {
     /// Subscriber stream ids.
     pub subscribers: Vec<String>,
     pub limits: BufferLimits,
-    /// Bytes the buffer holds (bodies and their serialisations).
+    /// Bytes the buffer holds (frame bodies and records).
     pub buffer_used: usize,
     pub buffered_duration_ms: u32,
     pub buffered_gops: usize,
     pub publisher: Option<String>,
     pub media: MediaInfo,
+    /// Its counters over its life.
+    pub totals: ChannelTotals,
+}
+
+/// What a channel has moved over its life (these only grow).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelTotals {
+    /// Media bytes (message bodies) taken from its publishers.
+    pub received_bytes: u64,
+    /// Bytes written to its subscribers and HLS viewers.
+    pub sent_bytes: u64,
+    /// Packets its subscribers skipped for being too slow.
+    pub dropped_packets: u64,
 }

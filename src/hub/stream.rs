@@ -4,16 +4,30 @@
 //! `Stream` is the record: identity, state, counters, what it learnt of its media. It points at
 //! nothing, so channels and sinks may hold it freely; the wiring is in `handle`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::counters::ServerCounters;
 use super::headers::{Headers, MediaInfo};
 use super::meter::Meter;
 use super::stats::StreamStats;
+use super::traffic::Protocol;
 use super::types::{CloseReason, Decision, Role, RtmpInfo, StreamState, StreamType};
 use crate::media::{Packet, PacketKind};
+
+/// A server's request that an RTMP client reconnect (Enhanced RTMP v2): to `tc_url`, or to
+/// the same server when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconnectAsk {
+    pub tc_url: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Sends a [`ReconnectAsk`] to one connection.
+pub type Reconnector = std::sync::Arc<dyn Fn(&ReconnectAsk) + Send + Sync>;
 
 pub struct Stream {
     /// Internal identity: never changes, unlike the user-visible id (see `/stream/changeid`).
@@ -31,11 +45,18 @@ pub struct Stream {
     dropped_packets: AtomicU64,
     /// Byte and media-time counters, updated for every write.
     pub meter: Meter,
+    /// `Protocol` index: the label its bytes are counted under server-wide.
+    protocol: AtomicU8,
+    /// The server's counters (set by the registry; a bare stream in a test counts only itself).
+    counters: OnceLock<Arc<ServerCounters>>,
     /// The controller's accept/reject (or a close's reject) not yet taken by the connection.
     decision: Mutex<Option<Decision>>,
     decided: Condvar,
     /// Shuts the connection's socket down, so a thread blocked in a read wakes up.
     closer: Mutex<Option<Box<dyn Fn() + Send>>>,
+    /// Delivers a ReconnectRequest to an RTMP client, and whether the client advertised that
+    /// it follows one (`capsEx` Reconnect).
+    reconnector: Mutex<Option<(Reconnector, bool)>>,
     close_requested: Mutex<Option<CloseReason>>,
     closed: AtomicBool,
     /// A publisher's latest metadata and sequence headers, for a channel that switches to it.
@@ -68,9 +89,12 @@ impl Stream {
             bytes_in: AtomicU64::new(0),
             dropped_packets: AtomicU64::new(0),
             meter: Meter::default(),
+            protocol: AtomicU8::new(Protocol::of(stream_type).index() as u8),
+            counters: OnceLock::new(),
             decision: Mutex::new(None),
             decided: Condvar::new(),
             closer: Mutex::new(None),
+            reconnector: Mutex::new(None),
             close_requested: Mutex::new(None),
             closed: AtomicBool::new(false),
             headers: Mutex::new(Headers::default()),
@@ -125,6 +149,31 @@ impl Stream {
     /// Drop the closer once the connection has ended (it holds the socket).
     pub(crate) fn clear_closer(&self) {
         *self.closer.lock() = None;
+        *self.reconnector.lock() = None;
+    }
+
+    /// Register how to send the RTMP client a ReconnectRequest; `advertised`: the client said
+    /// in `connect` that it follows one.
+    pub fn set_reconnector(&self, advertised: bool, reconnector: Reconnector) {
+        *self.reconnector.lock() = Some((reconnector, advertised));
+    }
+
+    /// Send the client a ReconnectRequest; false if the stream has no RTMP client to send to.
+    pub fn request_reconnect(&self, ask: &ReconnectAsk) -> bool {
+        // Called outside the lock: it writes to the connection.
+        let reconnector = self.reconnector.lock().as_ref().map(|(r, _)| r.clone());
+        match reconnector {
+            Some(reconnector) => {
+                reconnector(ask);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the stream's RTMP client advertised that it follows a ReconnectRequest.
+    pub fn advertises_reconnect(&self) -> bool {
+        self.reconnector.lock().as_ref().is_some_and(|(_, a)| *a)
     }
 
     /// Ask the connection to end (API close, channel close, reject): a wait for a decision ends
@@ -181,13 +230,46 @@ impl Stream {
         pending.take()
     }
 
+    /// Count this stream's bytes and drops into the server's counters too.
+    pub(crate) fn count_into(&self, counters: Arc<ServerCounters>) {
+        let _ = self.counters.set(counters);
+    }
+
+    pub(crate) fn server_counters(&self) -> Option<&ServerCounters> {
+        self.counters.get().map(|c| &**c)
+    }
+
+    /// The protocol its bytes are counted under (from its type, unless marked a relay).
+    pub fn protocol(&self) -> Protocol {
+        Protocol::from_index(self.protocol.load(Ordering::Relaxed))
+    }
+
+    /// Count its bytes under `protocol` from now on (a relay's stream).
+    pub fn set_protocol(&self, protocol: Protocol) {
+        self.protocol
+            .store(protocol.index() as u8, Ordering::Relaxed);
+    }
+
     pub fn add_bytes_in(&self, n: u64) {
         self.bytes_in.fetch_add(n, Ordering::Relaxed);
         self.meter.add_in(n);
+        if let Some(c) = self.server_counters() {
+            c.traffic.add_received(self.protocol(), n);
+        }
     }
 
+    /// Bytes sent by the connection itself (not by a channel's flush, which counts its whole
+    /// batch into the server's counters at once).
     pub fn add_bytes_out(&self, n: u64) {
         self.meter.add_out(n, super::meter::clock_seconds());
+        self.count_sent(n);
+    }
+
+    /// Bytes already on the meter, into the server's counters.
+    pub(crate) fn count_sent(&self, n: u64) {
+        if let Some(c) = self.server_counters() {
+            c.traffic.add_sent(self.protocol(), n);
+        }
     }
 
     pub fn bytes_in(&self) -> u64 {
@@ -200,6 +282,9 @@ impl Stream {
 
     pub fn add_dropped(&self, packets: u64) {
         self.dropped_packets.fetch_add(packets, Ordering::Relaxed);
+        if let Some(c) = self.server_counters() {
+            c.add_dropped(packets);
+        }
     }
 
     pub fn dropped_packets(&self) -> u64 {

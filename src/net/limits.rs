@@ -22,7 +22,8 @@ pub struct ConnectionLimits {
 #[derive(Debug)]
 pub struct ConnectionSlot {
     limits: Arc<ConnectionLimits>,
-    ip: IpAddr,
+    /// The address counted per address, once claimed.
+    ip: Option<IpAddr>,
 }
 
 /// Why a connection was refused.
@@ -49,6 +50,14 @@ impl ConnectionLimits {
 
     /// Admit a connection from `ip`, or say which limit it is over.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, Refusal> {
+        let mut slot = self.admit_unnamed()?;
+        slot.claim_address(ip)?;
+        Ok(slot)
+    }
+
+    /// Admit a connection whose client is not known yet (a PROXY protocol header will name
+    /// it): counted in the total only, until [`ConnectionSlot::claim_address`].
+    pub fn admit_unnamed(self: &Arc<Self>) -> Result<ConnectionSlot, Refusal> {
         let admitted = self
             .total
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -57,19 +66,9 @@ impl ConnectionLimits {
         if admitted.is_err() {
             return Err(Refusal::Total(self.max_total));
         }
-        if self.max_per_ip > 0 {
-            let mut per_ip = self.per_ip.lock();
-            let n = per_ip.entry(ip).or_insert(0);
-            if *n >= self.max_per_ip {
-                drop(per_ip);
-                self.total.fetch_sub(1, Ordering::AcqRel);
-                return Err(Refusal::PerAddress(self.max_per_ip));
-            }
-            *n += 1;
-        }
         Ok(ConnectionSlot {
             limits: self.clone(),
-            ip,
+            ip: None,
         })
     }
 
@@ -78,15 +77,34 @@ impl ConnectionLimits {
     }
 }
 
+impl ConnectionSlot {
+    /// Count this connection as one of `ip`'s, or say it is over the per-address limit (the
+    /// slot is then dropped, freeing its place in the total).
+    pub fn claim_address(&mut self, ip: IpAddr) -> Result<(), Refusal> {
+        let limits = &self.limits;
+        if limits.max_per_ip == 0 || self.ip.is_some() {
+            return Ok(());
+        }
+        let mut per_ip = limits.per_ip.lock();
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= limits.max_per_ip {
+            return Err(Refusal::PerAddress(limits.max_per_ip));
+        }
+        *n += 1;
+        self.ip = Some(ip);
+        Ok(())
+    }
+}
+
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let limits = &self.limits;
-        if limits.max_per_ip > 0 {
+        if let Some(ip) = self.ip {
             let mut per_ip = limits.per_ip.lock();
-            if let Some(n) = per_ip.get_mut(&self.ip) {
+            if let Some(n) = per_ip.get_mut(&ip) {
                 *n -= 1;
                 if *n == 0 {
-                    per_ip.remove(&self.ip);
+                    per_ip.remove(&ip);
                 }
             }
         }
@@ -113,6 +131,21 @@ mod tests {
         assert_eq!(limits.open(), 2);
         let _b2 = limits.admit(b).unwrap();
         assert_eq!(limits.admit(a).unwrap_err(), Refusal::Total(3));
+    }
+
+    #[test]
+    fn an_unnamed_slot_counts_per_address_once_its_client_is_known() {
+        let limits = ConnectionLimits::new(10, 1);
+        let client: IpAddr = [203, 0, 113, 7].into();
+        let mut first = limits.admit_unnamed().unwrap();
+        let mut second = limits.admit_unnamed().unwrap();
+        assert_eq!(limits.open(), 2);
+        first.claim_address(client).unwrap();
+        assert_eq!(second.claim_address(client), Err(Refusal::PerAddress(1)));
+        drop(second);
+        drop(first);
+        assert_eq!(limits.open(), 0);
+        let _again = limits.admit(client).unwrap();
     }
 
     #[test]

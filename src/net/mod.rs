@@ -6,14 +6,16 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::hub::CloseReason;
 
+mod accept;
 mod lean_thread;
 pub mod limits;
 pub mod peer;
+pub mod proxied;
+pub mod proxy_protocol;
 pub mod signals;
 mod sockopt;
 pub mod stage;
@@ -22,11 +24,15 @@ pub mod sys;
 mod wake;
 mod wire;
 
+pub use accept::{accept_loop, proxied_peer, AcceptPolicy, Continuation};
 pub use lean_thread::spawn_lean;
 pub use limits::{ConnectionLimits, ConnectionSlot, Refusal};
 pub use peer::{peer_text, unmapped};
 pub use signals::{stop_listener, ShutdownSignals};
-pub use sockopt::{raise_fd_limit, reset_on_close, set_keepalive, widen_backlog, LISTEN_BACKLOG};
+pub use sockopt::{
+    limit_malloc_arenas, raise_fd_limit, reset_on_close, set_keepalive, widen_backlog,
+    LISTEN_BACKLOG,
+};
 pub use subscriber::serve_silent_subscriber;
 pub use wake::Ready;
 pub use wire::SocketWire;
@@ -64,106 +70,6 @@ pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
 /// ... this far apart, and the connection is dropped after this many go unanswered.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
 pub const KEEPALIVE_PROBES: u32 = 3;
-
-/// The rest of a connection's life after its setup, which `accept_loop` runs on a fresh thread
-/// with a small stack while the setup's thread ends. A viewer lives for hours: this way it keeps
-/// only the memory it uses, not the stack pages its setup touched nor the allocator's per-thread
-/// cache of what the setup freed. A connection still has one thread at any time.
-pub struct Continuation(Box<dyn FnOnce() + Send>);
-
-impl Continuation {
-    pub fn new(rest: impl FnOnce() + Send + 'static) -> Continuation {
-        Continuation(Box::new(rest))
-    }
-}
-
-/// How a media listener accepts: the connection limits it shares with the other listeners, and
-/// what to do for each connection refused by them.
-#[derive(Clone)]
-pub struct AcceptPolicy {
-    pub limits: Arc<ConnectionLimits>,
-    pub on_refused: Arc<dyn Fn() + Send + Sync>,
-}
-
-impl AcceptPolicy {
-    /// No limits (tests and tools).
-    pub fn unlimited() -> AcceptPolicy {
-        AcceptPolicy {
-            limits: ConnectionLimits::unlimited(),
-            on_refused: Arc::new(|| {}),
-        }
-    }
-}
-
-/// Accept connections until the listener is stopped (`stop_listener`), each on its own
-/// named thread running `handle`, and then the `Continuation` it may return on a fresh thread
-/// with a small stack. A connection over a limit of `policy` is closed at once, without a
-/// thread; admitted ones get TCP keepalive.
-pub fn accept_loop(
-    listener: std::net::TcpListener,
-    protocol: &'static str,
-    policy: AcceptPolicy,
-    handle: impl Fn(TcpStream, std::net::SocketAddr) -> Option<Continuation>
-        + Send
-        + Sync
-        + Clone
-        + 'static,
-) {
-    for conn in listener.incoming() {
-        match conn {
-            Ok(socket) => {
-                let peer = socket
-                    .peer_addr()
-                    .map(unmapped)
-                    .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-                let slot = match policy.limits.admit(peer.ip()) {
-                    Ok(slot) => slot,
-                    Err(refusal) => {
-                        (policy.on_refused)();
-                        log::debug!("{protocol}: refusing {peer}: {refusal:?} connections open");
-                        drop(socket);
-                        continue;
-                    }
-                };
-                set_keepalive(
-                    &socket,
-                    KEEPALIVE_IDLE,
-                    KEEPALIVE_INTERVAL,
-                    KEEPALIVE_PROBES,
-                );
-                let handle = handle.clone();
-                let name = format!("{protocol}-{peer}");
-                let spawned = spawn(name.clone(), CONNECTION_STACK, move || {
-                    let Some(rest) = handle(socket, peer) else {
-                        drop(slot);
-                        return;
-                    };
-                    // Should no thread start, the closure is dropped unrun: what it holds
-                    // (the connection's stream guard, its socket, its slot) closes it.
-                    let spawned = spawn_lean(&name, STREAMING_STACK, move || {
-                        (rest.0)();
-                        drop(slot);
-                    });
-                    if let Err(e) = spawned {
-                        log::warn!("{protocol}: cannot start the streaming thread for {peer}: {e}");
-                    }
-                });
-                if let Err(e) = spawned {
-                    log::warn!("{protocol}: cannot start a thread for {peer}: {e}");
-                }
-            }
-            Err(e) if signals::is_listener_stopped(&e) => {
-                log::debug!("{protocol}: listener stopped");
-                return;
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("{protocol}: accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
 
 /// Whether an I/O error just means the peer went away (logged at debug, not warn).
 pub fn is_peer_gone(e: &io::Error) -> bool {
@@ -259,6 +165,16 @@ pub fn read_timeout(
     if !nonblocking {
         socket.set_read_timeout(timeout)?;
     }
+    read_timeout_set(socket, buf, timeout, nonblocking)
+}
+
+/// `read_timeout` on a blocking socket whose read timeout is already `timeout`.
+pub(crate) fn read_timeout_set(
+    socket: &TcpStream,
+    buf: &mut [u8],
+    timeout: Option<Duration>,
+    nonblocking: bool,
+) -> io::Result<usize> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         match (&*socket).read(buf) {

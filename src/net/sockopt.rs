@@ -82,6 +82,19 @@ pub fn reset_on_close(socket: &TcpStream) -> io::Result<()> {
     }
 }
 
+/// Let the allocator keep at most `arenas` heaps. glibc gives threads up to eight heaps per
+/// core, each keeping the memory its threads freed for those threads alone; with a thread per
+/// connection that is tens of KiB per publisher spread over heaps that seldom reuse each other's
+/// free memory. As many heaps as cores keep allocation uncontended (only as many threads run at
+/// once) and let every thread reuse what any other freed.
+pub fn limit_malloc_arenas(arenas: usize) {
+    let arenas = arenas.clamp(1, 64) as libc::c_int;
+    // SAFETY: mallopt takes two integers; called before the connection threads start.
+    if unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) } != 1 {
+        log::debug!("mallopt(M_ARENA_MAX, {arenas}) was refused");
+    }
+}
+
 /// Raise the open-file limit to its hard maximum (every subscriber is a socket). Returns the
 /// (soft, hard) limits now in force.
 pub fn raise_fd_limit() -> io::Result<(u64, u64)> {

@@ -3,7 +3,7 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::wake::{Ready, Wake};
@@ -28,6 +28,9 @@ pub struct SocketWire {
     socket: TcpStream,
     nonblocking: AtomicBool,
     wake: Wake,
+    /// The read timeout last set on the (blocking) socket, so that a steady one costs no system
+    /// call per read: 0 none set yet, `u64::MAX` no timeout, else microseconds + 1.
+    read_timeout: AtomicU64,
 }
 
 impl SocketWire {
@@ -36,7 +39,26 @@ impl SocketWire {
             socket,
             nonblocking: AtomicBool::new(false),
             wake: Wake::default(),
+            read_timeout: AtomicU64::new(0),
         }
+    }
+
+    /// Read once, waiting at most `timeout` (`net::read_timeout`), setting the socket's read
+    /// timeout only when it differs from the last one set.
+    pub fn read_within(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
+        let nonblocking = self.is_nonblocking();
+        if !nonblocking {
+            let code = timeout.map_or(u64::MAX, |t| {
+                (t.as_micros().min(u64::MAX as u128 - 2) as u64) + 1
+            });
+            if self.read_timeout.swap(code, Ordering::AcqRel) != code {
+                if let Err(e) = self.socket.set_read_timeout(timeout) {
+                    self.read_timeout.store(0, Ordering::Release);
+                    return Err(e);
+                }
+            }
+        }
+        super::read_timeout_set(&self.socket, buf, timeout, nonblocking)
     }
 
     /// The socket, for the connection's own reads.
@@ -193,5 +215,35 @@ impl Wire for SocketWire {
 
     fn wake_owner(&self) {
         self.wake.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_changed_read_timeout_takes_effect_and_a_steady_one_holds() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let wire = SocketWire::new(listener.accept().unwrap().0);
+        let mut buf = [0u8; 16];
+        for (ms, at_least) in [(40, 30), (40, 30), (300, 250), (40, 30)] {
+            let started = Instant::now();
+            let e = wire
+                .read_within(&mut buf, Some(Duration::from_millis(ms)))
+                .unwrap_err();
+            let took = started.elapsed();
+            assert!(super::super::is_timeout(&e), "{e}");
+            assert!(
+                took >= Duration::from_millis(at_least),
+                "{ms} ms: took {took:?}"
+            );
+            assert!(
+                took < Duration::from_millis(ms + 200),
+                "{ms} ms: took {took:?}"
+            );
+        }
     }
 }

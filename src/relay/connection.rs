@@ -1,5 +1,6 @@
 //! Pieces of one remote connection shared by pulls and pushes: its media clock, its socket (so a
-//! close request can wake a blocked read), its byte counts, and the client's timeouts.
+//! close request can wake a blocked read), its byte counts, the client's timeouts, and the
+//! relay stream's stat.
 
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -7,10 +8,17 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::{SETUP_TIMEOUT, TICK};
-use crate::hub::{CloseReason, Stream, StreamHandle};
+use crate::amf0::Amf0Value;
+use crate::hub::{CloseReason, ConnectObject, RtmpInfo, Stream, StreamHandle};
 use crate::net;
-use crate::rtmp::client::{ClientOptions, RtmpClient};
+use crate::rtmp::client::{ClientOptions, RtmpClient, RtmpUrl};
+
+/// Bound of connecting, the handshake, connect and play/publish (each).
+pub(super) const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// A remote that sends no media for this long is dropped and reconnected.
+pub(super) const MEDIA_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a waiting proxy looks at close requests and its edge channel.
+pub(super) const TICK: Duration = Duration::from_millis(250);
 
 /// When media started and last arrived on one connection.
 pub(super) struct MediaClock {
@@ -105,5 +113,18 @@ pub(super) fn client_options() -> ClientOptions {
         setup_timeout: SETUP_TIMEOUT,
         read_timeout: Some(TICK),
         write_timeout: net::WRITE_TIMEOUT,
+    }
+}
+
+/// The `rtmp` part of a proxy stream's stat: what it does and where.
+pub(super) fn rtmp_info(command: &str, url: &RtmpUrl) -> RtmpInfo {
+    RtmpInfo {
+        command: command.to_string(),
+        connect_params: Some(ConnectObject::new(&Amf0Value::Object(vec![
+            ("app".into(), Amf0Value::String(url.app.clone())),
+            ("tcUrl".into(), Amf0Value::String(url.tc_url.clone())),
+        ]))),
+        stream_name: url.stream_name().to_string(),
+        params: crate::text::query_pairs(url.query()),
     }
 }

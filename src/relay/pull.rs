@@ -7,17 +7,34 @@ use std::time::{Duration, Instant};
 
 use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
-use super::edge::EdgeWatch;
+use super::connection::{rtmp_info, MEDIA_TIMEOUT, SETUP_TIMEOUT, TICK};
+use super::edge_watch::EdgeWatch;
+use super::origins::Failover;
 use super::request::Source;
-use super::{MEDIA_TIMEOUT, SETUP_TIMEOUT, TICK};
 use crate::flv::FlvReader;
 use crate::hub::{CloseReason, Hub, StreamHandle, StreamState};
 use crate::media::{Packet, PacketKind};
 use crate::net;
-use crate::rtmp::client::{RtmpClient, RtmpUrl};
+use crate::rtmp::client::{ClientOptions, RtmpClient, RtmpUrl};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
 const HTTP_READ_BUFFER: usize = 64 * 1024;
+/// An edge pull whose origin sends no media for this long fails over to the next origin.
+const EDGE_MEDIA_TIMEOUT: Duration = Duration::from_secs(3);
+/// Bound of each setup step of an edge pull with origins to fail over to: an origin whose link
+/// is down costs this, not the 10 s of a lone remote.
+const EDGE_FAILOVER_SETUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How one RTMP play ended: for good or to retry, or moved to a new server by a
+/// ReconnectRequest (the new connection already playing).
+enum Played {
+    Ended(Ended),
+    Moved(Box<RtmpClient>),
+}
+
+/// A pull that follows a ReconnectRequest reads from its old server until the next video
+/// keyframe, at most this long.
+const MOVE_WITHIN: Duration = Duration::from_secs(5);
 
 pub(super) struct Pull {
     hub: Arc<Hub>,
@@ -67,15 +84,37 @@ impl Pull {
                     media_for,
                     refused,
                 } => {
-                    if self.edge.is_some() && refused {
-                        // The origin says the channel is not there: end like it did.
-                        let why = log_safe(&why, LOG_TEXT_MAX);
-                        log::info!("edge pull {id}: {why}; giving up");
-                        break CloseReason::PeerClosed;
-                    }
-                    let delay = backoff.after(media_for);
                     let why = log_safe(&why, LOG_TEXT_MAX);
-                    log::info!("pull {id}: {why}; reconnecting in {delay:?}");
+                    let carried_media = !media_for.is_zero();
+                    let next = self
+                        .edge
+                        .as_mut()
+                        .map(|edge| edge.origins.failed(refused, carried_media));
+                    let delay = match next {
+                        None => backoff.after(media_for),
+                        Some(Failover::GiveUp) => {
+                            // Every origin says the channel is not there: end like they did.
+                            log::info!(
+                                "edge pull {id}: {why}; no origin has the channel; giving up"
+                            );
+                            break CloseReason::PeerClosed;
+                        }
+                        Some(Failover::Next(url)) => {
+                            self.switch_origin(url);
+                            Duration::ZERO
+                        }
+                        Some(Failover::Wait(url)) => {
+                            self.switch_origin(url);
+                            backoff.after(media_for)
+                        }
+                    };
+                    let to = match &self.source {
+                        Source::Rtmp(url) if self.edge.is_some() => {
+                            format!(" to {}", log_safe(&url.to_string(), LOG_TEXT_MAX))
+                        }
+                        _ => String::new(),
+                    };
+                    log::info!("pull {id}: {why}; reconnecting{to} in {delay:?}");
                     if let Some(reason) = self.wait(delay) {
                         break reason;
                     }
@@ -89,6 +128,21 @@ impl Pull {
         self.hub.finish_stream(&self.stream, reason);
         if let Some(edge) = &self.edge {
             edge.release(&self.hub);
+        }
+    }
+
+    /// An edge pull moves to another of its origins: `/stat` shows it in the stream's tcUrl.
+    fn switch_origin(&mut self, url: crate::rtmp::client::RtmpUrl) {
+        self.stream.set_rtmp_info(rtmp_info("pull", &url));
+        self.source = Source::Rtmp(url);
+    }
+
+    /// How long a remote may send no media before it is dropped.
+    fn media_timeout(&self) -> Duration {
+        if self.edge.is_some() {
+            EDGE_MEDIA_TIMEOUT
+        } else {
+            MEDIA_TIMEOUT
         }
     }
 
@@ -146,13 +200,33 @@ impl Pull {
         Ok(())
     }
 
+    fn options(&self) -> ClientOptions {
+        let mut options = client_options();
+        if self.edge.as_ref().is_some_and(|e| e.origins.several()) {
+            options.setup_timeout = EDGE_FAILOVER_SETUP_TIMEOUT;
+        }
+        options
+    }
+
     fn pull_rtmp(&mut self, url: &RtmpUrl) -> Ended {
-        let mut client = match RtmpClient::connect_with(url, client_options()) {
+        let mut client = match RtmpClient::connect_with(url, self.options()) {
             Ok(client) => client,
             Err(e) => return Ended::from_client("cannot connect", &e, Duration::ZERO),
         };
         let mut bytes = ByteCounts::default();
-        let result = self.play_rtmp(&mut client, &mut bytes);
+        let mut playing = false;
+        let result = loop {
+            match self.play_rtmp(&mut client, &mut bytes, playing) {
+                Played::Ended(ended) => break ended,
+                Played::Moved(next) => {
+                    bytes.account(&client, &self.stream);
+                    std::mem::replace(&mut client, *next).close();
+                    bytes = ByteCounts::default();
+                    playing = true;
+                    log::info!("pull {}: moved; the old server is left", self.stream.id());
+                }
+            }
+        };
         bytes.account(&client, &self.stream);
         if matches!(result, Ended::Stop(_)) {
             client.close();
@@ -160,37 +234,115 @@ impl Pull {
         result
     }
 
-    fn play_rtmp(&mut self, client: &mut RtmpClient, bytes: &mut ByteCounts) -> Ended {
-        if let Err(reason) = self.socket.attach(client, &self.stream) {
-            return Ended::Stop(reason);
+    /// Follow a ReconnectRequest: connect to its target and play there; `None` (logged) if
+    /// the target is refused (not rtmp://; for an edge, not one of its origins) or cannot be
+    /// reached: the pull stays.
+    fn connect_elsewhere(&mut self, current: &RtmpUrl, tc_url: Option<&str>) -> Option<RtmpClient> {
+        let id = self.stream.id();
+        let refuse = |why: String| {
+            let why = log_safe(&why, LOG_TEXT_MAX);
+            log::warn!("pull {id}: refusing a ReconnectRequest: {why}");
+        };
+        let target = match current.reconnect_target(tc_url) {
+            Ok(target) => target,
+            Err(e) => {
+                refuse(e.to_string());
+                return None;
+            }
+        };
+        if let Some(edge) = &self.edge {
+            if !edge.origins.contains(&target) {
+                refuse(format!("{target} is not in the -origin list"));
+                return None;
+            }
         }
-        if let Err(e) = client.play() {
-            return Ended::from_client("cannot play", &e, Duration::ZERO);
+        let shown = log_safe(&target.to_string(), LOG_TEXT_MAX);
+        let connected = RtmpClient::connect_with(&target, self.options()).and_then(|mut c| {
+            c.play()?;
+            Ok(c)
+        });
+        match connected {
+            Ok(client) => {
+                log::info!("pull {id}: ReconnectRequest: playing from {shown}; leaving the old server at the next keyframe");
+                if let Some(edge) = &mut self.edge {
+                    edge.origins.select(&target);
+                }
+                self.switch_origin(target);
+                Some(client)
+            }
+            Err(e) => {
+                let why = log_safe(&e.to_string(), LOG_TEXT_MAX);
+                log::warn!("pull {id}: ReconnectRequest to {shown} failed: {why}; staying");
+                None
+            }
+        }
+    }
+
+    fn play_rtmp(
+        &mut self,
+        client: &mut RtmpClient,
+        bytes: &mut ByteCounts,
+        playing: bool,
+    ) -> Played {
+        if let Err(reason) = self.socket.attach(client, &self.stream) {
+            return Played::Ended(Ended::Stop(reason));
+        }
+        if !playing {
+            if let Err(e) = client.play() {
+                return Played::Ended(Ended::from_client("cannot play", &e, Duration::ZERO));
+            }
         }
         if let Err(reason) = self.on_connected() {
-            return Ended::Stop(reason);
+            return Played::Ended(Ended::Stop(reason));
         }
         let mut clock = MediaClock::new();
+        let media_timeout = self.media_timeout();
+        // The connection a ReconnectRequest opened, and since when.
+        let mut moving: Option<(RtmpClient, Instant)> = None;
         loop {
-            match client.read_packet() {
+            if moving.is_none() {
+                if let Some((tc_url, _)) = client.take_reconnect_request() {
+                    let current = client.url().clone();
+                    moving = self
+                        .connect_elsewhere(&current, tc_url.as_deref())
+                        .map(|next| (next, Instant::now()));
+                }
+            }
+            if let Some((_, since)) = &moving {
+                if since.elapsed() >= MOVE_WITHIN {
+                    return Played::Moved(Box::new(
+                        moving.take().expect("a connection to move to").0,
+                    ));
+                }
+            }
+            let played = match client.read_packet() {
                 Ok(Some(packet)) => {
+                    if moving.is_some() && packet.kind == PacketKind::Video && packet.is_keyframe()
+                    {
+                        // The new server's play starts at a keyframe: switch here.
+                        return Played::Moved(Box::new(
+                            moving.take().expect("a connection to move to").0,
+                        ));
+                    }
                     clock.note();
                     self.stream.publish_packet(packet);
                     bytes.account(client, &self.stream);
+                    None
                 }
-                Ok(None) => return Ended::retry("the remote ended the stream", clock.media_for()),
-                Err(e) if e.is_timeout() => {
-                    if clock.silent_for() >= MEDIA_TIMEOUT {
-                        return Ended::retry(
-                            format!("no media for {MEDIA_TIMEOUT:?}"),
-                            clock.media_for(),
-                        );
-                    }
-                }
-                Err(e) => return Ended::from_client("connection lost", &e, clock.media_for()),
+                Ok(None) => Some(Ended::retry(
+                    "the remote ended the stream",
+                    clock.media_for(),
+                )),
+                Err(e) if e.is_timeout() => (clock.silent_for() >= media_timeout).then(|| {
+                    Ended::retry(format!("no media for {media_timeout:?}"), clock.media_for())
+                }),
+                Err(e) => Some(Ended::from_client("connection lost", &e, clock.media_for())),
+            };
+            if let Some(ended) = played {
+                return Played::Ended(ended);
             }
             if let Some(reason) = self.should_stop() {
-                return Ended::Stop(reason);
+                return Played::Ended(Ended::Stop(reason));
             }
         }
     }

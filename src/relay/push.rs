@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::backoff::{Backoff, Ended};
 use super::connection::{client_options, ByteCounts, MediaClock, SocketSlot};
-use super::TICK;
-use crate::hub::{CloseReason, Cursor, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle};
+use super::connection::{rtmp_info, TICK};
+use crate::hub::{
+    CloseReason, Cursor, Format, Frame, Headers, Hub, PlayQueue, QueueEnd, StreamHandle,
+};
 use crate::media::PacketKind;
 use crate::rtmp::client::{RtmpClient, RtmpUrl};
 use crate::text::{log_safe, LOG_TEXT_MAX};
@@ -20,6 +22,10 @@ pub(super) struct Push {
     channel: String,
     socket: SocketSlot,
 }
+
+/// A push that follows a ReconnectRequest sends to its old server until the next video
+/// keyframe, at most this long.
+const MOVE_WITHIN: Duration = Duration::from_secs(5);
 
 /// What a push carries across its reconnects.
 struct PushState {
@@ -47,7 +53,7 @@ impl Push {
         }
     }
 
-    pub(super) fn run(self) {
+    pub(super) fn run(mut self) {
         let id = self.stream.id();
         let mut backoff = Backoff::new();
         let mut state = PushState {
@@ -105,7 +111,7 @@ impl Push {
         }
     }
 
-    fn push_once(&self, state: &mut PushState) -> Ended {
+    fn push_once(&mut self, state: &mut PushState) -> Ended {
         let mut client = match RtmpClient::connect_with(&self.url, client_options()) {
             Ok(client) => client,
             Err(e) => return Ended::from_client("cannot connect", &e, Duration::ZERO),
@@ -119,8 +125,48 @@ impl Push {
         result
     }
 
+    /// Follow a ReconnectRequest: connect to its target and publish there (headers first);
+    /// `None` (logged) if the target is refused or cannot be reached: the push stays.
+    fn connect_elsewhere(
+        &mut self,
+        tc_url: Option<&str>,
+        headers: &Headers,
+        last_ts: u32,
+    ) -> Option<RtmpClient> {
+        let id = self.stream.id();
+        let target = match self.url.reconnect_target(tc_url) {
+            Ok(target) => target,
+            Err(e) => {
+                let why = log_safe(&e.to_string(), LOG_TEXT_MAX);
+                log::warn!("push {id}: refusing a ReconnectRequest: {why}");
+                return None;
+            }
+        };
+        let shown = log_safe(&target.to_string(), LOG_TEXT_MAX);
+        let connected = RtmpClient::connect_with(&target, client_options()).and_then(|mut c| {
+            c.publish()?;
+            for header in headers.iter() {
+                c.write_packet(&header.clone().with_timestamp(last_ts))?;
+            }
+            Ok(c)
+        });
+        match connected {
+            Ok(client) => {
+                log::info!("push {id}: ReconnectRequest: publishing to {shown}; leaving the old server at the next keyframe");
+                self.stream.set_rtmp_info(rtmp_info("push", &target));
+                self.url = target;
+                Some(client)
+            }
+            Err(e) => {
+                let why = log_safe(&e.to_string(), LOG_TEXT_MAX);
+                log::warn!("push {id}: ReconnectRequest to {shown} failed: {why}; staying");
+                None
+            }
+        }
+    }
+
     fn publish(
-        &self,
+        &mut self,
         client: &mut RtmpClient,
         state: &mut PushState,
         bytes: &mut ByteCounts,
@@ -173,16 +219,48 @@ impl Push {
         let queue = state.queue.insert(queue);
         // The channel's shared serialisation fits this connection when the ids and chunk size
         // match joy4's own players (they do against joy4, nginx-rtmp and SRS).
-        let shared = client.stream_id() == crate::rtmp::PLAY_STREAM_ID
-            && client.out_chunk_size() == crate::rtmp::OUT_CHUNK_SIZE;
+        let fits = |client: &RtmpClient| {
+            client.stream_id() == crate::rtmp::PLAY_STREAM_ID
+                && client.out_chunk_size() == crate::rtmp::OUT_CHUNK_SIZE
+        };
+        let mut shared = fits(client);
         let mut clock = MediaClock::new();
+        // The connection a ReconnectRequest opened, and since when.
+        let mut moving: Option<(RtmpClient, Instant)> = None;
         loop {
+            if moving.is_none() {
+                if let Some((tc_url, _)) = client.take_reconnect_request() {
+                    moving = self
+                        .connect_elsewhere(tc_url.as_deref(), &state.headers, state.last_ts)
+                        .map(|next| (next, Instant::now()));
+                }
+            }
             match queue.next_batch(TICK, &mut state.frames) {
                 Ok(true) => {
                     for frame in state.frames.drain(..) {
                         state.headers.observe(&frame.packet);
                         state.last_ts = frame.timestamp();
                         let is_header = frame.is_header();
+                        let at_keyframe =
+                            frame.is_keyframe() && frame.packet.kind == PacketKind::Video;
+                        let switch = moving.as_ref().is_some_and(|(_, since)| {
+                            at_keyframe
+                                || !state.headers.has_video()
+                                || since.elapsed() >= MOVE_WITHIN
+                        });
+                        if switch {
+                            let (next, _) = moving.take().expect("a connection to move to");
+                            bytes.account(client, &self.stream);
+                            let old = std::mem::replace(client, next);
+                            old.close();
+                            *bytes = ByteCounts::default();
+                            shared = fits(client);
+                            awaiting_keyframe = !at_keyframe && state.headers.has_video();
+                            if let Err(reason) = self.socket.attach(client, &self.stream) {
+                                return Ended::Stop(reason);
+                            }
+                            log::info!("push {}: moved; the old server is left", self.stream.id());
+                        }
                         if awaiting_keyframe && !is_header {
                             if !(frame.is_keyframe() && frame.packet.kind == PacketKind::Video) {
                                 continue;
@@ -190,7 +268,7 @@ impl Push {
                             awaiting_keyframe = false;
                         }
                         let written = if shared && frame.packet.kind != PacketKind::Data {
-                            client.write_prechunked(frame.rtmp_bytes())
+                            client.write_prechunked(&frame.wire_bytes(Format::Rtmp))
                         } else {
                             client.write_packet(&frame.packet)
                         };

@@ -2,8 +2,50 @@
 
 use serde_json::Value;
 
-use super::ProxyError;
 use crate::rtmp::client::{self, RtmpUrl};
+use std::fmt;
+
+/// Why `POST /stream/new` was refused (answered `400 {"err": name, "detail": detail}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyError {
+    /// A URL the proxy cannot use: scheme, host, port, path.
+    BadUrl(String),
+    /// The requested id is taken.
+    StreamExists(String),
+    /// A push names a channel that does not exist.
+    ChannelNotExists(String),
+    /// The body is not an object, or a field is missing or of the wrong type.
+    BadRequest(String),
+}
+
+impl ProxyError {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProxyError::BadUrl(_) => "BadUrl",
+            ProxyError::StreamExists(_) => "StreamExists",
+            ProxyError::ChannelNotExists(_) => "ChannelNotExists",
+            ProxyError::BadRequest(_) => "BadRequest",
+        }
+    }
+
+    /// A sentence for the answer's `detail`.
+    pub fn detail(&self) -> String {
+        match self {
+            ProxyError::BadUrl(why) => why.clone(),
+            ProxyError::StreamExists(id) => format!("a stream with id {id:?} already exists"),
+            ProxyError::ChannelNotExists(id) => format!("no channel has id {id:?}"),
+            ProxyError::BadRequest(why) => why.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name(), self.detail())
+    }
+}
+
+impl std::error::Error for ProxyError {}
 
 /// Where a pull reads from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,11 @@
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
 use super::*;
 use serde_json::json;
 
 use crate::hub::{HubSettings, NoEvents};
+use crate::rtmp::client::RtmpUrl;
 use crate::rtmp::session;
 
 fn hub() -> Arc<Hub> {
@@ -127,7 +128,7 @@ fn a_pull_of_an_unreachable_url_stays_connecting_until_closed() {
 
 #[test]
 fn an_edge_pull_slot_is_freed_when_its_thread_panics() {
-    use super::edge::{PullSlot, SlotRefusal};
+    use super::edge_watch::{PullSlot, SlotRefusal};
     use parking_lot::Mutex;
     use std::collections::HashSet;
 

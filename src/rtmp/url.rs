@@ -135,6 +135,31 @@ impl RtmpUrl {
         })
     }
 
+    /// Where a ReconnectRequest's `tcUrl` sends this stream: absent, the same URL; absolute
+    /// (`rtmp://host[:port]/app`); scheme-relative (`//host[:port]/app`); a path (`/app`, same
+    /// host and port); or a bare app name. The stream name stays. Any scheme but rtmp:// is
+    /// refused.
+    pub fn reconnect_target(&self, tc_url: Option<&str>) -> Result<RtmpUrl, UrlError> {
+        let tc_url = tc_url.map(str::trim).filter(|t| !t.is_empty());
+        let Some(tc_url) = tc_url else {
+            return Ok(self.clone());
+        };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let base = if tc_url.contains("://") {
+            tc_url.to_string()
+        } else if let Some(rest) = tc_url.strip_prefix("//") {
+            format!("rtmp://{rest}")
+        } else {
+            let path = tc_url.trim_start_matches('/');
+            format!("rtmp://{host}:{}/{path}", self.port)
+        };
+        RtmpUrl::parse(&format!("{}/{}", base.trim_end_matches('/'), self.name))
+    }
+
     /// The stream name without its query string.
     pub fn stream_name(&self) -> &str {
         self.name.split('?').next().unwrap_or_default()
@@ -156,6 +181,27 @@ impl fmt::Display for RtmpUrl {
 mod tests {
     use super::*;
     use crate::rtmp::session::channel_path;
+
+    #[test]
+    fn a_reconnect_target_is_absolute_relative_or_the_same_and_only_rtmp() {
+        let url = RtmpUrl::parse("rtmp://a:1936/live/cam?k=1").unwrap();
+        let target = |t: Option<&str>| url.reconnect_target(t).map(|u| u.to_string());
+        assert_eq!(target(None).unwrap(), "rtmp://a:1936/live/cam?k=1");
+        assert_eq!(target(Some("")).unwrap(), "rtmp://a:1936/live/cam?k=1");
+        assert_eq!(
+            target(Some("rtmp://b/live")).unwrap(),
+            "rtmp://b/live/cam?k=1"
+        );
+        assert_eq!(
+            target(Some("//b:2000/app2/")).unwrap(),
+            "rtmp://b:2000/app2/cam?k=1"
+        );
+        assert_eq!(target(Some("/app2")).unwrap(), "rtmp://a:1936/app2/cam?k=1");
+        assert_eq!(target(Some("app2")).unwrap(), "rtmp://a:1936/app2/cam?k=1");
+        for refused in ["http://b/live", "rtmps://b/live", "file:///etc"] {
+            assert!(target(Some(refused)).is_err(), "{refused}");
+        }
+    }
 
     #[test]
     fn urls_split_like_ffmpeg() {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::hub::{
-    CloseReason, ConnectObject, Hub, RtmpInfo, Sink, StreamGuard, StreamHandle, StreamType, Wire,
+    CloseReason, ConnectObject, Hub, Listener, RtmpInfo, Sink, StreamGuard, StreamHandle,
+    StreamType, Wire,
 };
 use crate::net::{self, Continuation, SocketWire};
 use crate::rtmp::chunk::ChunkReader;
@@ -17,7 +18,10 @@ use crate::rtmp::session::{self, ServerSession, SessionEvent};
 use crate::rtmp::RtmpError;
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
+mod reconnect;
 mod requests;
+
+use reconnect::ReconnectMailbox;
 
 /// A publisher (or a connection that has not yet published or played) silent this long is closed.
 const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,6 +41,7 @@ const UNPUBLISH_LINGER: Duration = Duration::from_secs(3);
 /// Accept RTMP connections, a thread each, within the limits of `policy`.
 pub fn serve(listener: TcpListener, hub: Arc<Hub>, policy: net::AcceptPolicy) {
     net::accept_loop(listener, "rtmp", policy, move |socket, peer| {
+        hub.counters.accepted(Listener::Rtmp);
         run_connection(socket, peer, hub.clone())
     });
 }
@@ -47,8 +52,10 @@ const SETUP_STEP: &str = "handshake, connect and publish or play (10 s)";
 /// Where a connection's first thread leaves it.
 enum Step {
     Ended(CloseReason),
-    /// A player plays: the rest runs on a fresh thread (see `net::Continuation`).
-    Playing,
+    /// A player plays or a publisher publishes: the rest runs on a fresh thread (see
+    /// `net::Continuation`), and what the setup's thread touched (its stack, its allocator
+    /// cache) ends with it.
+    Streaming,
 }
 
 fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> Option<Continuation> {
@@ -66,13 +73,13 @@ fn run_connection(socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> Option<
         }
     };
     match conn.run() {
-        Ok(Step::Playing) => {
+        Ok(Step::Streaming) => {
             // On the heap, so the streaming thread's stack holds only a pointer to it.
             let mut conn = Box::new(conn);
             Some(Continuation::new(move || {
                 let result = conn.serve(false).map(|step| match step {
                     Step::Ended(reason) => reason,
-                    Step::Playing => CloseReason::Error,
+                    Step::Streaming => CloseReason::Error,
                 });
                 conn.conclude(result, peer, guard);
             }))
@@ -117,6 +124,8 @@ struct Connection {
     setup_deadline: Instant,
     /// The test-only fault hook asked this publisher to panic (see `fault_hook_requested`).
     fault_panic: bool,
+    /// Where the API's ReconnectRequests for this client go.
+    reconnect: Arc<ReconnectMailbox>,
 }
 
 impl Connection {
@@ -152,6 +161,7 @@ impl Connection {
             publishing: false,
             unpublished: false,
             fault_panic: false,
+            reconnect: Arc::new(ReconnectMailbox::default()),
             setup_deadline: Instant::now() + net::SETUP_TIMEOUT,
         })
     }
@@ -215,12 +225,7 @@ impl Connection {
         let end = Instant::now() + limit;
         let mut buf = [0u8; 4096];
         while let Some(left) = end.checked_duration_since(Instant::now()) {
-            let read = net::read_timeout(
-                self.wire.socket(),
-                &mut buf,
-                Some(left),
-                self.wire.is_nonblocking(),
-            );
+            let read = self.wire.read_within(&mut buf, Some(left));
             if !matches!(read, Ok(n) if n > 0) {
                 break;
             }
@@ -244,8 +249,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Drive the connection through its handshake and setup until it ends, or until it plays
-    /// (the rest is `serve(false)`).
+    /// Drive the connection through its handshake and setup until it ends, or until it plays or
+    /// publishes (the rest is `serve(false)`).
     fn run(&mut self) -> Result<Step, RtmpError> {
         let setup_deadline = self.setup_deadline;
         // On this setup thread's stack, which ends with the setup: no heap left fragmented.
@@ -269,9 +274,15 @@ impl Connection {
     }
 
     /// Read and act on the peer's messages until the connection ends (or, with
-    /// `until_playing`, until it plays).
+    /// `until_playing`, until it plays or publishes).
     fn serve(&mut self, until_playing: bool) -> Result<Step, RtmpError> {
         loop {
+            // What one read brought goes to the channel's subscribers in one write each.
+            let burst = if self.publishing {
+                self.stream.hold_flushes()
+            } else {
+                None
+            };
             while let Some(raw) = self.reader.next_message()? {
                 let events = self.session.handle(raw)?;
                 self.flush_session()?;
@@ -281,8 +292,9 @@ impl Connection {
                     }
                 }
             }
-            if until_playing && self.playing {
-                return Ok(Step::Playing);
+            drop(burst);
+            if until_playing && (self.playing || self.publishing) {
+                return Ok(Step::Streaming);
             }
             if let Some(reason) = self.wait_as_player()? {
                 return Ok(Step::Ended(reason));
@@ -303,6 +315,10 @@ impl Connection {
                 read_socket(wire, stream, playing, into, deadline)
             })?;
             self.session.bytes_received(n);
+            if let Some(bytes) = self.reconnect.take_pending() {
+                self.session.output().extend_from_slice(&bytes);
+                log::info!("rtmp stream {}: ReconnectRequest sent", self.stream.id());
+            }
             self.flush_session()?;
         }
     }
@@ -334,6 +350,7 @@ impl Connection {
     fn on_event(&mut self, event: SessionEvent) -> Result<Option<CloseReason>, RtmpError> {
         match event {
             SessionEvent::Connected { command_object } => {
+                ReconnectMailbox::install(&self.reconnect, &self.stream, &command_object);
                 self.stream.set_rtmp_info(RtmpInfo {
                     connect_params: Some(ConnectObject::new(&command_object)),
                     ..RtmpInfo::default()
@@ -371,7 +388,7 @@ fn read_socket(
         None if playing => None,
         None => Some(IDLE_READ_TIMEOUT),
     };
-    match net::read_timeout(wire.socket(), buf, timeout, wire.is_nonblocking()) {
+    match wire.read_within(buf, timeout) {
         Ok(0) => Err(RtmpError::Io(io::ErrorKind::UnexpectedEof.into())),
         Ok(n) => {
             stream.add_bytes_in(n as u64);

@@ -135,6 +135,7 @@ impl Connection {
             "rtmp {peer}: stream {} plays channel {shown}",
             self.stream.id()
         );
+        self.reconnect.set_player(&sink);
         self.sink = Some(sink);
         self.play_stream_id = stream_id;
         self.playing = true;

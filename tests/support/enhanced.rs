@@ -1,11 +1,11 @@
-//! Enhanced RTMP fixtures: HEVC (`hvc1`) and AV1 (`av01`) encoded by ffmpeg (libx265 Annex-B,
-//! libaom OBUs) and wrapped by the test into `hvcC` / `av1C` sequence starts and coded frames,
-//! since Debian's ffmpeg cannot publish Enhanced RTMP.
+//! Enhanced RTMP video fixtures: ffmpeg encodes libx265 Annex-B and libaom AV1 OBUs (Debian's
+//! ffmpeg cannot publish Enhanced RTMP), and these wrap them into `hvcC` / `av1C` sequence starts
+//! and coded-frame tags for the test's own RTMP client.
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{Proc, TestDir};
+use super::{amf, secs, Proc, RtmpClient, Server, TestDir};
 
 /// Frames in each fixture: 320x240 at 25 fps, a keyframe every 10.
 pub const FRAMES: usize = 30;
@@ -271,4 +271,51 @@ pub fn single_track_tags(track: &Track) -> Vec<Vec<u8>> {
         tags.push(tag);
     }
     tags
+}
+
+/// Publish `track` on `live/NAME` in real time (25 fps), its frames looped, for `seconds`.
+pub fn publish_enhanced_loop(
+    server: &Server,
+    name: &str,
+    track: &Track,
+    seconds: f64,
+) -> std::thread::JoinHandle<()> {
+    let mut client = RtmpClient::connect_app(server.rtmp_addr, "live").expect("publisher connects");
+    let sid = client.create_stream().expect("createStream");
+    client
+        .send_command(
+            sid,
+            "publish",
+            3.0,
+            amf::V::Null,
+            vec![amf::s(name), amf::s("live")],
+        )
+        .expect("send publish");
+    client
+        .wait_for(secs(5.0), "NetStream.Publish.Start", |m| {
+            m.status_code().as_deref() == Some("NetStream.Publish.Start")
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.describe()));
+    client.set_chunk_size(4096).expect("set chunk size");
+    let tags = single_track_tags(track);
+    std::thread::spawn(move || {
+        client
+            .send(6, 0, 9, sid, &tags[0])
+            .expect("send the sequence start");
+        let started = Instant::now();
+        let frames = &tags[1..];
+        let mut n = 0usize;
+        while started.elapsed().as_secs_f64() < seconds {
+            let ts = 40 * n as u32;
+            if client
+                .send(6, ts, 9, sid, &frames[n % frames.len()])
+                .is_err()
+            {
+                return;
+            }
+            n += 1;
+            let due = started + Duration::from_millis(40 * n as u64);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+    })
 }

@@ -21,14 +21,27 @@ pub fn hlsjs_path() -> Result<PathBuf, String> {
     }
 }
 
+/// The player page: `?src=URL` plays it; `&ll=1` turns on hls.js's `lowLatencyMode`.
+/// `window.latency()` is the wall-clock latency (now − the `PROGRAM-DATE-TIME` position on
+/// screen, seconds); `window.stalls` counts `waiting` events once playback started.
 const PAGE: &str = r#"<!doctype html><html><body>
 <video id="v" muted autoplay playsinline></video>
 <script src="/hls.min.js"></script>
 <script>
 window.hlsErrors = [];
+window.stalls = 0;
+var playing = false;
 var video = document.getElementById('v');
-var src = decodeURIComponent(location.search.slice(5));
-var hls = new Hls({ lowLatencyMode: false });
+var params = new URLSearchParams(location.search);
+var src = params.get('src');
+var hls = new Hls({ lowLatencyMode: params.get('ll') === '1' });
+window.hls = hls;
+window.latency = function () {
+  var d = hls.playingDate;
+  return d ? (Date.now() - d.getTime()) / 1000 : null;
+};
+video.addEventListener('playing', function () { playing = true; });
+video.addEventListener('waiting', function () { if (playing) { window.stalls += 1; } });
 hls.on(Hls.Events.ERROR, function (_, d) {
   window.hlsErrors.push(d.type + ':' + d.details + (d.fatal ? ':fatal' : ''));
 });

@@ -52,6 +52,41 @@ pub fn clip_h264_aac(w: u32, h: u32, seconds: u32) -> PathBuf {
     cached_media(&format!("h264_aac_{w}x{h}_{seconds}s.flv"), &args)
 }
 
+/// testsrc2 640x360 at 25 fps with a keyframe every second (`-g 25`) + AAC, `seconds` long: the
+/// low-latency HLS tests' clip.
+pub fn clip_gop_1s(seconds: u32) -> PathBuf {
+    let t = seconds.to_string();
+    let mut args = vec!["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"];
+    args.extend(SINE);
+    args.extend(["-t", &t, "-c:v", "libx264", "-preset", "veryfast"]);
+    args.extend(["-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25"]);
+    args.extend(["-sc_threshold", "0", "-b:v", "800k"]);
+    args.extend(AAC);
+    args.extend(["-b:a", "128k"]);
+    cached_media(&format!("h264_aac_gop1s_{seconds}s.flv"), &args)
+}
+
+/// As [`clip_gop_1s`] with MP3 audio (libmp3lame, 44.1 kHz stereo) instead of AAC.
+pub fn clip_h264_mp3(seconds: u32) -> PathBuf {
+    let t = seconds.to_string();
+    let mut args = vec!["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"];
+    args.extend(SINE);
+    args.extend(["-t", &t, "-c:v", "libx264", "-preset", "veryfast"]);
+    args.extend(["-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25"]);
+    args.extend(["-sc_threshold", "0", "-b:v", "800k"]);
+    args.extend([
+        "-c:a",
+        "libmp3lame",
+        "-ar",
+        "44100",
+        "-ac",
+        "2",
+        "-b:a",
+        "128k",
+    ]);
+    cached_media(&format!("h264_mp3_gop1s_{seconds}s.flv"), &args)
+}
+
 /// A 440 Hz sine, AAC 44.1 kHz stereo, no video, `seconds` long.
 pub fn clip_audio_only(seconds: u32) -> PathBuf {
     let t = seconds.to_string();

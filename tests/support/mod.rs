@@ -21,13 +21,15 @@
 //! | `server` | the server under test; `run_joy4` for CLI runs |
 //! | `media` | generated clips, ffmpeg publishers and players |
 //! | `probe` | ffprobe, parsed |
+//! | `prometheus` | Prometheus text parsed by the Prometheus client library's parser |
 //! | `checks` | what a recording must hold |
 //! | `record` | joy4's recordings: scratch folder, listing, packet flags |
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
+//! | `hosts` | test hosts in network namespaces joined by a bridge; a link cut without a FIN |
 //! | `hlsjs` | hls.js in headless Chromium over WebDriver, its page served on loopback |
-//! | `enhanced` | Enhanced RTMP fixtures: HEVC and AV1 tags made from ffmpeg's output |
+//! | `enhanced` | HEVC and AV1 fixtures as Enhanced RTMP tags |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
 //! | `amf` | AMF0 values, encoder and decoder |
@@ -49,12 +51,14 @@ pub mod enhanced;
 mod flv;
 mod hls;
 mod hlsjs;
+mod hosts;
 mod http;
 mod media;
 mod net;
 mod probe;
 mod proc;
 mod record;
+mod prometheus;
 mod rtmp;
 mod server;
 pub mod soak;
@@ -71,15 +75,18 @@ pub use {
     checks::*,
     chunks::*,
     dir::*,
+    enhanced::*,
     flv::*,
     hls::*,
     hlsjs::*,
+    hosts::*,
     http::*,
     media::*,
     net::*,
     probe::*,
     proc::*,
     record::*,
+    prometheus::*,
     rtmp::*,
     server::*,
     watch::*,

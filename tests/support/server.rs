@@ -81,6 +81,12 @@ impl Server {
         let mut cmd = Command::new(BIN);
         cmd.args(args);
         cmd.envs(env.iter().copied());
+        Server::start_command(cmd, args)
+    }
+
+    /// Start `cmd`, which runs the binary with `args` (through a wrapper such as
+    /// `ip netns exec`); waits up to 10 s for the three `listening` lines.
+    pub fn start_command(cmd: Command, args: &[String]) -> Result<Server, String> {
         let (mut proc, stdout) = Proc::spawn_piped("joy4", cmd);
         let (tx, rx) = mpsc::channel::<String>();
         thread::Builder::new()

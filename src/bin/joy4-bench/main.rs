@@ -34,7 +34,7 @@ joy4-bench: load and measure a live-streaming server (joy4, nginx-rtmp, SRS)
 USAGE:
   joy4-bench --publish rtmp://HOST:PORT/APP/STREAM [--play URL] [OPTIONS]
   joy4-bench summary [--baseline LABEL [--targets WINDOW_MS]] FILE.json...
-  joy4-bench hls --play http://HOST:PORT/PATH.m3u8 [-n N] [--duration DUR] [--pid PID]
+  joy4-bench hls --play http://HOST:PORT/PATH.m3u8 [-n N] [--duration DUR] [--pid PID] [--ll]
 
 Publishes one real-time stream over RTMP, opens N subscribers over RTMP (rtmp://…) or HTTP-FLV
 (http://…/x.flv), ramping at --ramp per second, then measures for --duration and stops.
@@ -43,6 +43,10 @@ OPTIONS:
   --publish URL       where to publish (rtmp:// only)                       [required]
   --play URL          what subscribers open                        [default: --publish]
   -n, --subscribers N number of subscribers, 1..=10000                   [default: 100]
+  --channels K        publish K channels at once, each its own publisher; subscriber i
+                      plays channel i % K, named the stream name plus -k      [default: 1]
+  --poll URL          fetch this http:// URL (a server's API) every 100 ms during the run
+                      and report how long it took to answer
   --ramp R            subscribers opened per second                      [default: 200]
   --duration DUR      measured time after the ramp (10s, 500ms, 2m)       [default: 20s]
   --warmup DUR        publishing before the first subscriber                [default: 3s]
@@ -164,6 +168,8 @@ fn bench(mut args: pico_args::Arguments) -> Result<(), Failure> {
     let readers: usize = opt(&mut args, "--readers", number)?.unwrap_or(2);
     let connectors: usize = opt(&mut args, "--connectors", number)?.unwrap_or(32);
     let timeout = opt(&mut args, "--timeout", parse_duration)?.unwrap_or(Duration::from_secs(10));
+    let channels: usize = opt(&mut args, "--channels", number)?.unwrap_or(1);
+    let poll: Option<Target> = opt(&mut args, "--poll", Target::parse)?;
     let quiet = args.contains(["-q", "--quiet"]);
     let rest = args.finish();
     if !rest.is_empty() {
@@ -187,7 +193,9 @@ fn bench(mut args: pico_args::Arguments) -> Result<(), Failure> {
         label: label.unwrap_or_else(|| play.host().to_string()),
         publish,
         play,
+        channels,
         subscribers,
+        poll,
         ramp,
         duration,
         warmup,
@@ -235,6 +243,7 @@ fn hls_viewers(mut args: pico_args::Arguments) -> Result<(), Failure> {
     let duration = opt(&mut args, "--duration", parse_duration)?.unwrap_or(Duration::from_secs(20));
     let pid: Option<u32> = opt(&mut args, "--pid", number)?;
     let json: Option<PathBuf> = opt(&mut args, "--json", |s| Ok(PathBuf::from(s)))?;
+    let ll = args.contains("--ll");
     let rest = args.finish();
     if !rest.is_empty() {
         return Err(format!("unexpected arguments: {rest:?}").into());
@@ -256,6 +265,7 @@ fn hls_viewers(mut args: pico_args::Arguments) -> Result<(), Failure> {
         ramp,
         duration,
         pid,
+        ll,
     };
     let (line, figures) = hls::run(cfg).map_err(Failure::Run)?;
     print!("{line}");

@@ -92,6 +92,26 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// One `GET` of an HTTP target, read to its end: the status code.
+pub fn http_get_status(target: &Target, timeout: Duration) -> io::Result<u16> {
+    let Target::Http { path, .. } = target else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not http://"));
+    };
+    let mut stream = connect(target.resolve()?, timeout)?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: joy4-bench\r\nConnection: close\r\n\r\n",
+        target.authority()
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let head = String::from_utf8_lossy(&response[..response.len().min(64)]).into_owned();
+    head.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("no status: {head:?}")))
+}
+
 /// Connect with a timeout and set the socket up for a subscriber (no Nagle, read/write timeouts).
 pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     let stream = TcpStream::connect_timeout(&addr, timeout)?;

@@ -35,6 +35,7 @@ fn settings(fragment_ms: u32, window: usize) -> SegmenterSettings {
     SegmenterSettings {
         fragment_ms,
         window,
+        ..SegmenterSettings::default()
     }
 }
 
@@ -42,8 +43,8 @@ fn settings(fragment_ms: u32, window: usize) -> SegmenterSettings {
 fn feed(s: &mut Segmenter, from_ms: u32, secs: u32, gop: u32) {
     for i in 0..secs * 25 {
         let ts = from_ms + i * 40;
-        s.push(&frame(ts, i % gop == 0), false).unwrap();
-        s.push(&audio(ts + 20), false).unwrap();
+        s.push(&frame(ts, i % gop == 0), false, 0).unwrap();
+        s.push(&audio(ts + 20), false, 0).unwrap();
     }
 }
 
@@ -59,11 +60,11 @@ fn first_video_is_keyframe(segment: &Segment) -> bool {
 #[test]
 fn segments_are_cut_at_keyframes_once_the_fragment_has_passed() {
     let mut s = Segmenter::new(settings(2000, 10));
-    s.push(&video_header(&AVC_RECORD), false).unwrap();
-    s.push(&aac_header(), false).unwrap();
+    s.push(&video_header(&AVC_RECORD), false, 0).unwrap();
+    s.push(&aac_header(), false, 0).unwrap();
     // Inter frames before the first keyframe are dropped, as is audio.
-    s.push(&frame(0, false), false).unwrap();
-    s.push(&audio(10), false).unwrap();
+    s.push(&frame(0, false), false, 0).unwrap();
+    s.push(&audio(10), false, 0).unwrap();
     // Keyframes every 0.8 s: a 2 s fragment closes at the third one (2.4 s).
     feed(&mut s, 40, 10, 20);
     let durations: Vec<u32> = s.segments().iter().map(|x| x.duration_ms).collect();
@@ -87,7 +88,7 @@ fn segments_are_cut_at_keyframes_once_the_fragment_has_passed() {
 #[test]
 fn the_window_slides_and_holds_only_window_plus_one() {
     let mut s = Segmenter::new(settings(1000, 3));
-    s.push(&video_header(&AVC_RECORD), false).unwrap();
+    s.push(&video_header(&AVC_RECORD), false, 0).unwrap();
     feed(&mut s, 0, 20, 25);
     let sequences: Vec<u64> = s.segments().iter().map(|x| x.sequence).collect();
     assert_eq!(sequences, [16, 17, 18]);
@@ -107,15 +108,15 @@ fn the_window_slides_and_holds_only_window_plus_one() {
 #[test]
 fn a_new_source_or_new_headers_start_a_segment_with_a_discontinuity() {
     let mut s = Segmenter::new(settings(2000, 10));
-    s.push(&video_header(&AVC_RECORD), false).unwrap();
+    s.push(&video_header(&AVC_RECORD), false, 0).unwrap();
     feed(&mut s, 0, 3, 25);
     // A new source at 3 s, though the fragment has not passed since the keyframe at 2 s.
-    s.push(&frame(3040, true), true).unwrap();
+    s.push(&frame(3040, true), true, 0).unwrap();
     feed(&mut s, 3080, 1, 25);
     // New headers (another encoder), then its first keyframe.
     let mut other = AVC_RECORD;
     other[3] = 0x28;
-    s.push(&video_header(&other), false).unwrap();
+    s.push(&video_header(&other), false, 0).unwrap();
     feed(&mut s, 4080, 3, 25);
     s.end();
     let marks: Vec<(u32, bool)> = s
@@ -146,9 +147,9 @@ fn a_new_source_or_new_headers_start_a_segment_with_a_discontinuity() {
 #[test]
 fn discontinuities_leaving_the_window_are_counted() {
     let mut s = Segmenter::new(settings(1000, 2));
-    s.push(&video_header(&AVC_RECORD), false).unwrap();
+    s.push(&video_header(&AVC_RECORD), false, 0).unwrap();
     feed(&mut s, 0, 2, 25);
-    s.push(&frame(2000, true), true).unwrap();
+    s.push(&frame(2000, true), true, 0).unwrap();
     feed(&mut s, 2040, 4, 25);
     assert!(s.segments().iter().all(|x| !x.discontinuity));
     assert_eq!(s.discontinuity_sequence(), 1);
@@ -159,9 +160,9 @@ fn discontinuities_leaving_the_window_are_counted() {
 #[test]
 fn audio_only_is_cut_by_time() {
     let mut s = Segmenter::new(settings(2000, 10));
-    s.push(&aac_header(), false).unwrap();
+    s.push(&aac_header(), false, 0).unwrap();
     for i in 0..300 {
-        s.push(&audio(i * 23), false).unwrap();
+        s.push(&audio(i * 23), false, 0).unwrap();
     }
     let durations: Vec<u32> = s.segments().iter().map(|x| x.duration_ms).collect();
     assert_eq!(durations, [2001, 2001, 2001]);
@@ -172,9 +173,12 @@ fn audio_only_is_cut_by_time() {
 fn an_unsupported_codec_is_an_error_and_long_segments_raise_the_target() {
     let mut s = Segmenter::new(settings(2000, 10));
     let hevc = Packet::new(PacketKind::Video, 0, vec![0x1C, 1, 0, 0, 0]);
-    assert!(matches!(s.push(&hevc, false), Err(TsError::Unsupported(_))));
+    assert!(matches!(
+        s.push(&hevc, false, 0),
+        Err(TsError::Unsupported(_))
+    ));
     let mut s = Segmenter::new(settings(2000, 10));
-    s.push(&video_header(&AVC_RECORD), false).unwrap();
+    s.push(&video_header(&AVC_RECORD), false, 0).unwrap();
     feed(&mut s, 0, 12, 125);
     assert_eq!(s.segments()[0].duration_ms, 5000);
     assert_eq!(s.target_duration_secs(), 5);

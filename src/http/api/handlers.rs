@@ -85,6 +85,18 @@ impl Admitted {
 }
 
 impl Api {
+    /// What `/metrics` and `/stat` read.
+    pub(super) fn metric_sources(&self) -> metrics::Sources<'_> {
+        metrics::Sources {
+            hub: &self.hub,
+            callback: self.callback.as_deref(),
+            events: &self.events,
+            requests: &self.requests,
+            started: self.started,
+            recording: self.recorder.is_some(),
+        }
+    }
+
     pub fn new(hub: Arc<Hub>, api_token: Option<String>) -> Api {
         Api::with_options(
             hub,
@@ -234,8 +246,11 @@ impl Api {
         body: &[u8],
     ) -> Result<Answer, ApiError> {
         match op {
-            Op::Metrics => Ok(Answer::Text(metrics::CONTENT_TYPE, metrics::render(self))),
-            Op::Stat => Ok(Answer::Json(metrics::stat_json(self))),
+            Op::Metrics => Ok(Answer::Text(
+                metrics::CONTENT_TYPE,
+                metrics::render(&self.metric_sources()),
+            )),
+            Op::Stat => Ok(Answer::Json(metrics::stat_json(&self.metric_sources()))),
             Op::Events => Err(ApiError::bad(
                 "GET /events is a stream of Server-Sent Events: read it over HTTP",
             )),
@@ -327,6 +342,8 @@ impl Api {
                 Ok(json!({}))
             }
             Op::StreamNew => self.stream_new(body),
+            Op::StreamReconnect => super::reconnect::reconnect(hub, body),
+            Op::ServerDrain => super::reconnect::drain(hub, body),
             Op::OpenApi => Ok(openapi_value().clone()),
             // Answered by `run` before it comes here.
             Op::Metrics | Op::Stat | Op::Events => Ok(Value::Null),

@@ -1,21 +1,24 @@
 //! `GET /metrics` (Prometheus text format 0.0.4, written by hand) and `GET /stat` (the same
 //! server-wide figures as one JSON object).
 //!
-//! Names follow Prometheus conventions: `_total` for counters, base units (`_bytes`,
-//! `_seconds`), the standard `process_*` names for the process. Per-channel figures carry a
-//! `channel` label; byte and drop figures of a channel are gauges over the connections open now
-//! (they fall when a viewer leaves), so they are not named `_total`.
+//! Names follow Prometheus conventions: `_total` for counters (which only grow, for the server's
+//! or the channel's life), base units (`_bytes`, `_seconds`), the standard `process_*` names for
+//! the process. Per-channel figures carry a `channel` label. Files: `server` (the server-wide
+//! counters), `channels` (the per-channel families), `text` (the format), `counters` (what the
+//! API itself counts).
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::handlers::Api;
-use crate::hub::{ChannelStats, ServerCounters, StreamStats};
+use crate::http::events::EventBroadcaster;
+use crate::hub::{Hub, Protocol, ServerCounters, StreamStats};
 
+mod channels;
 mod counters;
 mod record;
+mod server;
 mod text;
 
 pub use counters::{CallbackCounters, RequestCounters};
@@ -25,60 +28,24 @@ use text::Text;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// One channel's figures, gathered from its stats and its streams' stats.
-#[derive(Debug, Default)]
-struct ChannelFigures {
-    subscribers_by_type: HashMap<&'static str, u64>,
-    publisher: bool,
-    bitrate_in: u64,
-    bitrate_out: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-    dropped: u64,
-    buffer_bytes: usize,
-    buffer_gops: usize,
-    buffer_seconds: f64,
-}
-
-fn channel_figures(
-    channel: &ChannelStats,
-    streams: &HashMap<&str, &StreamStats>,
-) -> ChannelFigures {
-    let mut f = ChannelFigures {
-        buffer_bytes: channel.buffer_used,
-        buffer_gops: channel.buffered_gops,
-        buffer_seconds: f64::from(channel.buffered_duration_ms) / 1000.0,
-        ..ChannelFigures::default()
-    };
-    for kind in ["rtmp", "http-flv"] {
-        f.subscribers_by_type.insert(kind, 0);
-    }
-    if let Some(p) = channel.publisher.as_deref().and_then(|id| streams.get(id)) {
-        f.publisher = true;
-        f.bitrate_in = p.bitrate;
-        f.bytes_in = p.bytes;
-    }
-    for s in channel
-        .subscribers
-        .iter()
-        .filter_map(|id| streams.get(id.as_str()))
-    {
-        *f.subscribers_by_type
-            .entry(s.stream_type.as_str())
-            .or_default() += 1;
-        f.bitrate_out += s.bitrate;
-        f.bytes_out += s.bytes;
-        f.dropped += s.dropped_packets;
-    }
-    f
-}
-
 /// The process's own figures from `/proc/self`.
 struct ProcessFigures {
     cpu_seconds: f64,
     resident_bytes: u64,
     threads: u64,
     open_fds: u64,
+    max_fds: Option<u64>,
+}
+
+/// The soft open-file limit, from `/proc/self/limits` ("Max open files  1024  4096  files").
+fn max_fds() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn process_figures() -> Option<ProcessFigures> {
@@ -89,6 +56,7 @@ fn process_figures() -> Option<ProcessFigures> {
         resident_bytes: sample.rss_kib * 1024,
         threads: sample.threads,
         open_fds,
+        max_fds: max_fds(),
     })
 }
 
@@ -105,15 +73,30 @@ fn connections_by_protocol(streams: &[StreamStats]) -> Vec<(&'static str, u64)> 
     counts
 }
 
+/// What `/metrics` and `/stat` are read from: the API's state, lent by its handler.
+pub(super) struct Sources<'a> {
+    pub hub: &'a Hub,
+    pub callback: Option<&'a dyn CallbackCounters>,
+    pub events: &'a EventBroadcaster,
+    pub requests: &'a RequestCounters,
+    pub started: std::time::Instant,
+    /// Recording is on (`-recorddir`): its lines are shown.
+    pub recording: bool,
+}
+
 /// The whole `/metrics` page.
-pub(super) fn render(api: &Api) -> String {
+pub(super) fn render(api: &Sources<'_>) -> String {
     let streams = api.hub.stream_stats();
     let mut channels = api.hub.channel_stats();
     channels.sort_by(|a, b| a.id.cmp(&b.id));
     let by_id: HashMap<&str, &StreamStats> = streams.iter().map(|s| (s.id.as_str(), s)).collect();
-    let figures: Vec<(&str, ChannelFigures)> = channels
+    let hls_viewers = channels::hls_viewers(&channels, &streams);
+    let figures: Vec<(&str, channels::ChannelFigures)> = channels
         .iter()
-        .map(|c| (c.id.as_str(), channel_figures(c, &by_id)))
+        .map(|c| {
+            let figures = channels::channel_figures(c, &by_id, &hls_viewers);
+            (c.id.as_str(), figures)
+        })
         .collect();
     let mut t = Text::default();
 
@@ -159,6 +142,14 @@ pub(super) fn render(api: &Api) -> String {
             "Open file descriptors.",
             p.open_fds,
         );
+        if let Some(max) = p.max_fds {
+            t.single(
+                "process_max_fds",
+                "gauge",
+                "Maximum number of open file descriptors.",
+                max,
+            );
+        }
     }
 
     t.family(
@@ -180,92 +171,10 @@ pub(super) fn render(api: &Api) -> String {
         "Channels open now.",
         channels.len(),
     );
-    let counters = &api.hub.counters;
-    t.single(
-        "joy4_panics_total",
-        "counter",
-        "Connection threads that panicked (their streams were cleaned up).",
-        ServerCounters::get(&counters.panics),
-    );
-    t.single(
-        "joy4_refused_connections_total",
-        "counter",
-        "Connections closed at accept because a connection limit was reached.",
-        ServerCounters::get(&counters.refused_connections),
-    );
+    server::render(&mut t, &api.hub.counters);
+    channels::render(&mut t, &figures);
 
-    type Gauge<'a> = (&'a str, &'a str, fn(&ChannelFigures) -> f64);
-    let per_channel: [Gauge; 9] = [
-        (
-            "joy4_channel_publisher",
-            "Whether the channel has a publisher (1) or not (0).",
-            |f| f64::from(u8::from(f.publisher)),
-        ),
-        (
-            "joy4_channel_in_bitrate_bits_per_second",
-            "Bit rate received from the publisher.",
-            |f| f.bitrate_in as f64,
-        ),
-        (
-            "joy4_channel_out_bitrate_bits_per_second",
-            "Bit rate sent to all subscribers together.",
-            |f| f.bitrate_out as f64,
-        ),
-        (
-            "joy4_channel_received_bytes",
-            "Bytes received by the current publisher's connection.",
-            |f| f.bytes_in as f64,
-        ),
-        (
-            "joy4_channel_sent_bytes",
-            "Bytes sent by the current subscribers' connections.",
-            |f| f.bytes_out as f64,
-        ),
-        (
-            "joy4_channel_dropped_packets",
-            "Packets the current subscribers dropped for being slow.",
-            |f| f.dropped as f64,
-        ),
-        (
-            "joy4_channel_buffer_bytes",
-            "Bytes the channel's buffer holds.",
-            |f| f.buffer_bytes as f64,
-        ),
-        (
-            "joy4_channel_buffer_gops",
-            "GOPs the channel's buffer holds.",
-            |f| f.buffer_gops as f64,
-        ),
-        (
-            "joy4_channel_buffer_seconds",
-            "Media time the channel's buffer holds.",
-            |f| f.buffer_seconds,
-        ),
-    ];
-    t.family(
-        "joy4_channel_subscribers",
-        "gauge",
-        "Subscribers of the channel, by type.",
-    );
-    for (channel, f) in &figures {
-        let mut kinds: Vec<_> = f.subscribers_by_type.iter().collect();
-        kinds.sort();
-        for (kind, n) in kinds {
-            t.sample(
-                "joy4_channel_subscribers",
-                &[("channel", channel), ("type", kind)],
-                n,
-            );
-        }
-    }
-    for (name, help, value) in &per_channel {
-        t.family(name, "gauge", help);
-        for (channel, f) in &figures {
-            t.sample(name, &[("channel", channel)], value(f));
-        }
-    }
-
-    if let Some(cb) = &api.callback {
+    if let Some(cb) = api.callback {
         let stats = cb.stats();
         t.single(
             "joy4_callbacks_sent_total",
@@ -330,12 +239,21 @@ pub(super) fn render(api: &Api) -> String {
     for (class, n) in api.requests.by_class() {
         t.sample("joy4_api_requests_total", &[("code", &class)], n);
     }
-    record::render(&mut t, api.recorder.is_some());
+    record::render(&mut t, api.recording);
     t.0
 }
 
+/// `{"rtmp": n, "http-flv": n, …}` over every protocol.
+fn by_protocol(value: impl Fn(Protocol) -> u64) -> Value {
+    Protocol::ALL
+        .iter()
+        .map(|p| (p.as_str().to_string(), json!(value(*p))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// `GET /stat`: the server in one object.
-pub(super) fn stat_json(api: &Api) -> Value {
+pub(super) fn stat_json(api: &Sources<'_>) -> Value {
     let streams = api.hub.stream_stats();
     let mut connections = serde_json::Map::new();
     for (protocol, n) in connections_by_protocol(&streams) {
@@ -355,8 +273,12 @@ pub(super) fn stat_json(api: &Api) -> Value {
         "streams": streams.len(),
         "channels": api.hub.channel_stats().len(),
         "panics": ServerCounters::get(&counters.panics),
+        "receivedBytes": by_protocol(|p| counters.traffic.received(p)),
+        "sentBytes": by_protocol(|p| counters.traffic.sent(p)),
+        "droppedPackets": counters.dropped_packets(),
         "refusedConnections": ServerCounters::get(&counters.refused_connections),
-        "callbacks": api.callback.as_ref().map(|cb| serde_json::to_value(cb.stats()).unwrap_or_default()),
+        "badProxyHeaders": ServerCounters::get(&counters.bad_proxy_headers),
+        "callbacks": api.callback.map(|cb| serde_json::to_value(cb.stats()).unwrap_or_default()),
         "events": { "readers": api.events.readers(), "dropped": api.events.dropped() },
         "apiRequests": requests,
     })

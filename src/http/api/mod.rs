@@ -25,6 +25,7 @@
 //! - `metrics`: `/metrics` (Prometheus text) and `/stat`.
 //! - `recordings`: the recording routes; `downloads`: recording files and spans written from
 //!   disk (`Range`, HEAD).
+//! - `reconnect`: `/stream/reconnect` and `/server/drain` (Enhanced RTMP ReconnectRequest).
 //! - `conn`: reading one request off a socket, bounded in size and time.
 //! - `serve`: the accept loop, connection threads, writing responses.
 //! - `sse`: the `/events` stream of one reader.
@@ -39,6 +40,7 @@ mod fields;
 mod handlers;
 mod metrics;
 mod recordings;
+mod reconnect;
 mod render;
 mod routes;
 mod serve;

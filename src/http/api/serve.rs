@@ -23,7 +23,7 @@ use super::handlers::{Admission, Api};
 use super::render::ApiError;
 use super::{ApiRequest, Body, Cors, Reply, MAX_BODY, MAX_CONNECTIONS, MAX_HEAD, REQUEST_TIMEOUT};
 use crate::http::request::RequestHead;
-use crate::hub::ServerCounters;
+use crate::hub::{Listener, ServerCounters};
 use crate::net;
 
 const CONNECTION_STACK: usize = 256 * 1024;
@@ -40,10 +40,13 @@ impl Drop for Open {
 
 /// Serve the API on `listener` until it is stopped (shutdown): each connection on its own
 /// `api-PEER` thread, at most [`MAX_CONNECTIONS`] at once.
-pub fn serve(listener: TcpListener, api: Arc<Api>) {
+/// With `proxy`, peers in its ranges must open with a PROXY protocol header, which names the
+/// client shown in the logs.
+pub fn serve(listener: TcpListener, api: Arc<Api>, proxy: Option<Arc<net::proxied::ProxyTrust>>) {
     let last_refusal_warning = AtomicU64::new(0);
     let started = Instant::now();
     for conn in listener.incoming() {
+        let accepted = Instant::now();
         let socket = match conn {
             Ok(socket) => socket,
             Err(e) if net::signals::is_listener_stopped(&e) => return,
@@ -68,9 +71,18 @@ pub fn serve(listener: TcpListener, api: Arc<Api>) {
             }
             continue;
         }
+        api.hub.counters.accepted(Listener::Api);
         let open = Open(api.clone());
+        let proxy = proxy.clone();
         let spawned = net::spawn(format!("api-{peer}"), CONNECTION_STACK, move || {
             let api = open.0.clone();
+            let counters = api.hub.clone();
+            let on_bad = move || ServerCounters::add(&counters.counters.bad_proxy_headers);
+            let Some(peer) =
+                net::proxied_peer(&socket, peer, accepted, proxy.as_deref(), "api", &on_bad)
+            else {
+                return;
+            };
             handle_connection(socket, peer, &api);
             drop(open);
         });

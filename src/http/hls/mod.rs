@@ -1,4 +1,6 @@
-//! HLS play on the media port: `GET /PATH.m3u8` and its segments `/PATH/RUN-SEQ.ts`.
+//! HLS play on the media port: `GET /PATH.m3u8` and its segments `/PATH/RUN-SEQ.ts` (the
+//! `mpegts` variant) or `/PATH/RUN-SEQ.m4s`, parts `/PATH/RUN-SEQ.INDEX.m4s` and init segments
+//! `/PATH/RUN-init-ID.mp4` (`fmp4` and `lowlatency`, served by `cmaf`).
 //!
 //! Each channel is muxed once (`muxer`), on the first request, and every viewer reads the same
 //! `Arc`'d segments. A request without a session gets a one-variant playlist pointing at
@@ -11,6 +13,7 @@
 //! GET /live/abc/1732950000123-42.ts?session=T -> 200/206 MPEG-TS segment (HEAD, Range)
 //! ```
 
+mod cmaf;
 mod muxer;
 mod response;
 mod route;
@@ -25,15 +28,15 @@ use parking_lot::Mutex;
 
 use self::muxer::MUXER_IDLE;
 pub use self::muxer::{ChannelMuxer, MUXERS_STARTED};
-use self::response::{write_error, write_playlist, write_segment, Exchange};
-use self::response::{CACHE_ENTRY, CACHE_PLAYLIST};
+use self::response::{write_error, write_playlist, write_segment, Exchange, Refusal};
+use self::response::{CACHE_ENTRY, CACHE_PLAYLIST, SEGMENT_TYPE};
 pub use self::route::{route, HlsRequest};
 use self::session::{Lookup, Session, Sessions, SWEEP};
 use super::exchange::read_head;
 use super::request::RequestHead;
 use crate::hls::playlist::{media_playlist, multivariant_playlist};
-use crate::hls::SegmenterSettings;
-use crate::hub::{CloseReason, Hub, RtmpInfo, StreamType};
+use crate::hls::{HlsVariant, SegmenterSettings};
+use crate::hub::{CloseReason, HlsRequestKind, Hub, RtmpInfo, StreamType};
 
 /// How long a first request waits for the channel's first segment.
 const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(12);
@@ -45,9 +48,6 @@ pub struct HlsService {
     muxers: Mutex<HashMap<String, Arc<ChannelMuxer>>>,
     sessions: Sessions,
 }
-
-/// A refusal: status, error name, reason.
-type Refusal = (u16, &'static str, String);
 
 impl HlsService {
     pub fn new(hub: Arc<Hub>, settings: SegmenterSettings) -> Arc<HlsService> {
@@ -76,6 +76,9 @@ impl HlsService {
         query: &str,
         request: HlsRequest,
     ) -> Option<RequestHead> {
+        // A response is a head then a body: without Nagle a part's body (smaller than a segment
+        // yet in a write of its own) does not wait for the ACK of the head.
+        let _ = socket.set_nodelay(true);
         if !self.serve(socket, peer, head, query, request) {
             return None;
         }
@@ -114,6 +117,13 @@ impl HlsService {
         };
         let params = crate::text::query_pairs(query);
         let token = crate::text::last_value(&params, "session").map(str::to_string);
+        let range = head.header("Range");
+        // Parts and init segments count as segment requests.
+        self.hub.counters.hls_request(match (&request, &token) {
+            (HlsRequest::Playlist { .. }, Some(_)) => HlsRequestKind::Playlist,
+            (HlsRequest::Playlist { .. }, None) => HlsRequestKind::Entry,
+            _ => HlsRequestKind::Segment,
+        });
         let served = match request {
             HlsRequest::Playlist { channel } => {
                 self.playlist(socket, peer, &channel, token.as_deref(), &params, x)
@@ -122,7 +132,27 @@ impl HlsService {
                 channel,
                 run,
                 sequence,
-            } => self.segment(socket, head, &channel, run, sequence, token.as_deref(), x),
+            } => self
+                .viewer(&channel, run, token.as_deref())
+                .and_then(|session| ts_segment(socket, &session, sequence, range, x)),
+            HlsRequest::CmafSegment {
+                channel,
+                run,
+                sequence,
+            } => self
+                .viewer(&channel, run, token.as_deref())
+                .and_then(|session| cmaf::segment(socket, &session, sequence, range, x)),
+            HlsRequest::Part {
+                channel,
+                run,
+                sequence,
+                index,
+            } => self
+                .viewer(&channel, run, token.as_deref())
+                .and_then(|session| cmaf::part(socket, &session, sequence, index, range, x)),
+            HlsRequest::Init { channel, run, id } => self
+                .viewer(&channel, run, token.as_deref())
+                .and_then(|session| cmaf::init(socket, &session, id, range, x)),
         };
         match served {
             Ok(written) => written && keep_alive,
@@ -165,43 +195,41 @@ impl HlsService {
             None => {
                 // The entry playlist: open a session and hand out its media playlist.
                 let session = self.open_session(peer, channel, params)?;
-                let codecs = session.muxer.with_segmenter(|s| s.codecs());
+                let codecs = session.muxer.with_output(|o| o.codecs());
                 let media = session.muxer.channel.media_info();
                 let size = media.width.zip(media.height);
                 let bandwidth = self.bandwidth(&session);
                 let uri = format!("{leaf}.m3u8?session={}", session.token);
                 let text = multivariant_playlist(&uri, bandwidth, &codecs, size);
-                return Ok(respond(socket, &session, |s| {
-                    write_playlist(s, &text, CACHE_ENTRY, x)
-                }));
+                return Ok(session.respond(socket, |s| write_playlist(s, &text, CACHE_ENTRY, x)));
             }
             // Expired: the player carries on in a new session.
             Some(Lookup::Unknown) => self.open_session(peer, channel, params)?,
         };
         session.touch();
+        if self.settings.variant != HlsVariant::Mpegts {
+            return cmaf::media_playlist(socket, &session, leaf, params, x);
+        }
         let token = &session.token;
         let run = session.muxer.run;
-        let text = session.muxer.with_segmenter(|s| {
-            media_playlist(s, |seg| {
-                format!("{leaf}/{run}-{}.ts?session={token}", seg.sequence)
+        let text = session.muxer.with_output(|o| {
+            o.ts().map(|s| {
+                media_playlist(s, |seg| {
+                    format!("{leaf}/{run}-{}.ts?session={token}", seg.sequence)
+                })
             })
         });
-        Ok(respond(socket, &session, |s| {
-            write_playlist(s, &text, CACHE_PLAYLIST, x)
-        }))
+        let text = text.unwrap_or_default();
+        Ok(session.respond(socket, |s| write_playlist(s, &text, CACHE_PLAYLIST, x)))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn segment(
+    /// The live session `token` names, for a file of `channel`'s muxer run `run`.
+    fn viewer(
         &self,
-        socket: &mut TcpStream,
-        head: &RequestHead,
         channel: &str,
         run: u64,
-        sequence: u64,
         token: Option<&str>,
-        x: Exchange,
-    ) -> Result<bool, Refusal> {
+    ) -> Result<Arc<Session>, Refusal> {
         let session = match token.map(|t| self.sessions.lookup(t)) {
             Some(Lookup::Live(session)) if session.channel == channel => session,
             Some(Lookup::Closed) => {
@@ -220,25 +248,14 @@ impl HlsService {
             }
         };
         session.touch();
-        let segment = (session.muxer.run == run)
-            .then(|| session.muxer.segment(sequence))
-            .flatten()
-            .ok_or_else(|| {
-                (
-                    404,
-                    "SegmentNotFound",
-                    format!("segment {run}-{sequence} is not in the window"),
-                )
-            })?;
-        let range = head.header("Range");
-        let written = respond(socket, &session, |s| {
-            write_segment(s, &segment.bytes, range, x)
-        });
-        session
-            .stream
-            .meter
-            .note_media_ts(segment.start_ts.wrapping_add(segment.duration_ms));
-        Ok(written)
+        if session.muxer.run != run {
+            return Err((
+                404,
+                "SegmentNotFound",
+                format!("run {run} is over: load the playlist again"),
+            ));
+        }
+        Ok(session)
     }
 
     /// The variant's peak rate: the publisher's measured rate with headroom, or a guess.
@@ -327,23 +344,32 @@ impl HlsService {
     }
 }
 
-/// Write with `write`, counting the body bytes on the viewer's stream; returns whether the
-/// write went through.
-fn respond(
+/// An MPEG-TS segment of the window.
+fn ts_segment(
     socket: &mut TcpStream,
     session: &Session,
-    write: impl FnOnce(&mut TcpStream) -> std::io::Result<usize>,
-) -> bool {
-    match write(socket) {
-        Ok(n) => {
-            session.stream.add_bytes_out(n as u64);
-            true
-        }
-        Err(e) => {
-            log::debug!("hls {}: write failed: {e}", session.stream.remote_addr);
-            false
-        }
-    }
+    sequence: u64,
+    range: Option<&str>,
+    x: Exchange,
+) -> Result<bool, Refusal> {
+    let segment = session.muxer.segment(sequence).ok_or_else(|| {
+        (
+            404,
+            "SegmentNotFound",
+            format!(
+                "segment {}-{sequence} is not in the window",
+                session.muxer.run
+            ),
+        )
+    })?;
+    let written = session.respond(socket, |s| {
+        write_segment(s, SEGMENT_TYPE, &segment.bytes, range, x)
+    });
+    session
+        .stream
+        .meter
+        .note_media_ts(segment.start_ts.wrapping_add(segment.duration_ms));
+    Ok(written)
 }
 
 /// Start the thread that ends quiet or closed sessions and forgets stopped muxers.

@@ -1,5 +1,7 @@
 //! One channel's HLS muxer: an in-process subscriber of the channel whose thread feeds the
-//! segmenter, once for every viewer. It starts from the channel's buffered GOPs, so the first
+//! segmenter of the server's variant (`hls::HlsOutput`), once for every viewer. Requests that
+//! wait (the first segment, a blocking playlist reload, the hinted part) sleep on its condvar,
+//! woken at each new part or segment. It starts from the channel's buffered GOPs, so the first
 //! viewer has a segment as soon as a keyframe follows, and stops once nobody asked for the
 //! channel's HLS for `MUXER_IDLE`.
 
@@ -9,9 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::hls::{Segment, Segmenter, SegmenterSettings};
+use crate::hls::{HlsOutput, Segment, SegmenterSettings};
 use crate::hub::{Channel, CloseReason, Cursor, Sink, Stream, StreamType};
-use crate::media::ts::TsError;
 use crate::net;
 
 /// A muxer nobody has asked for this long stops (and frees its segments).
@@ -24,11 +25,15 @@ static NEXT_MUXER_KEY: AtomicU64 = AtomicU64::new(u64::MAX);
 pub static MUXERS_STARTED: AtomicU64 = AtomicU64::new(0);
 
 struct MuxState {
-    segmenter: Segmenter,
+    output: HlsOutput,
     /// The channel has no HLS: why.
     unsupported: Option<String>,
     /// The muxer's thread has ended (channel closed, idle, or unsupported).
     stopped: bool,
+    /// Counts the changes of `output` a request may see (a part, a segment, the end).
+    version: u64,
+    /// Playlist texts made of `output` at a version, shared by every viewer (see `rendered`).
+    rendered: [Option<(u64, Arc<String>)>; 2],
 }
 
 pub struct ChannelMuxer {
@@ -59,9 +64,11 @@ impl ChannelMuxer {
             run,
             record,
             state: Mutex::new(MuxState {
-                segmenter: Segmenter::new(settings),
+                output: HlsOutput::new(settings),
                 unsupported: None,
                 stopped: false,
+                version: 0,
+                rendered: [None, None],
             }),
             changed: Condvar::new(),
             last_request: Mutex::new(Instant::now()),
@@ -91,26 +98,65 @@ impl ChannelMuxer {
 
     /// The channel ended: the playlist has `#EXT-X-ENDLIST`.
     pub fn is_ended(&self) -> bool {
-        self.state.lock().segmenter.is_ended()
+        self.state.lock().output.is_ended()
     }
 
     pub fn unsupported(&self) -> Option<String> {
         self.state.lock().unsupported.clone()
     }
 
-    /// Read the segmenter under the muxer's lock (keep it short: no I/O in `f`).
-    pub fn with_segmenter<T>(&self, f: impl FnOnce(&Segmenter) -> T) -> T {
-        f(&self.state.lock().segmenter)
+    /// Read the output under the muxer's lock (keep it short: no I/O in `f`).
+    pub fn with_output<T>(&self, f: impl FnOnce(&HlsOutput) -> T) -> T {
+        f(&self.state.lock().output)
     }
 
+    /// An MPEG-TS segment of the window.
     pub fn segment(&self, sequence: u64) -> Option<Arc<Segment>> {
-        self.state.lock().segmenter.segment(sequence)
+        self.state.lock().output.ts()?.segment(sequence)
     }
 
     pub fn target_duration(&self) -> Duration {
-        Duration::from_secs(u64::from(
-            self.state.lock().segmenter.target_duration_secs(),
-        ))
+        Duration::from_secs(u64::from(self.state.lock().output.target_duration_secs()))
+    }
+
+    /// The text `render` makes of the output, made once per change of the output and shared by
+    /// every request until the next (`slot` keeps renderings apart: a full playlist, a delta
+    /// update). Viewers that wake at the same part render it once, not once each, under the lock.
+    pub fn rendered(
+        &self,
+        slot: usize,
+        render: impl FnOnce(&HlsOutput) -> Option<String>,
+    ) -> Option<Arc<String>> {
+        let mut st = self.state.lock();
+        let version = st.version;
+        if let Some(Some((at, text))) = st.rendered.get(slot) {
+            if *at == version {
+                return Some(text.clone());
+            }
+        }
+        let text = Arc::new(render(&st.output)?);
+        if let Some(kept) = st.rendered.get_mut(slot) {
+            *kept = Some((version, text.clone()));
+        }
+        Some(text)
+    }
+
+    /// Sleep until `check` finds what a request waits for (`Some`), woken at each new part or
+    /// segment; `None` once `deadline` passes or the muxer stops without it.
+    pub fn wait_for<T>(
+        &self,
+        deadline: Instant,
+        mut check: impl FnMut(&HlsOutput) -> Option<T>,
+    ) -> Option<T> {
+        let mut st = self.state.lock();
+        loop {
+            if let Some(found) = check(&st.output) {
+                return Some(found);
+            }
+            if st.stopped || self.changed.wait_until(&mut st, deadline).timed_out() {
+                return check(&st.output);
+            }
+        }
     }
 
     /// Wait up to `timeout` until the window holds a segment, or the muxer stopped or failed.
@@ -119,14 +165,14 @@ impl ChannelMuxer {
         let deadline = Instant::now() + timeout;
         let mut st = self.state.lock();
         loop {
-            if !st.segmenter.segments().is_empty() {
+            if st.output.has_segment() {
                 return true;
             }
             if st.stopped || st.unsupported.is_some() {
                 return false;
             }
             if self.changed.wait_until(&mut st, deadline).timed_out() {
-                return !st.segmenter.segments().is_empty();
+                return st.output.has_segment();
             }
         }
     }
@@ -143,7 +189,10 @@ impl ChannelMuxer {
             match sink.next_batch(TICK, &mut frames) {
                 Ok(_) => {}
                 Err(_) => {
-                    self.state.lock().segmenter.end();
+                    let mut st = self.state.lock();
+                    st.output.end();
+                    st.version += 1;
+                    drop(st);
                     break "the channel ended";
                 }
             }
@@ -151,16 +200,21 @@ impl ChannelMuxer {
                 let mut st = self.state.lock();
                 let mut completed = false;
                 for frame in frames.drain(..) {
-                    match st.segmenter.push(&frame.packet, frame.starts_source()) {
+                    let pushed =
+                        st.output
+                            .push(&frame.packet, frame.starts_source(), frame.received_ms());
+                    match pushed {
                         Ok(done) => completed |= done,
-                        Err(TsError::Unsupported(what)) => {
-                            st.unsupported = Some(format!("no HLS for this codec: {what}"));
+                        Err(what) => {
+                            st.unsupported = Some(format!("no HLS for this codec: {}", what.0));
                             break;
                         }
-                        Err(_) => {}
                     }
                 }
                 let failed = st.unsupported.is_some();
+                if completed {
+                    st.version += 1;
+                }
                 drop(st);
                 if completed || failed {
                     self.changed.notify_all();

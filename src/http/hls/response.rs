@@ -8,12 +8,20 @@ use crate::http::exchange::reason_phrase;
 
 pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 pub const SEGMENT_TYPE: &str = "video/mp2t";
+/// CMAF segments, parts and init segments.
+pub const MP4_TYPE: &str = "video/mp4";
 /// A session's entry playlist names its token: no cache may share it.
 pub const CACHE_ENTRY: &str = "no-cache, no-store";
 /// A live media playlist changes every fragment; a cache may hold it for a second.
 pub const CACHE_PLAYLIST: &str = "public, max-age=1";
-/// A segment never changes under its URL (the muxer run is in it).
+/// A segment, part or init segment never changes under its URL (the muxer run is in it).
 pub const CACHE_SEGMENT: &str = "public, max-age=86400, immutable";
+/// A blocking playlist reload's answer holds what its URL (`_HLS_msn`, `_HLS_part`) asked
+/// for: a cache may serve it for about a part target (a second, the least `max-age` says).
+pub const CACHE_BLOCKING: &str = "public, max-age=1";
+
+/// A refusal: status, error name, reason.
+pub type Refusal = (u16, &'static str, String);
 
 /// How the response ends the exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,9 +134,11 @@ pub fn parse_range(header: Option<&str>, len: usize) -> RangeAnswer {
     }
 }
 
-/// A segment, whole or the part `range` asks for; returns the body bytes written.
+/// A segment (of `content_type`), whole or the part `range` asks for; returns the body bytes
+/// written.
 pub fn write_segment(
     socket: &mut TcpStream,
+    content_type: &str,
     bytes: &[u8],
     range: Option<&str>,
     x: Exchange,
@@ -138,7 +148,7 @@ pub fn write_segment(
         RangeAnswer::Whole => write_body(
             socket,
             200,
-            SEGMENT_TYPE,
+            content_type,
             CACHE_SEGMENT,
             "Accept-Ranges: bytes\r\n",
             bytes,
@@ -147,7 +157,7 @@ pub fn write_segment(
         RangeAnswer::Part(start, end) => write_body(
             socket,
             206,
-            SEGMENT_TYPE,
+            content_type,
             CACHE_SEGMENT,
             &format!("Accept-Ranges: bytes\r\nContent-Range: bytes {start}-{end}/{len}\r\n"),
             &bytes[start..=end],

@@ -7,6 +7,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::hash::{BuildHasher, Hasher};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -36,9 +37,34 @@ impl Session {
         self.muxer.touch();
     }
 
-    /// Without a request for this long the viewer has gone: two target durations.
+    /// Without a request for this long the viewer has gone: two target durations, plus the
+    /// three a blocking LL-HLS request may wait.
     fn expiry(&self) -> Duration {
-        (self.muxer.target_duration() * 2).max(Duration::from_secs(2))
+        let blocking = self
+            .muxer
+            .with_output(|o| o.cmaf().is_some_and(|c| c.settings().part_ms.is_some()));
+        let targets = if blocking { 5 } else { 2 };
+        (self.muxer.target_duration() * targets).max(Duration::from_secs(2))
+    }
+
+    /// Write with `write`, counting the body bytes on the viewer's stream and its channel;
+    /// returns whether the write went through.
+    pub fn respond(
+        &self,
+        socket: &mut TcpStream,
+        write: impl FnOnce(&mut TcpStream) -> std::io::Result<usize>,
+    ) -> bool {
+        match write(socket) {
+            Ok(n) => {
+                self.stream.add_bytes_out(n as u64);
+                self.muxer.channel.traffic.add_sent(n as u64);
+                true
+            }
+            Err(e) => {
+                log::debug!("hls {}: write failed: {e}", self.stream.remote_addr);
+                false
+            }
+        }
     }
 }
 

@@ -123,6 +123,7 @@ mod tests {
                 sample_rate: Some(44_100),
                 channels: Some(2),
             },
+            totals: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::hub::frame::Frame;
 use crate::hub::meter::clock_seconds;
 use crate::hub::sink::{next_batch_id, Format, Offer, SharedBatch, Sink};
 use crate::hub::timer::Due;
+use crate::hub::traffic::BatchTally;
 use crate::media::Packet;
 
 /// How long a batch may wait for more frames, by audience. Merging writes saves a write and a
@@ -106,18 +107,17 @@ impl Channel {
                 .count()
         };
         let (rtmp_sinks, flv_sinks) = (count(Format::Rtmp), count(Format::Flv));
-        let slices = |sinks: usize, bytes: fn(&Frame) -> &[u8]| -> Vec<IoSlice<'_>> {
-            if sinks == 0 {
-                return Vec::new();
+        let slices = |sinks: usize, format: Format| -> Vec<IoSlice<'_>> {
+            let mut out = Vec::new();
+            if sinks > 0 {
+                for frame in &flush.frames {
+                    frame.wire_slices(format, &mut out);
+                }
             }
-            flush
-                .frames
-                .iter()
-                .map(|f| IoSlice::new(bytes(f)))
-                .collect()
+            out
         };
-        let rtmp = slices(rtmp_sinks, Frame::rtmp_bytes);
-        let flv = slices(flv_sinks, Frame::flv_bytes);
+        let rtmp = slices(rtmp_sinks, Format::Rtmp);
+        let flv = slices(flv_sinks, Format::Flv);
         let offer = Offer {
             frames: &flush.frames,
             rtmp: SharedBatch::new(next_batch_id(), &rtmp, rtmp_sinks),
@@ -132,8 +132,13 @@ impl Channel {
             .into_iter()
             .flat_map(|format| flush.sinks.iter().filter(move |s| s.format == format))
             .collect();
-        offer_all(&ordered, &offer);
+        let tally = offer_all(&ordered, &offer);
         drop(order);
+        // Once per batch, not per subscriber.
+        self.traffic.add_sent(tally.total());
+        if let Some(counters) = &self.counters {
+            tally.count_into(&counters.traffic);
+        }
     }
 
     /// Add a frame to the pending batch; flush if the merge window has passed. A new batch gets
@@ -155,10 +160,24 @@ impl Channel {
                 now
             }
         };
-        if window.is_zero() || now.duration_since(started) >= window {
+        let due = if window.is_zero() {
+            st.held == 0
+        } else {
+            now.duration_since(started) >= window
+        };
+        if due {
             let flush = Self::take_flush(&mut st);
             self.finish_flush(st, flush);
         }
+    }
+
+    /// Start a burst: the messages a publisher read at once. A channel that writes each message
+    /// as it comes writes the whole burst at its end instead (one write per subscriber, not one
+    /// per message), as an event loop would; it adds no delay beyond the burst's own handling.
+    /// The burst ends when the returned guard is dropped.
+    pub fn hold_flushes(self: &Arc<Self>) -> FlushHold {
+        self.state.lock().held += 1;
+        FlushHold(self.clone())
     }
 
     /// Flush whatever is pending now (publisher change, close).
@@ -184,30 +203,61 @@ impl Channel {
 
 /// Offer a batch to every sink, in two halves on two threads for a big channel when the machine
 /// has more than one core. Each sink is offered by exactly one thread, and both are done before
-/// this returns, so the per-channel flush order holds.
-fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) {
+/// this returns, so the per-channel flush order holds. Returns the bytes written directly.
+fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) -> BatchTally {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if sinks.len() < PARALLEL_FLUSH_SINKS || cores < 2 {
-        sinks.iter().for_each(|sink| sink.offer(offer));
-        return;
+        return offer_each(sinks, offer);
     }
     let (mine, theirs) = sinks.split_at(sinks.len() / 2);
     std::thread::scope(|scope| {
         let helper = std::thread::Builder::new()
             .name("flush-helper".into())
             .stack_size(128 * 1024)
-            .spawn_scoped(scope, || theirs.iter().for_each(|sink| sink.offer(offer)));
-        mine.iter().for_each(|sink| sink.offer(offer));
-        if let Err(e) = helper {
-            log::debug!("no flush helper thread ({e}): writing the whole batch on one thread");
-            theirs.iter().for_each(|sink| sink.offer(offer));
+            .spawn_scoped(scope, || offer_each(theirs, offer));
+        let mut tally = offer_each(mine, offer);
+        match helper {
+            Ok(helper) => match helper.join() {
+                Ok(theirs) => tally.merge(theirs),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(e) => {
+                log::debug!("no flush helper thread ({e}): writing the whole batch on one thread");
+                tally.merge(offer_each(theirs, offer));
+            }
         }
-    });
+        tally
+    })
+}
+
+fn offer_each(sinks: &[&Arc<Sink>], offer: &Offer<'_>) -> BatchTally {
+    let mut tally = BatchTally::default();
+    for sink in sinks {
+        tally.add(sink.protocol, sink.offer(offer));
+    }
+    tally
 }
 
 impl Due for Channel {
     fn run_if_due(&self) {
         self.flush_if_due();
+    }
+}
+
+/// A burst in progress on a channel (`Channel::hold_flushes`); dropping it ends the burst and
+/// writes what a channel without a merge window held back.
+pub struct FlushHold(Arc<Channel>);
+
+impl Drop for FlushHold {
+    fn drop(&mut self) {
+        let channel = &self.0;
+        let mut st = channel.state.lock();
+        st.held = st.held.saturating_sub(1);
+        let window = channel.merge.for_audience(st.sinks.len());
+        if st.held == 0 && window.is_zero() && !st.batch.is_empty() {
+            let flush = Channel::take_flush(&mut st);
+            channel.finish_flush(st, flush);
+        }
     }
 }

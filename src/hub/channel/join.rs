@@ -60,7 +60,7 @@ impl Channel {
             .collect();
         let awaiting_keyframe = backlog.is_empty() && has_video;
         join.extend(backlog);
-        if !sink.join(join, awaiting_keyframe) {
+        if !sink.join(join, awaiting_keyframe, self.traffic.clone()) {
             return Err(ChannelClosed);
         }
         let mut sinks: Vec<Arc<Sink>> = st

@@ -15,18 +15,20 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::Mutex;
 
 use super::buffer::{BufferLimits, GopBuffer};
+use super::counters::ServerCounters;
 use super::frame::Frame;
 use super::headers::{Headers, MediaInfo};
 use super::sink::Sink;
-use super::stats::ChannelStats;
+use super::stats::{ChannelStats, ChannelTotals};
 use super::stream::Stream;
 use super::timer::Timers;
+use super::traffic::ChannelTraffic;
 use crate::media::{ts_after, Packet, PacketKind};
 
 mod flush;
 mod join;
 
-pub use flush::MergeWindow;
+pub use flush::{FlushHold, MergeWindow};
 
 /// Gap inserted between the last frame of an old source and the first of a new one (one frame).
 const SWITCH_GAP_MS: u32 = 40;
@@ -52,6 +54,9 @@ struct State {
     /// Frames not yet flushed to subscribers, and when the first of them arrived.
     batch: Vec<Arc<Frame>>,
     batch_started: Option<Instant>,
+    /// Bursts in progress (`Channel::hold_flushes`): while any is, a channel that writes each
+    /// message at once waits for the burst's end instead.
+    held: u32,
     /// Added (wrapping) to the current source's timestamps.
     offset: u32,
     last_ts: Option<u32>,
@@ -79,6 +84,10 @@ pub struct Channel {
     /// Held while a batch is written, taken before the state lock is released: batches reach
     /// every socket in order. Writes under it never block (they are non-blocking).
     flushing: Mutex<()>,
+    /// Bytes in and out and drops over the channel's life.
+    pub traffic: Arc<ChannelTraffic>,
+    /// The server's counters, which a flush adds its batch to.
+    counters: Option<Arc<ServerCounters>>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -103,6 +112,8 @@ pub struct ChannelConfig {
     /// Media a subscriber may have queued before it skips to the next keyframe.
     pub max_lag_ms: u32,
     pub merge_window: MergeWindow,
+    /// The server's counters (`None`: the channel counts only its own).
+    pub counters: Option<Arc<ServerCounters>>,
 }
 
 impl Channel {
@@ -125,6 +136,7 @@ impl Channel {
                 sinks: Arc::new(Vec::new()),
                 batch: Vec::new(),
                 batch_started: None,
+                held: 0,
                 offset: 0,
                 last_ts: None,
                 last_ts_by_kind: [None; 3],
@@ -134,6 +146,8 @@ impl Channel {
                 closed: false,
             }),
             flushing: Mutex::new(()),
+            traffic: Arc::default(),
+            counters: config.counters,
         })
     }
 
@@ -252,6 +266,7 @@ impl Channel {
         if st.closed || st.publisher.as_ref().is_none_or(|p| p.key != from.key) {
             return false;
         }
+        self.traffic.add_received(packet.body.len() as u64);
         if Headers::is_header(&packet) {
             self.accept_header(st, packet);
             return true;
@@ -348,6 +363,11 @@ impl Channel {
             buffered_gops: st.buffer.gop_count(),
             publisher: st.publisher.as_ref().map(|p| p.id()),
             media: st.media.clone(),
+            totals: ChannelTotals {
+                received_bytes: self.traffic.received(),
+                sent_bytes: self.traffic.sent(),
+                dropped_packets: self.traffic.dropped(),
+            },
         }
     }
 }

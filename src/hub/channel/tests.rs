@@ -48,6 +48,7 @@ fn channel_merging(merge_window: MergeWindow, timers: Option<Arc<Timers>>) -> Ar
         auto_created: true,
         max_lag_ms: 5000,
         merge_window,
+        counters: None,
     };
     Channel::new("c".into(), config, timers)
 }
@@ -189,6 +190,59 @@ fn a_pending_header_is_written_before_a_join_so_that_the_joiner_gets_it_once() {
         headers, 1,
         "the joiner gets the new header once, from the channel's headers"
     );
+}
+
+#[test]
+fn a_burst_goes_out_at_its_end_on_a_channel_that_writes_each_message_at_once() {
+    let ch = channel();
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    let sink = subscribe(&ch, 2, Cursor::Latest);
+    let burst = ch.hold_flushes();
+    ch.push(&publisher, video(0, true));
+    ch.push(&publisher, audio(10));
+    assert!(drain(&sink).is_empty(), "held until the burst ends");
+    drop(burst);
+    let ts: Vec<u32> = drain(&sink).iter().map(|f| f.timestamp()).collect();
+    assert_eq!(ts, vec![0, 10]);
+    ch.push(&publisher, video(40, false));
+    assert_eq!(
+        drain(&sink).len(),
+        1,
+        "outside a burst, each message at once"
+    );
+}
+
+#[test]
+fn without_a_gop_kept_a_joiner_starts_at_the_next_keyframe() {
+    let config = ChannelConfig {
+        limits: BufferLimits {
+            max_gops: Some(0),
+            ..BufferLimits::default()
+        },
+        auto_created: true,
+        max_lag_ms: 5000,
+        merge_window: MergeWindow::fixed(Duration::ZERO),
+        counters: None,
+    };
+    let ch = Channel::new("c".into(), config, None);
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    ch.push(&publisher, avc_header(1));
+    ch.push(&publisher, video(0, true));
+    ch.push(&publisher, video(40, false));
+    let sink = subscribe(&ch, 2, Cursor::Latest);
+    ch.push(&publisher, video(80, false));
+    ch.push(&publisher, video(2000, true));
+    ch.push(&publisher, video(2040, false));
+    let got = drain(&sink);
+    let media: Vec<u32> = got
+        .iter()
+        .filter(|f| !f.is_header())
+        .map(|f| f.timestamp())
+        .collect();
+    assert_eq!(media, vec![2000, 2040], "from the next keyframe");
+    assert!(got[0].is_header(), "the headers first");
 }
 
 #[test]
@@ -336,4 +390,69 @@ fn a_small_audience_gets_each_frame_at_once_and_a_big_one_waits_for_the_window()
     );
     ch.flush();
     assert_eq!(drain(&first).len(), 1);
+}
+
+/// A socket that takes everything at once.
+struct OpenWire;
+
+impl crate::hub::sink::Wire for OpenWire {
+    fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> Result<usize, CloseReason> {
+        Ok(bufs.iter().map(|b| b.len()).sum())
+    }
+    fn write_all_vectored(&self, _: &mut [std::io::IoSlice<'_>]) -> Result<(), CloseReason> {
+        Ok(())
+    }
+    fn shutdown(&self) {}
+}
+
+#[test]
+fn the_channel_counts_its_bytes_for_its_life_and_the_server_by_protocol() {
+    use crate::hub::counters::ServerCounters;
+    use crate::hub::sink::Format;
+    use crate::hub::traffic::Protocol;
+    let counters = Arc::new(ServerCounters::default());
+    let config = ChannelConfig {
+        limits: BufferLimits::default(),
+        auto_created: true,
+        max_lag_ms: 5000,
+        merge_window: MergeWindow::fixed(Duration::ZERO),
+        counters: Some(counters.clone()),
+    };
+    let ch = Channel::new("c".into(), config, None);
+    let publisher = stream(1);
+    ch.set_publisher(&publisher);
+    let viewer = |key: u64| {
+        let s = Arc::new(Stream::new(
+            key,
+            key.to_string(),
+            StreamType::HttpFlv,
+            "t".into(),
+        ));
+        s.count_into(counters.clone());
+        let sink = Sink::new(s, Format::Flv, Arc::new(OpenWire));
+        ch.add_subscriber(&sink, Cursor::Next).unwrap();
+        sink
+    };
+    let (a, b) = (viewer(2), viewer(3));
+    for i in 0..10u32 {
+        ch.push(&publisher, video(i * 40, i == 0));
+    }
+    assert_eq!(ch.stats().totals.received_bytes, 10 * 6);
+    let sent = ch.stats().totals.sent_bytes;
+    assert!(sent > 0);
+    assert_eq!(sent, a.stream.bytes_out() + b.stream.bytes_out());
+    assert_eq!(counters.traffic.sent(Protocol::HttpFlv), sent);
+    assert_eq!(counters.traffic.sent(Protocol::Rtmp), 0);
+    ch.remove_subscriber(&b.stream);
+    assert_eq!(
+        ch.stats().totals.sent_bytes,
+        sent,
+        "a viewer leaving takes nothing away"
+    );
+    ch.push(&publisher, video(400, false));
+    assert!(ch.stats().totals.sent_bytes > sent);
+    assert_eq!(
+        counters.traffic.sent(Protocol::HttpFlv),
+        ch.stats().totals.sent_bytes
+    );
 }

@@ -18,6 +18,7 @@ impl Hub {
             return;
         }
         let reason = stream.close_requested().unwrap_or(seen);
+        self.counters.stream_closed(reason);
         // The player's own thread may be waiting on its sink: let it go (before it leaves the
         // channel, so a join racing with this close is refused).
         if let Some(sink) = stream.set_sink(None) {

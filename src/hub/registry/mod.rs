@@ -110,7 +110,8 @@ pub struct Hub {
     events: Arc<dyn EventSink>,
     /// Flush deadlines and grace periods; `None` if the timer thread could not start.
     timers: Option<Arc<Timers>>,
-    pub counters: super::counters::ServerCounters,
+    /// Shared with every stream and channel, which count into it.
+    pub counters: Arc<super::counters::ServerCounters>,
 }
 
 impl Hub {
@@ -142,6 +143,7 @@ impl Hub {
                 continue;
             }
             let stream = Stream::new(key, id.clone(), stream_type, remote_addr);
+            stream.count_into(self.counters.clone());
             let handle = Arc::new(StreamHandle::new(stream));
             reg.streams.insert(id, handle.clone());
             return handle;
@@ -212,6 +214,7 @@ impl Hub {
             auto_created,
             max_lag_ms: self.settings.max_lag.as_millis().min(i32::MAX as u128) as u32,
             merge_window: MergeWindow::adaptive(self.settings.merge_window),
+            counters: Some(self.counters.clone()),
         };
         Channel::new(id.to_string(), config, self.timers.clone())
     }

@@ -7,6 +7,7 @@ use super::{Hub, HubError};
 use crate::hub::buffer::{BufferLimits, Cursor};
 use crate::hub::handle::StreamHandle;
 use crate::hub::stats::{ChannelStats, StreamStats};
+use crate::hub::stream::ReconnectAsk;
 use crate::hub::types::{CloseReason, Decision, Role, StreamState};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
@@ -50,6 +51,17 @@ impl Hub {
         let stream = self.stream(id).ok_or(HubError::StreamNotExists)?;
         stream.request_close(CloseReason::ApiClose);
         Ok(())
+    }
+
+    /// Send the RTMP client of stream `id` a ReconnectRequest (`StreamStateInvalid`: the stream
+    /// has no RTMP client, e.g. an HTTP-FLV viewer or a relay of this server's own).
+    pub fn reconnect_stream(&self, id: &str, ask: &ReconnectAsk) -> Result<(), HubError> {
+        let stream = self.stream(id).ok_or(HubError::StreamNotExists)?;
+        if stream.request_reconnect(ask) {
+            Ok(())
+        } else {
+            Err(HubError::StreamStateInvalid)
+        }
     }
 
     fn decide(&self, id: &str, decision: Decision) -> Result<(), HubError> {

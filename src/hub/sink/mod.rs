@@ -22,6 +22,7 @@ use parking_lot::{Condvar, Mutex};
 use super::frame::{restamp, Frame};
 use super::meter::clock_seconds;
 use super::stream::Stream;
+use super::traffic::{ChannelTraffic, Protocol};
 use super::types::CloseReason;
 use crate::media::{ts_diff, Packet};
 
@@ -65,6 +66,8 @@ struct SinkState {
     pending_end: Option<CloseReason>,
     /// What the subscriber's thread (or an in-process consumer) has still to take, in order.
     backlog: VecDeque<Backlog>,
+    /// The counters of the channel joined last, which the subscriber's own writes count into.
+    channel: Option<Arc<ChannelTraffic>>,
 }
 
 /// What the channel passes to each sink with a batch.
@@ -87,6 +90,8 @@ pub struct Sink {
     wire: Option<Arc<dyn Wire>>,
     pub format: Format,
     pub stream: Arc<Stream>,
+    /// The stream's protocol, here beside the fields a flush touches anyway.
+    pub protocol: Protocol,
     state: Mutex<SinkState>,
     /// Signalled when something is queued for an in-process consumer.
     queued: Condvar,
@@ -125,6 +130,7 @@ impl Sink {
         Arc::new(Sink {
             wire,
             format,
+            protocol: stream.protocol(),
             stream,
             state: Mutex::new(SinkState::default()),
             queued: Condvar::new(),
@@ -155,12 +161,19 @@ impl Sink {
 
     /// Start (or restart, after a move between channels) with a joiner's backlog: headers and
     /// buffered frames, written by the subscriber's thread. With no backlog and `awaiting_keyframe`,
-    /// the first frames written are from the next keyframe.
-    pub(crate) fn join(&self, backlog: Vec<Arc<Frame>>, awaiting_keyframe: bool) -> bool {
+    /// the first frames written are from the next keyframe. `channel`: the joined channel's
+    /// counters, which what the subscriber's thread writes counts into.
+    pub(crate) fn join(
+        &self,
+        backlog: Vec<Arc<Frame>>,
+        awaiting_keyframe: bool,
+        channel: Arc<ChannelTraffic>,
+    ) -> bool {
         let mut st = self.state.lock();
         if st.ended {
             return false;
         }
+        st.channel = Some(channel);
         st.skipping = false;
         st.headers_missed = false;
         st.awaiting_keyframe = awaiting_keyframe;
@@ -197,17 +210,30 @@ impl Sink {
         st.backlog.clear();
     }
 
-    fn count_dropped(&self, frames: usize) {
+    fn count_dropped(&self, st: &SinkState, frames: usize) {
         if frames > 0 {
             self.stream.add_dropped(frames as u64);
+            if let Some(channel) = &st.channel {
+                channel.add_dropped(frames as u64);
+            }
+        }
+    }
+
+    /// Bytes written outside a channel's flush (which counts its batch itself), into the
+    /// server's and the channel's counters.
+    fn count_sent(&self, channel: Option<&ChannelTraffic>, bytes: usize) {
+        self.stream.count_sent(bytes as u64);
+        if let Some(channel) = channel {
+            channel.add_sent(bytes as u64);
         }
     }
 
     /// Take a channel batch. Never blocks: writes what the socket takes, queues the rest.
-    pub fn offer(&self, offer: &Offer<'_>) {
+    /// Returns the bytes written to the socket now, for the channel to count with the batch.
+    pub fn offer(&self, offer: &Offer<'_>) -> usize {
         let mut st = self.state.lock();
         if st.ended || offer.frames.is_empty() {
-            return;
+            return 0;
         }
         let mut start = 0;
         if st.skipping || st.awaiting_keyframe {
@@ -223,12 +249,12 @@ impl Sink {
             };
             let missed = &offer.frames[..found.unwrap_or(offer.frames.len())];
             if st.skipping {
-                self.count_dropped(missed.len());
+                self.count_dropped(&st, missed.len());
             }
             if missed.iter().any(|f| f.is_header()) {
                 st.headers_missed = true;
             }
-            let Some(i) = found else { return };
+            let Some(i) = found else { return 0 };
             start = i;
             st.skipping = false;
             st.awaiting_keyframe = false;
@@ -246,13 +272,12 @@ impl Sink {
                 pieces.extend(offer.headers.iter().map(|p| Piece::Frame(restamp(p, ts))));
             }
             pieces.extend(frames.iter().cloned().map(Piece::Frame));
-            self.deliver(&mut st, pieces, offer.max_lag_ms);
-            return;
+            return self.deliver(&mut st, pieces, offer.max_lag_ms);
         }
         if st.owner_writes || self.wire.is_none() {
             let pieces = frames.iter().cloned().map(Piece::Frame).collect();
             self.enqueue(&mut st, pieces, 0, offer.max_lag_ms);
-            return;
+            return 0;
         }
         let shared = match self.format {
             Format::Rtmp => &offer.rtmp,
@@ -264,14 +289,21 @@ impl Sink {
             None => Ok(0),
         };
         match written {
-            Ok(n) if n == total => self.wrote(n, frames.last(), offer.second),
+            Ok(n) if n == total => {
+                self.wrote(n, frames.last(), offer.second);
+                n
+            }
             Ok(n) => {
                 self.wrote(n, None, offer.second);
                 let pieces = frames.iter().cloned().map(Piece::Frame).collect();
                 let (rest, skip) = remainder(pieces, n, self.format);
                 self.enqueue(&mut st, rest, skip, offer.max_lag_ms);
+                n
             }
-            Err(reason) => self.fail(&mut st, reason),
+            Err(reason) => {
+                self.fail(&mut st, reason);
+                0
+            }
         }
     }
 
@@ -290,14 +322,16 @@ impl Sink {
             self.push(&mut st, Backlog::Pieces { pieces, skip: 0 });
             return;
         }
-        self.deliver(&mut st, pieces, u32::MAX);
+        let written = self.deliver(&mut st, pieces, u32::MAX);
+        self.count_sent(st.channel.as_deref(), written);
     }
 
-    /// Write `pieces` now if the socket is ours and takes them; queue what is left.
-    fn deliver(&self, st: &mut SinkState, pieces: Vec<Piece>, max_lag_ms: u32) {
+    /// Write `pieces` now if the socket is ours and takes them; queue what is left. Returns the
+    /// bytes written now.
+    fn deliver(&self, st: &mut SinkState, pieces: Vec<Piece>, max_lag_ms: u32) -> usize {
         if st.owner_writes || self.wire.is_none() {
             self.enqueue(st, pieces, 0, max_lag_ms);
-            return;
+            return 0;
         }
         let mut iov = Vec::with_capacity(pieces.len());
         slices(&pieces, 0, self.format, &mut iov);
@@ -310,14 +344,19 @@ impl Sink {
                     pieces.iter().rev().find_map(Piece::frame),
                     clock_seconds(),
                 );
+                n
             }
             Ok(n) => {
                 drop(iov);
                 self.wrote(n, None, clock_seconds());
                 let (rest, skip) = remainder(pieces, n, self.format);
                 self.enqueue(st, rest, skip, max_lag_ms);
+                n
             }
-            Err(reason) => self.fail(st, reason),
+            Err(reason) => {
+                self.fail(st, reason);
+                0
+            }
         }
     }
 
@@ -378,7 +417,7 @@ impl Sink {
             {
                 st.headers_missed = true;
             }
-            self.count_dropped(frames);
+            self.count_dropped(st, frames);
             return;
         }
         st.queued_frames += frames;

@@ -31,8 +31,10 @@ impl Sink {
         let mut batch: Vec<(Vec<Piece>, usize)> = Vec::new();
         loop {
             let mut end = None;
+            let channel;
             {
                 let mut st = self.state.lock();
+                channel = st.channel.clone();
                 batch.reserve_exact(st.backlog.len());
                 while let Some(item) = st.backlog.pop_front() {
                     match item {
@@ -74,6 +76,7 @@ impl Sink {
                 .rev()
                 .find_map(|(p, _)| p.iter().rev().find_map(Piece::frame).cloned());
             self.wrote(total, last.as_ref(), clock_seconds());
+            self.count_sent(channel.as_deref(), total);
             batch.clear();
             {
                 let mut st = self.state.lock();
@@ -136,6 +139,9 @@ impl Sink {
         if let Some(wire) = &self.wire {
             wire.write_all_vectored(&mut [IoSlice::new(bytes)])?;
             self.stream.add_bytes_out(bytes.len() as u64);
+            if let Some(channel) = &self.state.lock().channel {
+                channel.add_sent(bytes.len() as u64);
+            }
         }
         Ok(())
     }

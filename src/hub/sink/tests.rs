@@ -68,7 +68,10 @@ fn video(ts: u32, key: bool) -> Arc<Frame> {
 }
 
 fn offer_all(sink: &Sink, frames: &[Arc<Frame>]) {
-    let flv: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f.flv_bytes())).collect();
+    let mut flv: Vec<IoSlice<'_>> = Vec::new();
+    for f in frames {
+        f.wire_slices(Format::Flv, &mut flv);
+    }
     sink.offer(&Offer {
         frames,
         rtmp: SharedBatch::new(0, &[], 0),
@@ -81,7 +84,10 @@ fn offer_all(sink: &Sink, frames: &[Arc<Frame>]) {
 }
 
 fn expected(frames: &[Arc<Frame>]) -> Vec<u8> {
-    frames.iter().flat_map(|f| f.flv_bytes().to_vec()).collect()
+    frames
+        .iter()
+        .flat_map(|f| f.wire_bytes(Format::Flv))
+        .collect()
 }
 
 #[test]
@@ -234,4 +240,33 @@ fn the_end_reaches_the_owner_even_behind_a_full_queue() {
     assert_eq!(sink.state.lock().backlog.len(), QUEUE_ITEMS + QUEUE_SLACK);
     sink.end(CloseReason::ApiClose);
     assert_eq!(sink.write_backlog(), Some(CloseReason::ApiClose));
+}
+
+#[test]
+fn drops_and_the_owners_writes_count_into_the_joined_channel_and_the_server() {
+    use crate::hub::counters::ServerCounters;
+    use crate::hub::traffic::{ChannelTraffic, Protocol};
+    let counters = Arc::new(ServerCounters::default());
+    let s = stream();
+    s.count_into(counters.clone());
+    let wire = FakeWire::new(0);
+    let sink = Sink::new(s, Format::Flv, wire.clone());
+    let channel = Arc::new(ChannelTraffic::default());
+    assert!(sink.join(Vec::new(), false, channel.clone()));
+    let mut ts = 0;
+    while ts <= 8000 {
+        offer_all(&sink, &[video(ts, ts % 2000 == 0)]);
+        ts += 40;
+    }
+    let dropped = sink.stream.dropped_packets();
+    assert!(dropped > 50, "{dropped}");
+    assert_eq!(channel.dropped(), dropped);
+    assert_eq!(counters.dropped_packets(), dropped);
+    // What the owner writes from the backlog is counted where the flush's batch is not.
+    assert_eq!(sink.write_backlog(), None);
+    let written = wire.written.lock().len() as u64;
+    assert!(written > 0);
+    assert_eq!(channel.sent(), written);
+    assert_eq!(counters.traffic.sent(Protocol::HttpFlv), written);
+    assert_eq!(sink.stream.bytes_out(), written);
 }

@@ -5,6 +5,7 @@ use std::io::IoSlice;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub use crate::hub::frame::Format;
 use crate::hub::frame::Frame;
 use crate::hub::types::CloseReason;
 
@@ -56,13 +57,6 @@ pub trait Wire: Send + Sync {
     fn wake_owner(&self) {}
 }
 
-/// Which serialisation of a frame a subscriber reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Rtmp,
-    Flv,
-}
-
 /// One unit of bytes to write: a shared frame, or connection-specific bytes (RTMP control replies).
 #[derive(Debug, Clone)]
 pub(crate) enum Piece {
@@ -71,13 +65,17 @@ pub(crate) enum Piece {
 }
 
 impl Piece {
-    pub(crate) fn bytes(&self, format: Format) -> &[u8] {
+    pub(crate) fn len(&self, format: Format) -> usize {
         match self {
-            Piece::Frame(f) => match format {
-                Format::Rtmp => f.rtmp_bytes(),
-                Format::Flv => f.flv_bytes(),
-            },
-            Piece::Raw(bytes) => bytes,
+            Piece::Frame(f) => f.wire_len(format),
+            Piece::Raw(bytes) => bytes.len(),
+        }
+    }
+
+    fn slices<'a>(&'a self, format: Format, out: &mut Vec<IoSlice<'a>>) {
+        match self {
+            Piece::Frame(f) => f.wire_slices(format, out),
+            Piece::Raw(bytes) => out.push(IoSlice::new(bytes)),
         }
     }
 
@@ -96,9 +94,26 @@ pub(crate) fn slices<'a>(
     format: Format,
     out: &mut Vec<IoSlice<'a>>,
 ) {
-    for (i, piece) in pieces.iter().enumerate() {
-        let bytes = piece.bytes(format);
-        out.push(IoSlice::new(if i == 0 { &bytes[skip..] } else { bytes }));
+    let Some((first, rest)) = pieces.split_first() else {
+        return;
+    };
+    let start = out.len();
+    first.slices(format, out);
+    // Drop the first piece's bytes already written: whole slices, then the front of one.
+    let mut skip = skip;
+    let mut keep = start;
+    while keep < out.len() && skip >= out[keep].len() {
+        skip -= out[keep].len();
+        keep += 1;
+    }
+    out.drain(start..keep);
+    if skip > 0 {
+        if let Some(partial) = out.get_mut(start) {
+            partial.advance(skip);
+        }
+    }
+    for piece in rest {
+        piece.slices(format, out);
     }
 }
 
@@ -111,7 +126,7 @@ pub(crate) fn remainder(
 ) -> (Vec<Piece>, usize) {
     let mut first = 0;
     for piece in &pieces {
-        let len = piece.bytes(format).len();
+        let len = piece.len(format);
         if written < len {
             break;
         }

@@ -57,7 +57,7 @@ mod writer;
 
 pub use header::{parse_header, ChunkStream, Header, HeaderEffect, HeaderState};
 pub use reader::ChunkReader;
-pub use writer::{encoded_len, write_message};
+pub use writer::{encoded_len, write_message, ChunkHeaders};
 
 /// Chunk size of both directions until a Set Chunk Size message says otherwise.
 pub const DEFAULT_CHUNK_SIZE: u32 = 128;

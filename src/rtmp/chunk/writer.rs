@@ -1,4 +1,5 @@
-//! [`write_message`]: one message split into chunks.
+//! [`write_message`]: one message split into chunks; [`ChunkHeaders`]: the same chunks' headers
+//! alone, for writing a payload in place with vectored writes.
 
 use super::{EXTENDED, MAX_CSID};
 
@@ -86,4 +87,111 @@ pub fn write_message(
         out.extend_from_slice(chunk);
     }
     true
+}
+
+/// The headers [`write_message`] puts around a payload's chunks: the first chunk's (fmt 0) and
+/// the one before each further chunk (fmt 3, with the extended timestamp when there is one).
+/// With these a message can be written as `first, payload[..size], next, payload[size..2*size],
+/// …` straight from the payload, without copying it into chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkHeaders {
+    first: [u8; 18],
+    first_len: u8,
+    next: [u8; 7],
+    next_len: u8,
+}
+
+impl ChunkHeaders {
+    /// The headers for one message; `None` where [`write_message`] would write nothing.
+    pub fn new(
+        csid: u32,
+        timestamp: u32,
+        type_id: u8,
+        stream_id: u32,
+        payload_len: usize,
+        chunk_size: u32,
+    ) -> Option<ChunkHeaders> {
+        if !(2..=MAX_CSID).contains(&csid) || chunk_size == 0 || payload_len > MAX_WIRE_LEN {
+            return None;
+        }
+        let mut first = Vec::with_capacity(18);
+        write_message(
+            csid,
+            timestamp,
+            type_id,
+            stream_id,
+            &[],
+            chunk_size,
+            &mut first,
+        );
+        // The empty message's header, with the real payload length in it.
+        let len_at = basic_header_len(csid) + 3;
+        first[len_at..len_at + 3].copy_from_slice(&(payload_len as u32).to_be_bytes()[1..]);
+        let mut next = Vec::with_capacity(7);
+        write_basic_header(&mut next, 3, csid);
+        if timestamp >= EXTENDED {
+            next.extend_from_slice(&timestamp.to_be_bytes());
+        }
+        let mut headers = ChunkHeaders {
+            first: [0; 18],
+            first_len: first.len() as u8,
+            next: [0; 7],
+            next_len: next.len() as u8,
+        };
+        headers.first[..first.len()].copy_from_slice(&first);
+        headers.next[..next.len()].copy_from_slice(&next);
+        Some(headers)
+    }
+
+    pub fn first(&self) -> &[u8] {
+        &self.first[..self.first_len as usize]
+    }
+
+    pub fn next(&self) -> &[u8] {
+        &self.next[..self.next_len as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message as `write_message` writes it, and as the headers and payload slices put it.
+    fn both(csid: u32, ts: u32, len: usize) -> (Vec<u8>, Vec<u8>) {
+        let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let mut whole = Vec::new();
+        assert!(write_message(csid, ts, 9, 1, &payload, 128, &mut whole));
+        let h = ChunkHeaders::new(csid, ts, 9, 1, len, 128).unwrap();
+        let mut pieces = h.first().to_vec();
+        for (i, chunk) in payload.chunks(128).enumerate() {
+            if i > 0 {
+                pieces.extend_from_slice(h.next());
+            }
+            pieces.extend_from_slice(chunk);
+        }
+        (whole, pieces)
+    }
+
+    #[test]
+    fn headers_around_the_payload_make_the_same_bytes_as_write_message() {
+        for (csid, ts, len) in [
+            (6, 40, 0),
+            (6, 40, 1),
+            (6, 40, 128),
+            (6, 40, 129),
+            (4, 0x0100_0000, 1000),
+            (70, 5, 300),
+            (400, 0xFF_FFFF, 257),
+        ] {
+            let (whole, pieces) = both(csid, ts, len);
+            assert_eq!(whole, pieces, "csid {csid} ts {ts} len {len}");
+        }
+    }
+
+    #[test]
+    fn no_headers_for_what_write_message_refuses() {
+        assert_eq!(ChunkHeaders::new(1, 0, 9, 1, 10, 128), None);
+        assert_eq!(ChunkHeaders::new(6, 0, 9, 1, 10, 0), None);
+        assert_eq!(ChunkHeaders::new(6, 0, 9, 1, 0x100_0000, 128), None);
+    }
 }

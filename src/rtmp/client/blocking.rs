@@ -51,6 +51,8 @@ pub struct RtmpClient {
     bytes_written: u64,
     ended: bool,
     last_poll: Instant,
+    /// The server's latest ReconnectRequest, until taken: (tcUrl, description).
+    reconnect: Option<(Option<String>, String)>,
 }
 
 impl fmt::Debug for RtmpClient {
@@ -106,6 +108,7 @@ impl RtmpClient {
             bytes_written: 0,
             ended: false,
             last_poll: Instant::now(),
+            reconnect: None,
         };
         let deadline = Instant::now() + options.setup_timeout;
         client.handshake(deadline)?;
@@ -210,6 +213,10 @@ impl RtmpClient {
                         return Err(RtmpError::Rejected { code, description })
                     }
                     ClientEvent::StreamEnded { code } => return Err(RtmpError::Ended { code }),
+                    ClientEvent::ReconnectRequest {
+                        tc_url,
+                        description,
+                    } => self.reconnect = Some((tc_url, description)),
                     e if done(&e) => return Ok(()),
                     _ => {}
                 }
@@ -231,6 +238,10 @@ impl RtmpClient {
                         self.ended = true;
                         return Err(RtmpError::Rejected { code, description });
                     }
+                    ClientEvent::ReconnectRequest {
+                        tc_url,
+                        description,
+                    } => self.reconnect = Some((tc_url, description)),
                     _ => {}
                 }
             }
@@ -291,10 +302,20 @@ impl RtmpClient {
                     return Err(RtmpError::Rejected { code, description })
                 }
                 ClientEvent::StreamEnded { code } => return Err(RtmpError::Ended { code }),
+                ClientEvent::ReconnectRequest {
+                    tc_url,
+                    description,
+                } => self.reconnect = Some((tc_url, description)),
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    /// The server's ReconnectRequest, if one came since the last call: (tcUrl, description).
+    /// Following it is the caller's: connect to [`RtmpUrl::reconnect_target`], then leave.
+    pub fn take_reconnect_request(&mut self) -> Option<(Option<String>, String)> {
+        self.reconnect.take()
     }
 
     /// Say goodbye (FCUnpublish / deleteStream) and shut the socket down; errors are ignored.

@@ -24,6 +24,10 @@
 //!          @setDataFrame onMetaData, audio, video ...
 //! ```
 //!
+//! The client advertises `capsEx` Reconnect in `connect` and reports a server's
+//! `onStatus NetConnection.Connect.ReconnectRequest` ([`ClientEvent::ReconnectRequest`];
+//! [`RtmpClient::take_reconnect_request`]); following it is the caller's (see `relay`).
+//!
 //! Whatever the phase, the session answers PingRequest with PingResponse and sends an
 //! Acknowledgement each time the bytes received pass the window the server announced. A `_error`
 //! answer or an onStatus of level "error" becomes [`ClientEvent::Failed`] with the status code.

@@ -17,6 +17,8 @@ mod incoming;
 const PLAY_BUFFER_MS: u32 = 3000;
 /// Transaction id of `connect`; later calls count up from 2.
 const CONNECT_TRANSACTION: f64 = 1.0;
+/// `capsEx` Reconnect bit the client advertises in `connect`.
+const CAPS_EX_RECONNECT: f64 = 1.0;
 /// AMF0 string "@setDataFrame", the prefix publishers put before onMetaData.
 const SET_DATA_FRAME: &[u8] = b"\x02\x00\x0d@setDataFrame";
 
@@ -37,6 +39,12 @@ pub enum ClientEvent {
     Failed { code: String, description: String },
     /// Any other onStatus (Play.Reset, Play.PublishNotify, …), for logging.
     Status { code: String },
+    /// NetConnection.Connect.ReconnectRequest (Enhanced RTMP v2): connect to `tc_url` (absent:
+    /// the same server), then leave this one.
+    ReconnectRequest {
+        tc_url: Option<String>,
+        description: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +189,8 @@ impl ClientSession {
             ("videoCodecs", Amf0Value::Number(252.0)),
             ("videoFunction", Amf0Value::Number(1.0)),
             ("objectEncoding", Amf0Value::Number(0.0)),
+            // Enhanced RTMP v2: this client follows a ReconnectRequest.
+            ("capsEx", Amf0Value::Number(CAPS_EX_RECONNECT)),
         ]);
         let msg = message::command("connect", CONNECT_TRANSACTION, object, vec![]);
         self.send(CSID_COMMAND, 0, &msg);

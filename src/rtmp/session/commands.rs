@@ -47,11 +47,24 @@ impl ServerSession {
                 // `_result, 1, {properties}, {information}`: the properties object is the
                 // command object, with no null before it, as FMS, nginx-rtmp and SRS send it
                 // (GStreamer's rtmp2 looks for the status code in the second object).
-                let properties = Amf0Value::object([
+                let mut properties = Amf0Value::object([
                     ("fmsVer", Amf0Value::string("FMS/3,0,1,123")),
                     ("capabilities", Amf0Value::Number(31.0)),
                     ("mode", Amf0Value::Number(1.0)),
                 ]);
+                // Enhanced RTMP v2: echo the Reconnect bit of a client that advertises it.
+                let caps_ex = command_object
+                    .get("capsEx")
+                    .and_then(Amf0Value::as_number)
+                    .unwrap_or(0.0);
+                if caps_ex.is_finite() && (caps_ex as u32) & super::CAPS_EX_RECONNECT != 0 {
+                    if let Amf0Value::Object(pairs) = &mut properties {
+                        pairs.push((
+                            "capsEx".into(),
+                            Amf0Value::Number(f64::from(super::CAPS_EX_RECONNECT)),
+                        ));
+                    }
+                }
                 let mut info = status(
                     "status",
                     "NetConnection.Connect.Success",

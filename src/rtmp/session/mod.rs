@@ -282,6 +282,29 @@ pub fn play_end_bytes(stream_id: u32) -> Vec<u8> {
     out
 }
 
+/// `onStatus NetConnection.Connect.ReconnectRequest` (Enhanced RTMP v2), on message stream 0:
+/// the server asks the client to connect to `tc_url` (absent: the same server again), carry
+/// on until then, and leave.
+pub fn reconnect_request_bytes(tc_url: Option<&str>, description: Option<&str>) -> Vec<u8> {
+    let mut info = status(
+        "status",
+        RECONNECT_REQUEST,
+        description.unwrap_or("The server asks the client to reconnect."),
+    );
+    if let (Amf0Value::Object(pairs), Some(tc_url)) = (&mut info, tc_url) {
+        pairs.push(("tcUrl".into(), Amf0Value::string(tc_url)));
+    }
+    let msg = message::command("onStatus", 0.0, Amf0Value::Null, vec![info]);
+    let mut out = Vec::new();
+    message::write(&mut out, CSID_STATUS, 0, 0, &msg, OUT_CHUNK_SIZE);
+    out
+}
+
+/// The status code of a ReconnectRequest.
+pub const RECONNECT_REQUEST: &str = "NetConnection.Connect.ReconnectRequest";
+/// `capsEx` bit of a client that follows a ReconnectRequest (Enhanced RTMP v2).
+pub const CAPS_EX_RECONNECT: u32 = 0x01;
+
 /// Is this message type one the session treats as media (for byte accounting only)?
 pub fn is_media_type(t: u8) -> bool {
     matches!(

@@ -482,3 +482,55 @@ fn the_connected_event_keeps_a_bounded_copy_of_the_command_object() {
     );
     assert!(amf0::encoded_len(command_object) < 4 * 1024);
 }
+
+#[test]
+fn the_reconnect_capability_is_echoed_only_to_a_client_that_advertises_it() {
+    let connect_with = |caps_ex: Option<f64>| {
+        let mut s = ServerSession::new();
+        let mut object = vec![("app".to_string(), Amf0Value::string("live"))];
+        if let Some(c) = caps_ex {
+            object.push(("capsEx".to_string(), Amf0Value::Number(c)));
+        }
+        let connect = message::command("connect", 1.0, Amf0Value::Object(object), vec![]);
+        s.handle(raw(0, &connect)).unwrap();
+        let result = sent(&mut s).last().unwrap().encode().1;
+        amf0::decode_all(&result).unwrap()[2].get("capsEx").cloned()
+    };
+    assert_eq!(connect_with(Some(3.0)), Some(Amf0Value::Number(1.0)));
+    assert_eq!(connect_with(Some(2.0)), None);
+    assert_eq!(connect_with(None), None);
+    assert_eq!(connect_with(Some(f64::NAN)), None);
+}
+
+#[test]
+fn a_reconnect_request_is_an_on_status_on_stream_zero_with_the_tc_url() {
+    let bytes = super::reconnect_request_bytes(Some("rtmp://b/live"), Some("moving"));
+    let mut reader = crate::rtmp::chunk::ChunkReader::new();
+    let mut input = Vec::new();
+    let size = Message::SetChunkSize(super::OUT_CHUNK_SIZE);
+    message::write(&mut input, 2, 0, 0, &size, 128);
+    input.extend_from_slice(&bytes);
+    reader.feed(&input);
+    let mut raw = reader.next_message().unwrap().unwrap();
+    if raw.type_id == 1 {
+        raw = reader.next_message().unwrap().unwrap();
+    }
+    assert_eq!(raw.stream_id, 0);
+    let values = amf0::decode_all(&raw.payload).unwrap();
+    assert_eq!(values[0], Amf0Value::string("onStatus"));
+    let info = &values[3];
+    assert_eq!(
+        info.get("code").and_then(|v| v.as_str()),
+        Some("NetConnection.Connect.ReconnectRequest")
+    );
+    assert_eq!(
+        info.get("tcUrl").and_then(|v| v.as_str()),
+        Some("rtmp://b/live")
+    );
+    assert_eq!(
+        info.get("description").and_then(|v| v.as_str()),
+        Some("moving")
+    );
+    let bare = super::reconnect_request_bytes(None, None);
+    assert!(!bare.windows(5).any(|w| w == b"tcUrl"));
+}

@@ -20,6 +20,32 @@ pub struct Row {
     pub first_key_max: Option<f64>,
     pub failures: u64,
     pub bench_cpu_us: Option<f64>,
+    /// The run's shape: channels published at once, subscribers opened per second.
+    pub channels: u64,
+    pub ramp: f64,
+    /// Per channel (channel runs): server CPU µs per channel-second, RSS growth KiB per channel.
+    pub cpu_us_per_channel: Option<f64>,
+    pub rss_kib_per_channel: Option<f64>,
+    pub first_key_p99: Option<f64>,
+    /// The `--poll` URL's answer times (the API under load), ms.
+    pub poll_p99: Option<f64>,
+    pub poll_max: Option<f64>,
+    pub poll_failures: u64,
+}
+
+/// From this many subscribers a second, a run is a connection storm.
+pub const STORM_RAMP: f64 = 1000.0;
+
+impl Row {
+    /// Several channels at once: compared per channel.
+    pub fn is_channels_run(&self) -> bool {
+        self.channels > 1
+    }
+
+    /// A connection storm: compared on connecting, first keyframes and the API.
+    pub fn is_storm(&self) -> bool {
+        !self.is_channels_run() && self.ramp >= STORM_RAMP
+    }
 }
 
 impl Row {
@@ -49,6 +75,14 @@ impl Row {
             first_key_max: f("/time_to_first_keyframe_ms/max"),
             failures: u("/subscribers/failed") + u("/subscribers/disconnected"),
             bench_cpu_us: f("/bench/cpu_us_per_subscriber_second"),
+            channels: u("/config/channels").max(1),
+            ramp: f("/config/ramp_per_second").unwrap_or(0.0),
+            cpu_us_per_channel: f("/server/cpu_us_per_channel_second"),
+            rss_kib_per_channel: f("/server/rss_growth_per_channel_kib"),
+            first_key_p99: f("/time_to_first_keyframe_ms/p99"),
+            poll_p99: f("/poll_ms/p99"),
+            poll_max: f("/poll_ms/max"),
+            poll_failures: u("/poll_ms/failures"),
         }
     }
 }
@@ -64,14 +98,18 @@ pub fn readers_name(rcvlowat: u64) -> String {
 
 /// The baseline row a row is compared with: the row whose label contains `baseline`, whose
 /// protocol is RTMP (so that an HTTP-FLV row is compared with the baseline's RTMP figures too), and
-/// whose subscriber count and readers are the row's.
+/// whose subscriber count, readers and shape (channels, storm or not) are the row's.
 pub fn baseline_row<'a>(row: &Row, rows: &'a [Row], baseline: &str) -> Option<&'a Row> {
-    rows.iter().find(|b| {
-        b.label.contains(baseline)
-            && b.protocol == "rtmp"
-            && b.subscribers == row.subscribers
-            && b.readers == row.readers
-    })
+    rows.iter()
+        .find(|b| b.label.contains(baseline) && b.protocol == "rtmp" && same_case(b, row))
+}
+
+/// The same case of the bench: subscribers, readers, channels, and storm or not.
+pub fn same_case(a: &Row, b: &Row) -> bool {
+    a.subscribers == b.subscribers
+        && a.readers == b.readers
+        && a.channels == b.channels
+        && a.is_storm() == b.is_storm()
 }
 
 /// CPU ratio of a row to its baseline row (see `baseline_row`).

@@ -124,6 +124,26 @@ pub fn table(j: &serde_json::Value) -> String {
             num(f("/server/rss_growth_per_subscriber_kib"), 1),
             u("/server/max_threads"),
         ));
+        if u("/config/channels") > 1 {
+            out.push_str(&format!(
+                "  {} channels: {} µs of server CPU per channel-second; {} KiB per channel (RSS {} MiB before the publishers)\n",
+                u("/config/channels"),
+                num(f("/server/cpu_us_per_channel_second"), 1),
+                num(f("/server/rss_growth_per_channel_kib"), 1),
+                num(f("/server/rss_before_publishers_kib").map(|k| k / 1024.0), 1),
+            ));
+        }
+    }
+    if j.pointer("/poll_ms/url").is_some() {
+        out.push_str(&format!(
+            "  {} answered in {} ms median, {} ms p99, {} ms max ({} answers, {} failed)\n",
+            s("/poll_ms/url"),
+            num(f("/poll_ms/p50"), 1),
+            num(f("/poll_ms/p99"), 1),
+            num(f("/poll_ms/max"), 1),
+            u("/poll_ms/answers"),
+            u("/poll_ms/failures"),
+        ));
     }
     out.push_str(&format!(
         "  bench itself: CPU {} s = {} µs per subscriber-second\n",

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::row::{baseline_row, cpu_ratio, Row};
+use super::row::{baseline_row, cpu_ratio, same_case, Row};
 
 /// RSS growth per subscriber at most this, KiB, from `LARGE_N` subscribers (below, the server's
 /// fixed costs spread over few subscribers dominate the figure).
@@ -28,6 +28,10 @@ pub const SMALL_N: u64 = 20;
 pub const SMALL_P99_MARGIN_MS: f64 = 20.0;
 /// From `CPU_FROM_N`, latency p99 at most the merge window plus `LARGE_P99_MARGIN_MS`.
 pub const LARGE_P99_MARGIN_MS: f64 = 30.0;
+/// Channel runs: CPU per channel-second at most this x the baseline's.
+pub const CHANNELS_CPU_RATIO: f64 = 0.6;
+/// Storms: the polled API answers every request within this.
+pub const STORM_API_MAX_MS: f64 = 50.0;
 
 /// The targets of one summary: only the merge window joy4 ran with is a parameter.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,13 +108,31 @@ pub fn check_targets(
             };
             verdicts.push(format!("{name} {word}"));
         };
+        if row.is_channels_run() || row.is_storm() {
+            let base = baseline_row(row, rows, baseline);
+            if row.is_channels_run() {
+                channel_verdicts(row, base, baseline, &mut verdict);
+            } else {
+                let note = storm_verdicts(row, base, baseline, &mut verdict);
+                verdicts.push(note);
+            }
+            let _ = writeln!(
+                out,
+                "- {} {} N={} readers={}{}: {}",
+                row.label,
+                row.protocol,
+                row.subscribers,
+                row.readers,
+                shape(row),
+                verdicts.join("; ")
+            );
+            continue;
+        }
         // A scale run with no baseline run at its N (5,000 idle-ish subscribers) is held to
         // connecting, reading and memory; its CPU and latency are reported, not compared.
-        let compared = rows.iter().any(|b| {
-            b.label.contains(baseline)
-                && b.subscribers == row.subscribers
-                && b.readers == row.readers
-        });
+        let compared = rows
+            .iter()
+            .any(|b| b.label.contains(baseline) && same_case(b, row));
         let ratio = cpu_ratio(row, rows, baseline);
         let ratio_text = ratio.map_or("-".into(), |r| format!("{r:.2}x"));
         let mut notes = Vec::new();
@@ -187,4 +209,93 @@ pub fn check_targets(
         );
     }
     (out, missed)
+}
+
+/// How a channels or storm row is named in its verdict line.
+fn shape(row: &Row) -> String {
+    if row.is_channels_run() {
+        format!(" channels={}", row.channels)
+    } else {
+        format!(" storm={:.0}/s", row.ramp)
+    }
+}
+
+/// Many channels with few viewers each: CPU per channel-second at most `CHANNELS_CPU_RATIO` x
+/// the baseline's and memory per channel at most the baseline's, with every viewer served.
+fn channel_verdicts(
+    row: &Row,
+    base: Option<&Row>,
+    baseline: &str,
+    verdict: &mut impl FnMut(String, Option<bool>),
+) {
+    let ratio = row
+        .cpu_us_per_channel
+        .zip(base.and_then(|b| b.cpu_us_per_channel))
+        .filter(|(_, b)| *b > 0.0)
+        .map(|(a, b)| a / b);
+    verdict(
+        format!(
+            "CPU per channel {} <= {CHANNELS_CPU_RATIO:.2}x:",
+            ratio.map_or("-".into(), |r| format!("{r:.2}x"))
+        ),
+        ratio.map(|r| r <= CHANNELS_CPU_RATIO),
+    );
+    let kib = |x: Option<f64>| x.map_or("-".into(), |k| format!("{k:.0} KiB"));
+    let base_rss = base.and_then(|b| b.rss_kib_per_channel);
+    verdict(
+        format!(
+            "memory per channel {} <= {baseline}'s {}:",
+            kib(row.rss_kib_per_channel),
+            kib(base_rss)
+        ),
+        row.rss_kib_per_channel.zip(base_rss).map(|(a, b)| a <= b),
+    );
+    served_verdicts(row, verdict);
+}
+
+/// A storm of connections: every one served, and the API (when polled) answering within
+/// `STORM_API_MAX_MS` all along. Returns the note that reports first keyframes beside the
+/// baseline's.
+fn storm_verdicts(
+    row: &Row,
+    base: Option<&Row>,
+    baseline: &str,
+    verdict: &mut impl FnMut(String, Option<bool>),
+) -> String {
+    served_verdicts(row, verdict);
+    if row.poll_max.is_some() || row.poll_failures > 0 {
+        verdict(
+            format!(
+                "API max {} < {STORM_API_MAX_MS:.0} ms, {} failed:",
+                row.poll_max.map_or("-".into(), |m| format!("{m:.1} ms")),
+                row.poll_failures
+            ),
+            row.poll_max
+                .map(|m| m < STORM_API_MAX_MS && row.poll_failures == 0),
+        );
+    }
+    let ms = |x: Option<f64>| x.map_or("-".into(), |m| format!("{m:.0}"));
+    format!(
+        "(1st key p50/p99 {}/{} ms; {baseline}'s {}/{} ms)",
+        ms(row.first_key_p50),
+        ms(row.first_key_p99),
+        ms(base.and_then(|b| b.first_key_p50)),
+        ms(base.and_then(|b| b.first_key_p99)),
+    )
+}
+
+fn served_verdicts(row: &Row, verdict: &mut impl FnMut(String, Option<bool>)) {
+    verdict(
+        format!(
+            "share min {} >= {:.0}%:",
+            row.share_min
+                .map_or("-".into(), |s| format!("{:.1}%", s * 100.0)),
+            MIN_SHARE * 100.0
+        ),
+        row.share_min.map(|s| s >= MIN_SHARE),
+    );
+    verdict(
+        format!("failed/disconnected {} = 0:", row.failures),
+        Some(row.failures == 0),
+    );
 }

@@ -171,6 +171,14 @@ fn row(label: &str, protocol: &str, n: u64, cpu: f64) -> Row {
         first_key_max: Some(95.0),
         failures: 0,
         bench_cpu_us: Some(20.0),
+        channels: 1,
+        ramp: 200.0,
+        cpu_us_per_channel: None,
+        rss_kib_per_channel: None,
+        first_key_p99: Some(60.0),
+        poll_p99: None,
+        poll_max: None,
+        poll_failures: 0,
     }
 }
 

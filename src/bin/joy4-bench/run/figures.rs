@@ -20,6 +20,8 @@ pub struct Figures<'a> {
     pub w1: u64,
     pub window_s: f64,
     pub ticks: u64,
+    /// The server before any publisher (memory per channel counts from here).
+    pub before_publish: Option<ServerSample>,
     pub before: Option<ServerSample>,
     pub at_start: Option<ServerSample>,
     pub at_end: Option<ServerSample>,
@@ -62,24 +64,26 @@ impl Figures<'_> {
                 .entry(s.error.clone().unwrap_or_else(|| "not started".into()))
                 .or_default() += 1;
         }
-        let published = *self.shared.published.lock();
-        let published_frames = *self.shared.published_frames.lock();
+        let (published, published_frames) = self.shared.published_total();
         let pub_window = published.in_window();
         let spread = |v: Vec<f64>| Spread::of(v).map(|s| s.to_json());
+        // Each subscriber against what its own channel published.
+        let channel_bytes = |s: &SubStats| self.shared.channels[s.channel].bytes.lock().in_window();
+        let channel_frames =
+            |s: &SubStats| self.shared.channels[s.channel].frames.lock().in_window();
         let shares: Vec<f64> = connected
             .iter()
-            .filter_map(|s| report::bitrate_share(s.bytes.in_window(), pub_window))
+            .filter_map(|s| report::bitrate_share(s.bytes.in_window(), channel_bytes(s)))
             .collect();
         let below_95 = shares.iter().filter(|&&x| x < 0.95).count();
         // Who missed frames of the window, for a look at why (first 20).
-        let published_in_window = published_frames.in_window();
         let short: Vec<serde_json::Value> = connected
             .iter()
-            .filter(|s| s.frames.in_window() < published_in_window)
+            .filter(|s| s.frames.in_window() < channel_frames(s))
             .take(20)
             .map(|s| {
                 json!({
-                    "id": s.id, "probe": s.probe, "frames": s.frames.in_window(),
+                    "id": s.id, "channel": s.channel, "probe": s.probe, "frames": s.frames.in_window(),
                     "bytes": s.bytes.in_window(), "ended_s": s.ended_us.map(|u| report::round3(us_s(u))),
                     "error": s.error,
                 })
@@ -87,7 +91,7 @@ impl Figures<'_> {
             .collect();
         let short_count = connected
             .iter()
-            .filter(|s| s.frames.in_window() < published_in_window)
+            .filter(|s| s.frames.in_window() < channel_frames(s))
             .count();
         let ms_since = |from: u64, to: Option<u64>| to.map(|t| t.saturating_sub(from) as f64 / 1e3);
         let ttfb: Vec<f64> = connected
@@ -137,6 +141,13 @@ impl Figures<'_> {
                     "rss_end_kib": e.proc_.rss_kib,
                     "rss_growth_per_subscriber_kib": report::rss_growth_per_subscriber_kib(
                         b.proc_.rss_kib, s.proc_.rss_kib, self.connected_at_start).map(report::round3),
+                    "channels": cfg.channels,
+                    "cpu_us_per_channel_second":
+                        report::cpu_us_per_subscriber_second(cpu, cfg.channels as f64 * secs).map(report::round3),
+                    "rss_before_publishers_kib": self.before_publish.map(|p| p.proc_.rss_kib),
+                    "rss_growth_per_channel_kib": self.before_publish.and_then(|p|
+                        report::rss_growth_per_subscriber_kib(p.proc_.rss_kib, s.proc_.rss_kib, cfg.channels))
+                        .map(report::round3),
                     "peak_rss_kib": self.hwm,
                     "max_sampled_rss_kib": self.max_rss,
                     "max_threads": self.max_threads,
@@ -172,6 +183,7 @@ impl Figures<'_> {
             "config": {
                 "publish_url": cfg.publish.to_string(),
                 "play_url": cfg.play.to_string(),
+                "channels": cfg.channels,
                 "protocol": cfg.play.protocol(),
                 "subscribers": cfg.subscribers,
                 "ramp_per_second": cfg.ramp,
@@ -232,6 +244,18 @@ impl Figures<'_> {
                 "max": latency.probes.max_us().map(|u| report::round3(u as f64 / 1e3)),
             },
             "latency_all_subscribers_ms": latency.all.to_json_ms(),
+            "poll_ms": cfg.poll.as_ref().map(|url| {
+                let (answers, failures) = &*self.shared.poll.lock();
+                let ms = |u: Option<u64>| u.map(|u| report::round3(u as f64 / 1e3));
+                json!({
+                    "url": url.to_string(),
+                    "answers": answers.count(),
+                    "failures": failures,
+                    "p50": ms(answers.percentile_us(50.0)),
+                    "p99": ms(answers.percentile_us(99.0)),
+                    "max": ms(answers.max_us()),
+                })
+            }),
             "server": server,
             "bench": bench,
             "timeline": self.timeline,

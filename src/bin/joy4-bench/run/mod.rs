@@ -65,51 +65,70 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
             );
         }
     }
-    let source = match &cfg.source {
-        SourceSpec::Synthetic(p) => Source::synthetic(*p),
-        SourceSpec::File(path) => {
-            let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Source::from_flv(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-        }
-    };
+    let sources = (0..cfg.channels)
+        .map(|_| match &cfg.source {
+            SourceSpec::Synthetic(p) => Ok(Source::synthetic(*p)),
+            SourceSpec::File(path) => {
+                let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                Source::from_flv(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+            }
+        })
+        .collect::<Result<Vec<Source>, String>>()?;
     let play_addr = cfg
         .play
         .resolve()
         .map_err(|e| format!("play URL host {}: {e}", cfg.play.host()))?;
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared::new(cfg.channels));
     let ticks = sys::clock_ticks_per_second();
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
 
-    // Publisher first; subscribers only once it is publishing and the warm-up has passed.
-    let (ready_tx, ready_rx) = channel::bounded(1);
-    let publisher_thread = {
-        let (cfg, shared) = (cfg.clone(), shared.clone());
-        thread::Builder::new()
-            .name("bench-publisher".into())
+    // Publishers first; subscribers only once they publish and the warm-up has passed.
+    let before_publish = sample(cfg.pid, &shared);
+    let (ready_tx, ready_rx) = channel::bounded(cfg.channels);
+    let mut publisher_threads = Vec::new();
+    for (k, source) in sources.into_iter().enumerate() {
+        let (cfg, run, ready) = (cfg.clone(), shared.clone(), ready_tx.clone());
+        let spawned = thread::Builder::new()
+            .name(format!("bench-publisher-{k}"))
             .stack_size(THREAD_STACK)
-            .spawn(move || publisher(cfg, shared, source, ready_tx))
-            .map_err(|e| e.to_string())?
-    };
-    match ready_rx.recv_timeout(cfg.timeout + Duration::from_secs(1)) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            shared.stop.store(true, Ordering::Release);
-            let _ = publisher_thread.join();
-            return Err(e);
-        }
-        Err(_) => {
-            shared.stop.store(true, Ordering::Release);
-            return Err("the publisher did not get going in time".into());
+            .spawn(move || publisher(cfg, run, k, source, ready));
+        match spawned {
+            Ok(t) => publisher_threads.push(t),
+            Err(e) => {
+                stop_all(&shared, publisher_threads);
+                return Err(e.to_string());
+            }
         }
     }
+    let ready_by = Instant::now() + cfg.timeout + Duration::from_secs(1);
+    for _ in 0..cfg.channels {
+        let left = ready_by.saturating_duration_since(Instant::now());
+        match ready_rx.recv_timeout(left) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                stop_all(&shared, publisher_threads);
+                return Err(e);
+            }
+            Err(_) => {
+                stop_all(&shared, publisher_threads);
+                return Err("the publishers did not get going in time".into());
+            }
+        }
+    }
+    let poller = cfg.poll.clone().map(|url| {
+        let shared = shared.clone();
+        thread::Builder::new()
+            .name("bench-poll".into())
+            .stack_size(THREAD_STACK)
+            .spawn(move || poll_loop(&url, &shared))
+    });
     progress(&cfg, &shared, "warmup");
     sleep_while(&shared, cfg.warmup);
     if let Some(e) = shared.publisher_error.lock().clone() {
-        shared.stop.store(true, Ordering::Release);
-        let _ = publisher_thread.join();
+        stop_all(&shared, publisher_threads);
         return Err(e);
     }
 
@@ -183,7 +202,10 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
     for t in reader_threads {
         all.extend(t.join().unwrap_or_default());
     }
-    let _ = publisher_thread.join();
+    stop_all(&shared, publisher_threads);
+    if let Some(Ok(t)) = poller {
+        let _ = t.join();
+    }
     all.sort_by_key(|s| s.id);
 
     let (w0, w1) = shared.window();
@@ -196,6 +218,7 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
         w1,
         window_s,
         ticks,
+        before_publish,
         before,
         at_start: seen.at_start,
         at_end: seen.at_end,
@@ -214,6 +237,31 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
     let json = ctx.json();
     let table = report::table(&json);
     Ok(Outcome { json, table })
+}
+
+/// Stop the run and wait for the publishers.
+fn stop_all(shared: &Shared, publishers: Vec<thread::JoinHandle<()>>) {
+    shared.stop.store(true, Ordering::Release);
+    for t in publishers {
+        let _ = t.join();
+    }
+}
+
+/// Fetch `url` every 100 ms until the run stops, recording how long each answer took.
+fn poll_loop(url: &crate::target::Target, shared: &Shared) {
+    while !shared.stopping() {
+        let started = Instant::now();
+        let answered = crate::target::http_get_status(url, Duration::from_secs(5));
+        let took = started.elapsed().as_micros() as u64;
+        {
+            let mut poll = shared.poll.lock();
+            match answered {
+                Ok(status) if (200..300).contains(&status) => poll.0.record(took),
+                _ => poll.1 += 1,
+            }
+        }
+        thread::sleep(Duration::from_millis(100).saturating_sub(started.elapsed()));
+    }
 }
 
 fn sleep_while(shared: &Shared, d: Duration) {

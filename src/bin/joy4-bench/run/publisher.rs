@@ -12,27 +12,30 @@ use super::config::Config;
 use super::shared::Shared;
 use crate::stream::Source;
 
-/// Connect, publish, and send the source in real time until stopped (the project's RTMP client;
-/// it answers pings and acknowledges between writes).
+/// Connect, publish channel `k`, and send the source in real time until stopped (the project's
+/// RTMP client; it answers pings and acknowledges between writes).
 pub fn publisher(
     cfg: Arc<Config>,
     shared: Arc<Shared>,
+    k: usize,
     mut source: Source,
     ready: channel::Sender<Result<(), String>>,
 ) {
+    let url = cfg.publish_url(k);
+    let published = &shared.channels[k];
     let options = ClientOptions {
         setup_timeout: cfg.timeout,
         read_timeout: None,
         write_timeout: Duration::from_secs(10),
     };
-    let setup = RtmpClient::connect_with(&cfg.publish, options).and_then(|mut c| {
+    let setup = RtmpClient::connect_with(&url, options).and_then(|mut c| {
         c.publish()?;
         Ok(c)
     });
     let mut client = match setup {
         Ok(c) => c,
         Err(e) => {
-            let _ = ready.send(Err(format!("publisher ({}): {e}", cfg.publish)));
+            let _ = ready.send(Err(format!("publisher ({url}): {e}")));
             return;
         }
     };
@@ -65,7 +68,7 @@ pub fn publisher(
         let packet = Packet::new(kind, msg.timestamp, msg.body.to_vec());
         let now = shared.now_us();
         if is_media {
-            shared.log.record(msg.type_id, msg.timestamp, now);
+            published.log.record(msg.type_id, msg.timestamp, now);
         }
         if let Err(e) = client.write_packet(&packet) {
             if !shared.stopping() {
@@ -75,8 +78,8 @@ pub fn publisher(
         }
         if is_media {
             let w = shared.window();
-            shared.published.lock().add(now, len, w);
-            shared.published_frames.lock().add(now, 1, w);
+            published.bytes.lock().add(now, len, w);
+            published.frames.lock().add(now, 1, w);
         }
     }
     client.close();

@@ -28,8 +28,11 @@ pub fn setup_subscriber(
         stats.ended_us = Some(shared.now_us());
         stats
     };
+    let channel = cfg.channel_of(id);
+    let target = cfg.play_target(channel);
     let base = SubStats {
         id,
+        channel,
         probe,
         start_us,
         ..SubStats::default()
@@ -38,10 +41,10 @@ pub fn setup_subscriber(
         Ok(s) => s,
         Err(e) => return Err(fail(base, format!("connect: {e}"))),
     };
-    let mut sub = Sub::new(id, probe, start_us, stream, &cfg.play);
-    let result = match &cfg.play {
+    let mut sub = Sub::new(id, channel, probe, start_us, stream, &target);
+    let result = match &target {
         Target::Rtmp(_) => rtmp_play(&mut sub, shared, deadline),
-        Target::Http { .. } => http_play(&mut sub, cfg, shared, deadline),
+        Target::Http { .. } => http_play(&mut sub, &target, shared, deadline),
     };
     match result {
         Ok(()) => {
@@ -110,16 +113,16 @@ pub fn rtmp_play(sub: &mut Sub, shared: &Shared, deadline: Instant) -> Result<()
 
 pub fn http_play(
     sub: &mut Sub,
-    cfg: &Config,
+    target: &Target,
     shared: &Shared,
     deadline: Instant,
 ) -> Result<(), String> {
-    let Target::Http { path, .. } = &cfg.play else {
+    let Target::Http { path, .. } = target else {
         return Err("not an HTTP target".into());
     };
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: joy4-bench\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        cfg.play.authority()
+        target.authority()
     );
     sub.stats.request_us = Some(shared.now_us());
     sub.stream

@@ -44,10 +44,19 @@ pub struct Latency {
     pub all: Histogram,
 }
 
+/// What one channel's publisher sent: when each message went out, bytes and frames.
+#[derive(Default)]
+pub struct Published {
+    pub log: SendLog,
+    pub bytes: Mutex<WindowCount>,
+    pub frames: Mutex<WindowCount>,
+}
+
 /// What every thread of a run reads and updates.
 pub struct Shared {
     pub epoch: Instant,
-    pub log: SendLog,
+    /// One per channel.
+    pub channels: Vec<Published>,
     pub window_start: AtomicU64,
     pub window_end: AtomicU64,
     pub stop: AtomicBool,
@@ -57,8 +66,8 @@ pub struct Shared {
     pub dropped: AtomicUsize,
     pub rx_bytes: AtomicU64,
     pub latency: Mutex<Latency>,
-    pub published: Mutex<WindowCount>,
-    pub published_frames: Mutex<WindowCount>,
+    /// Answer times of the `--poll` URL, µs, and how many polls failed.
+    pub poll: Mutex<(Histogram, u64)>,
     pub publisher_error: Mutex<Option<String>>,
 }
 
@@ -77,13 +86,25 @@ impl Shared {
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
+
+    /// What all channels published, added up.
+    pub fn published_total(&self) -> (WindowCount, WindowCount) {
+        let add = |a: WindowCount, b: WindowCount| WindowCount {
+            total: a.total + b.total,
+            before_start: a.before_start + b.before_start,
+            before_end: a.before_end + b.before_end,
+        };
+        self.channels.iter().fold(Default::default(), |(b, f), c| {
+            (add(b, *c.bytes.lock()), add(f, *c.frames.lock()))
+        })
+    }
 }
 
-impl Default for Shared {
-    fn default() -> Shared {
+impl Shared {
+    pub fn new(channels: usize) -> Shared {
         Shared {
             epoch: Instant::now(),
-            log: SendLog::new(),
+            channels: (0..channels).map(|_| Published::default()).collect(),
             window_start: AtomicU64::new(u64::MAX),
             window_end: AtomicU64::new(u64::MAX),
             stop: AtomicBool::new(false),
@@ -93,8 +114,7 @@ impl Default for Shared {
             dropped: AtomicUsize::new(0),
             rx_bytes: AtomicU64::new(0),
             latency: Mutex::new(Latency::default()),
-            published: Mutex::new(WindowCount::default()),
-            published_frames: Mutex::new(WindowCount::default()),
+            poll: Mutex::new((Histogram::default(), 0)),
             publisher_error: Mutex::new(None),
         }
     }

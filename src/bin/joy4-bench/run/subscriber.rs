@@ -14,6 +14,8 @@ use crate::target::Target;
 #[derive(Debug, Clone, Default)]
 pub struct SubStats {
     pub id: usize,
+    /// The channel it plays.
+    pub channel: usize,
     pub probe: bool,
     pub start_us: u64,
     /// When the play (RTMP `play`, HTTP `GET`) request went out.
@@ -58,7 +60,14 @@ pub struct Sub {
 }
 
 impl Sub {
-    pub fn new(id: usize, probe: bool, start_us: u64, stream: TcpStream, target: &Target) -> Sub {
+    pub fn new(
+        id: usize,
+        channel: usize,
+        probe: bool,
+        start_us: u64,
+        stream: TcpStream,
+        target: &Target,
+    ) -> Sub {
         let (proto, session) = match target {
             Target::Rtmp(url) => (
                 Proto::Rtmp(RtmpSkimmer::new()),
@@ -69,6 +78,7 @@ impl Sub {
         Sub {
             stats: SubStats {
                 id,
+                channel,
                 probe,
                 start_us,
                 ..SubStats::default()
@@ -126,7 +136,9 @@ impl Sub {
                 let sent = if is_header {
                     None
                 } else {
-                    shared.log.lookup(type_id, timestamp)
+                    shared.channels[stats.channel]
+                        .log
+                        .lookup(type_id, timestamp)
                 };
                 // A message counts in the window when it was *sent* in it (latency does not shift
                 // frames across the window's edges); by arrival when its send time is unknown.

@@ -117,6 +117,18 @@ impl ClientSession {
             "_result" | "_error" => self.answer(name == "_result", transaction, object, &args),
             "onStatus" => {
                 let (code, level, description) = info_of(&object, &args).unwrap_or_default();
+                if code == "NetConnection.Connect.ReconnectRequest" && self.phase != Phase::Ended {
+                    let tc_url = [&object]
+                        .into_iter()
+                        .chain(&args)
+                        .find_map(|a| a.get("tcUrl").and_then(Amf0Value::as_str))
+                        .map(str::to_string);
+                    self.events.push_back(ClientEvent::ReconnectRequest {
+                        tc_url,
+                        description: description.to_string(),
+                    });
+                    return;
+                }
                 self.status(code, level, description);
             }
             "close" => self.end("NetConnection.Close"),

@@ -250,3 +250,60 @@ fn the_description_says_every_bound() {
         assert!(text.contains(part), "{part:?} not in {text}");
     }
 }
+
+/// joy4 and the baseline over `channels` channels of two viewers each: joy4 at `cpu` and `kib`
+/// per channel, the baseline at 1000 µs and 100 KiB.
+fn channels_pair(channels: u64, cpu: f64, kib: f64) -> Vec<Row> {
+    let shaped = |label: &str, cpu: f64, kib: f64| {
+        let mut r = row(label, "rtmp", channels * 2, 100.0);
+        r.channels = channels;
+        r.cpu_us_per_channel = Some(cpu);
+        r.rss_kib_per_channel = Some(kib);
+        r
+    };
+    vec![
+        shaped("joy4", cpu, kib),
+        shaped("nginx-rtmp", 1000.0, 100.0),
+    ]
+}
+
+#[test]
+fn a_channels_run_is_held_to_cpu_and_memory_per_channel() {
+    let (text, missed) = check(&channels_pair(200, 600.0, 100.0));
+    assert_eq!(missed, 0, "{text}");
+    assert!(text.contains("channels=200"), "{text}");
+    let (text, missed) = check(&channels_pair(200, 601.0, 100.0));
+    assert_eq!(missed, 1, "CPU just past 0.6x: {text}");
+    let (text, missed) = check(&channels_pair(200, 600.0, 101.0));
+    assert_eq!(missed, 1, "memory just past the baseline's: {text}");
+    // A single-channel baseline row of the same N is not its baseline.
+    let mut rows = channels_pair(200, 600.0, 100.0);
+    rows.truncate(1);
+    rows.push(row("nginx-rtmp", "rtmp", 400, 100.0));
+    let (_, missed) = check(&rows);
+    assert_eq!(missed, 2, "no baseline: both figures count as not met");
+}
+
+#[test]
+fn a_storm_is_held_to_serving_everyone_and_an_api_answering_within_50_ms() {
+    let storm = |label: &str, poll_max: Option<f64>| {
+        let mut r = row(label, "rtmp", 10_000, 100.0);
+        r.ramp = 2000.0;
+        r.poll_max = poll_max;
+        r
+    };
+    let rows = vec![storm("joy4", Some(49.0)), storm("nginx-rtmp", None)];
+    let (text, missed) = check(&rows);
+    assert_eq!(missed, 0, "{text}");
+    assert!(
+        text.contains("storm=2000/s") && text.contains("1st key p50/p99 30/60 ms"),
+        "{text}"
+    );
+    let rows = vec![storm("joy4", Some(50.0)), storm("nginx-rtmp", None)];
+    let (text, missed) = check(&rows);
+    assert_eq!(missed, 1, "API at 50 ms: {text}");
+    let mut failed = storm("joy4", Some(10.0));
+    failed.failures = 1;
+    let (_, missed) = check(&[failed, storm("nginx-rtmp", None)]);
+    assert_eq!(missed, 1);
+}
