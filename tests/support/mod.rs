@@ -57,8 +57,8 @@ mod media;
 mod net;
 mod probe;
 mod proc;
-mod record;
 mod prometheus;
+mod record;
 mod rtmp;
 mod server;
 pub mod soak;
@@ -85,8 +85,8 @@ pub use {
     net::*,
     probe::*,
     proc::*,
-    record::*,
     prometheus::*,
+    record::*,
     rtmp::*,
     server::*,
     watch::*,
