@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 usage() {
   cat <<'EOF'
-Usage: scripts/bench.sh [--quick | --curve | --scale] [--with-2000] [--with-5000] [--with-10000]
+Usage: scripts/bench.sh [--quick | --curve | --scale | --record] [--with-2000] [--with-5000] [--with-10000]
                         [--channels K] [--storm] [--mergewrite DUR] [--duration SECONDS]
                         [--readers LIST] [--rcvlowat BYTES] [--results DIR]
 
@@ -39,6 +39,10 @@ Two kinds of subscribers ("readers"), each a full set of runs:
   --curve           only the curve: N = 5, 20, 50, 200 and 1000, each with joy4 RTMP, joy4
                     HTTP-FLV and nginx-rtmp, player readers unless --readers says otherwise; no
                     HLS case. About 7 minutes (15 cases of ~27 s; --duration 5: about 3 minutes)
+  --record          only recording (scripts/bench-record.sh): 100 channels of the clip published
+                    with ffmpeg, each server without and with every channel recorded (joy4
+                    -recordall, nginx-rtmp record all); extra CPU per recorded channel-second
+                    and RSS per recording, side by side (about 3 minutes; RECORD_CHANNELS=N)
   --with-2000       also N = 2000 (in the default run or the curve)
   --with-5000       also 5,000 idle-ish joy4 subscribers (RTMP, then HTTP-FLV) of a synthetic
                     100 kbit/s stream, ramped at 250/s: they must all connect and keep reading
@@ -74,6 +78,7 @@ EOF
 
 QUICK=0
 CURVE=0
+RECORD=0
 READERS_GIVEN=0
 WITH_2000=0
 WITH_5000=0
@@ -90,6 +95,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --quick) QUICK=1 ;;
     --curve) CURVE=1 ;;
+    --record) RECORD=1 ;;
     --with-2000) WITH_2000=1 ;;
     --with-5000) WITH_5000=1 ;;
     --with-10000) WITH_10000=1 ;;
@@ -452,6 +458,13 @@ idle_footprint() {
 }
 
 START=$(date +%s)
+if [ "$RECORD" = 1 ]; then
+  # shellcheck source=scripts/bench-record.sh
+  . scripts/bench-record.sh
+  run_record
+  log "done in $(( $(date +%s) - START )) s; logs and table in $RESULTS"
+  exit 0
+fi
 for lowat in "${LOWATS[@]}"; do
   for n in "${COUNTS[@]+"${COUNTS[@]}"}"; do
     run_case joy4 rtmp "$n" "$lowat"

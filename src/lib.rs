@@ -23,7 +23,7 @@
 //! - [`amf0`]: AMF0 values (and AMF3 read into them), encode and decode.
 //! - [`flv`]: FLV tags and a tag reader.
 //! - [`media`]: `Packet` (flags read once), codec ids, SPS / HEVC / AudioSpecificConfig parsing;
-//!   `media::ts`, the MPEG-TS writer.
+//!   `media::ts`, the MPEG-TS writer; `media::mp4`, the fragmented-MP4 writer and reader.
 //! - [`hls`]: cutting a channel into segments in memory (MPEG-TS, or CMAF with LL-HLS parts),
 //!   the playlists, and LL-HLS delivery directives.
 //! - [`rtmp`]: wire constants, `handshake`, `chunk`, `message`, server `session`, `client`
@@ -44,6 +44,8 @@
 //! - [`rtmp_server`]: the blocking RTMP server connection: handshake, chunks and the server
 //!   session over a socket, publish and play wired to the hub, a player's backlog written.
 //! - [`relay`]: stream proxies (pull, push, edge mode).
+//! - [`record`]: recordings to fragmented MP4 (or FLV): a writer thread per recording, files,
+//!   start-up repair, retention, listings and spans.
 //!
 //! Shared: [`config`] (flags), [`text`] (percent-decoding, query strings, durations, RFC 3339).
 #![deny(unsafe_code)]
@@ -57,6 +59,7 @@ pub mod hub;
 pub mod media;
 #[allow(unsafe_code)]
 pub mod net;
+pub mod record;
 pub mod relay;
 pub mod rtmp;
 pub mod rtmp_server;

@@ -119,6 +119,16 @@ fn run(config: Config) -> ExitCode {
     if let Some(sender) = &callback {
         sinks.insert(0, sender.clone());
     }
+    // The recorder sends recordDone to the callbacks and /events, and hears of publishers as one
+    // more sink of the hub's events.
+    let recorder = config.record.dir.clone().map(|dir| {
+        let recorder = joy4::record::Recorder::start(
+            record_settings(&config.record, dir),
+            Arc::new(FanOut(sinks.clone())),
+        );
+        sinks.push(recorder.clone());
+        recorder
+    });
     let events: Arc<dyn EventSink> = Arc::new(FanOut(sinks));
     let settings = HubSettings {
         limits: BufferLimits {
@@ -145,6 +155,9 @@ fn run(config: Config) -> ExitCode {
     if let Some(sender) = &callback {
         sender.attach_hub(&hub);
     }
+    if let Some(recorder) = &recorder {
+        recorder.attach_hub(&hub);
+    }
 
     let api_options = ApiOptions {
         token: config.api_token.clone(),
@@ -153,6 +166,7 @@ fn run(config: Config) -> ExitCode {
             .clone()
             .map(|sender| sender as Arc<dyn CallbackCounters>),
         events: Some(broadcaster),
+        recorder: recorder.clone(),
     };
     let api_handler = Arc::new(Api::with_options(hub.clone(), api_options));
 
@@ -248,11 +262,30 @@ fn run(config: Config) -> ExitCode {
     let shutdown = Shutdown {
         listeners: stop_handles,
         hub,
+        recorder,
         connections,
         callback,
     };
     shutdown.run(signal, signals);
     ExitCode::SUCCESS
+}
+
+/// The recorder's settings from the recording flags.
+fn record_settings(
+    flags: &config::RecordFlags,
+    dir: std::path::PathBuf,
+) -> joy4::record::RecordSettings {
+    let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+    joy4::record::RecordSettings {
+        all: flags.all,
+        format: joy4::record::RecordFormat::parse(&flags.format)
+            .unwrap_or(joy4::record::RecordFormat::Fmp4),
+        segment: flags.segment,
+        part: flags.part,
+        delete_after: nonzero(flags.delete_after),
+        max_bytes: (flags.max_bytes > 0).then_some(flags.max_bytes),
+        ..joy4::record::RecordSettings::new(dir)
+    }
 }
 
 /// The most a graceful shutdown takes: telling the clients, and delivering the close callbacks.
@@ -263,6 +296,7 @@ struct Shutdown {
     /// Handles of the RTMP, media-port and API listening sockets.
     listeners: Vec<TcpListener>,
     hub: Arc<Hub>,
+    recorder: Option<Arc<joy4::record::Recorder>>,
     /// Open media connections (RTMP and media port).
     connections: Arc<joy4::net::ConnectionLimits>,
     callback: Option<Arc<CallbackSender>>,
@@ -296,8 +330,19 @@ impl Shutdown {
                 log::warn!("cannot stop a listener: {e}");
             }
         }
+        // Recordings close their files first (reason `shutdown`), so their recordDone events
+        // are queued with the others.
+        if let Some(recorder) = &self.recorder {
+            recorder.shutdown();
+        }
         let (streams, channels) = self.hub.shutdown();
         log::info!("shutdown: {streams} streams and {channels} channels closed");
+        if let Some(recorder) = &self.recorder {
+            match recorder.wait(deadline) {
+                0 => log::info!("shutdown: recordings closed"),
+                n => log::warn!("shutdown: {n} recordings still writing at the time limit"),
+            }
+        }
         // Every close event is queued by now: deliver them. Meanwhile each connection's thread
         // writes its goodbye and closes; then wait for those still at it, in the time left.
         if let Some(callback) = &self.callback {

@@ -110,6 +110,67 @@ pub fn rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// Parse RFC 3339 (`2026-12-05T16:30:00Z`, `…00.123+02:00`) to a time; `None` if malformed or
+/// before 1970.
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let digits = text.get(from..from + len)?;
+        digits
+            .bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (h, mi, s) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos = 0u64;
+    if b[at] == b'.' {
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            return None;
+        }
+        let frac = &text[at + 1..at + 1 + digits.min(9)];
+        nanos = frac.parse::<u64>().ok()? * 10u64.pow(9 - frac.len() as u32);
+        at += 1 + digits;
+    }
+    let offset_secs = match text.get(at..)? {
+        "Z" | "z" => 0,
+        zone if zone.len() == 6 && (zone.starts_with('+') || zone.starts_with('-')) => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            sign * (num(at + 1, 2)? * 3600 + num(at + 4, 2)? * 60)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_secs;
+    let secs = u64::try_from(secs).ok()?;
+    Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, nanos as u32))
+}
+
+/// (year, month, day) to days since 1970-01-01 (the inverse of `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar
 /// (the `civil_from_days` algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -145,6 +206,29 @@ pub fn log_safe(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_reads_back_what_it_writes_and_refuses_the_malformed() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_796_000_123_456);
+        assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
+        let z = parse_rfc3339("2026-12-05T16:30:00Z").unwrap();
+        assert_eq!(rfc3339(z), "2026-12-05T16:30:00.000+00:00");
+        assert_eq!(
+            parse_rfc3339("2026-12-05T18:30:00.5+02:00"),
+            Some(z + std::time::Duration::from_millis(500))
+        );
+        for bad in [
+            "",
+            "2026-12-05",
+            "2026-13-05T16:30:00Z",
+            "2026-12-05T16:30:00",
+            "2026-12-05T16:30:00.Z",
+            "1969-12-31T23:59:59Z",
+            "2026-12-05T16:30:00+2:00",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn query_decoding_keeps_malformed_escapes_and_turns_plus_into_space() {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::api::wait_stream;
+use support::enhanced::*;
 use support::*;
 
 /// Multitrack, many tracks with many codecs: track 0 is `tracks[0]`, track 1 `tracks[1]`, … in

@@ -108,6 +108,37 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
         "HLS: least segment duration; cut at the next keyframe after it",
     ),
     (
+        "-recorddir=DIR",
+        "(none)",
+        "record channels under DIR/CHANNEL/START.mp4 (none: no recording)",
+    ),
+    (
+        "-recordall",
+        "false",
+        "record every channel that gets a publisher (needs -recorddir)",
+    ),
+    ("-recordformat=FMT", "fmp4", "fmp4 | flv (FLV as received)"),
+    (
+        "-recordsegment=DUR",
+        "1h",
+        "a new file at the first keyframe after DUR",
+    ),
+    (
+        "-recordpart=DUR",
+        "1s",
+        "the most media a crash may lose (a part is written within DUR)",
+    ),
+    (
+        "-recorddeleteafter=DUR",
+        "0",
+        "delete completed recordings older than DUR (0 = keep)",
+    ),
+    (
+        "-recordmaxbytes=BYTES",
+        "0",
+        "recordings' total size; the oldest completed files go first (0 = no cap)",
+    ),
+    (
         "-hlsvariant=V",
         "mpegts",
         "HLS: mpegts (every player) | fmp4 (CMAF; HEVC, AV1) | lowlatency (LL-HLS)",
@@ -138,4 +169,4 @@ pub fn usage() -> String {
 }
 
 /// Boolean flags may appear bare (`-rtmpcheckparams`) or with a value (`-rtmpcheckparams=false`).
-pub(super) const BOOL_FLAGS: &[&str] = &["rtmpcheckparams", "watchpage"];
+pub(super) const BOOL_FLAGS: &[&str] = &["rtmpcheckparams", "watchpage", "recordall"];

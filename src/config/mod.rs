@@ -13,10 +13,12 @@ use crate::text::parse_duration;
 
 mod flags;
 mod listen;
+mod record;
 
 use flags::BOOL_FLAGS;
 pub use flags::{usage, FLAGS};
 pub use listen::{ListenAddr, LogLevel};
+pub use record::RecordFlags;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -54,6 +56,8 @@ pub struct Config {
     pub hls_window: usize,
     /// HLS: the least media time before a segment is cut at the next keyframe.
     pub hls_fragment: Duration,
+    /// `-recorddir` and the other recording flags.
+    pub record: RecordFlags,
     /// HLS: segments and playlists (`mpegts`, `fmp4`, `lowlatency`).
     pub hls_variant: HlsVariant,
     /// HLS `lowlatency`: the part duration.
@@ -86,6 +90,7 @@ impl Default for Config {
             max_pulls: 64,
             hls_window: 6,
             hls_fragment: Duration::from_secs(2),
+            record: RecordFlags::default(),
             hls_variant: HlsVariant::Mpegts,
             hls_part: Duration::from_millis(200),
         }
@@ -329,6 +334,11 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, UsageError> {
     if let Some(n) = value(&mut args, "--maxpulls", count)? {
         config.max_pulls = n;
     }
+    config.record = record::parse(&mut |name| {
+        args.opt_value_from_str::<_, String>(name)
+            .map_err(|e| format!("flag -{}: {e}", &name[2..]))
+    })
+    .map_err(UsageError)?;
     let rest = args.finish();
     if let Some(first) = rest.first() {
         let text = first.to_string_lossy();

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::amf_json::amf_to_json;
-use crate::hub::{ChannelStats, HubEvent, MediaInfo, RtmpInfo, StreamStats};
+use crate::hub::{ChannelStats, HubEvent, MediaInfo, RecordDone, RtmpInfo, StreamStats};
 use crate::text::rfc3339;
 
 pub fn rtmp_json(info: &RtmpInfo) -> Value {
@@ -124,7 +124,25 @@ pub fn event_json(event: &HubEvent) -> Value {
             "elapsed": elapsed_secs,
         }),
         HubEvent::ChannelClose { id } => json!({ "id": id }),
+        HubEvent::RecordDone(done) => record_done_json(done),
     }
+}
+
+/// The `recordDone` event: `detail` only with reasons that have one.
+pub fn record_done_json(done: &RecordDone) -> Value {
+    let mut body = json!({
+        "channel": done.channel,
+        "name": done.name,
+        "path": done.path,
+        "start": rfc3339(done.start),
+        "duration": done.duration_secs,
+        "bytes": done.bytes,
+        "reason": done.reason,
+    });
+    if let Some(detail) = &done.detail {
+        body["detail"] = Value::String(detail.clone());
+    }
+    body
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! What the hub reports, as typed events: the server layer turns them into callbacks (and any
 //! other output) in its own format.
 
+use std::time::SystemTime;
+
 use super::stats::StreamStats;
 use super::types::{CloseReason, RtmpInfo, StreamType};
 
@@ -26,6 +28,27 @@ pub enum HubEvent {
     ChannelClose {
         id: String,
     },
+    /// A recording's file is complete (see `record`).
+    RecordDone(Box<RecordDone>),
+}
+
+/// A finished recording file, as the `recordDone` event reports it.
+#[derive(Debug, Clone)]
+pub struct RecordDone {
+    pub channel: String,
+    /// The file name (`2026-12-05T16-30-00.123Z.mp4`).
+    pub name: String,
+    /// Relative to the recording folder (`live/abc/2026-12-05T16-30-00.123Z.mp4`).
+    pub path: String,
+    /// The UTC time of the file's first frame.
+    pub start: SystemTime,
+    /// Media seconds in the file, from its timestamps.
+    pub duration_secs: f64,
+    pub bytes: u64,
+    /// `segment`, `stopped`, `channelClosed`, `shutdown`, `error` or `unsupportedCodec`.
+    pub reason: &'static str,
+    /// What went wrong, with reason `error` (or `unsupportedCodec`).
+    pub detail: Option<String>,
 }
 
 impl HubEvent {
@@ -35,6 +58,7 @@ impl HubEvent {
             HubEvent::StreamConnected(_) => "streamConnected",
             HubEvent::StreamClose { .. } => "streamClose",
             HubEvent::ChannelClose { .. } => "channelClose",
+            HubEvent::RecordDone(_) => "recordDone",
         }
     }
 }

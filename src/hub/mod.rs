@@ -36,7 +36,7 @@ pub mod types;
 pub use buffer::{BufferLimits, Cursor};
 pub use channel::Channel;
 pub use counters::{HlsRequestKind, Listener, ServerCounters};
-pub use events::{EventSink, HubEvent, NoEvents};
+pub use events::{EventSink, HubEvent, NoEvents, RecordDone};
 pub use frame::Frame;
 pub use guard::StreamGuard;
 pub use handle::StreamHandle;

@@ -14,6 +14,11 @@ pub(super) fn next_id() -> u64 {
     COUNTER.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A number unique within this test process.
+pub fn next_id_pub() -> u64 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
 /// The current test's name (libtest names each test thread after its test), usable in file names.
 pub fn test_label() -> String {
     let t = thread::current();

@@ -23,6 +23,7 @@
 //! | `probe` | ffprobe, parsed |
 //! | `prometheus` | Prometheus text parsed by the Prometheus client library's parser |
 //! | `checks` | what a recording must hold |
+//! | `record` | joy4's recordings: scratch folder, listing, packet flags |
 //! | `net` | socket helpers, close detection, random bytes |
 //! | `http` | the HTTP/1.1 client |
 //! | `hls` | an HLS client: playlists, sessions, segments |
@@ -46,7 +47,7 @@ mod callback;
 mod checks;
 mod chunks;
 mod dir;
-mod enhanced;
+pub mod enhanced;
 mod flv;
 mod hls;
 mod hlsjs;
@@ -57,6 +58,7 @@ mod net;
 mod probe;
 mod proc;
 mod prometheus;
+mod record;
 mod rtmp;
 mod server;
 pub mod soak;
@@ -84,6 +86,7 @@ pub use {
     probe::*,
     proc::*,
     prometheus::*,
+    record::*,
     rtmp::*,
     server::*,
     watch::*,

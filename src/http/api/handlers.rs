@@ -10,12 +10,14 @@ use super::auth::authorized;
 use super::cors::{check_json_content_type, CorsPolicy};
 use super::fields::{create_limits, Fields};
 use super::metrics::{self, CallbackCounters, RequestCounters};
+use super::recordings;
 use super::render::{no_channel, no_stream, not_found, ApiError};
 use super::routes::{openapi_value, resolve, Method, Op, Resolved, Route};
 use super::{ApiRequest, Body, Cors, Reply, MAX_BODY};
 use crate::http::events::EventBroadcaster;
 use crate::http::json;
 use crate::hub::Hub;
+use crate::record::Recorder;
 
 /// What the API is started with besides the hub.
 #[derive(Default)]
@@ -28,6 +30,8 @@ pub struct ApiOptions {
     pub callback: Option<Arc<dyn CallbackCounters>>,
     /// Where `/events` readers subscribe (a fresh one, fed by nothing, if absent).
     pub events: Option<Arc<EventBroadcaster>>,
+    /// The recorder (`-recorddir`); without it the recording routes answer `RecordingDisabled`.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 /// The API: the hub it steers, its token and origins, and what it counts.
@@ -37,6 +41,7 @@ pub struct Api {
     cors: CorsPolicy,
     pub(super) callback: Option<Arc<dyn CallbackCounters>>,
     pub(super) events: Arc<EventBroadcaster>,
+    pub(super) recorder: Option<Arc<Recorder>>,
     /// Answers sent, by status class.
     pub requests: RequestCounters,
     pub(super) started: Instant,
@@ -54,6 +59,8 @@ pub enum Admission {
 pub struct Admitted {
     route: &'static Route,
     param: Option<String>,
+    /// The query string (after `?`), for the routes that read one.
+    query: String,
     cors: Cors,
 }
 
@@ -61,6 +68,19 @@ impl Admitted {
     /// `GET /events`: the answer is a stream, written by the connection itself.
     pub fn is_event_stream(&self) -> bool {
         self.route.op == Op::Events
+    }
+
+    /// `GET /recordings/file` or `/recordings/get`: a body from disk, written by the connection.
+    pub fn is_download(&self) -> bool {
+        matches!(self.route.op, Op::RecordingFile | Op::RecordingSpan)
+    }
+
+    pub fn path(&self) -> &'static str {
+        self.route.path
+    }
+
+    pub fn query(&self) -> &str {
+        &self.query
     }
 }
 
@@ -73,6 +93,7 @@ impl Api {
             events: &self.events,
             requests: &self.requests,
             started: self.started,
+            recording: self.recorder.is_some(),
         }
     }
 
@@ -93,6 +114,7 @@ impl Api {
             cors: CorsPolicy::new(options.cors_origins),
             callback: options.callback,
             events: options.events.unwrap_or_default(),
+            recorder: options.recorder,
             requests: RequestCounters::default(),
             started: Instant::now(),
         }
@@ -142,7 +164,13 @@ impl Api {
                 );
             }
         }
-        let (route, param) = match resolve(req.method, path) {
+        // HEAD is answered as GET (the connection sends the headers only).
+        let method = if req.method == "HEAD" {
+            "GET"
+        } else {
+            req.method
+        };
+        let (route, param) = match resolve(method, path) {
             Resolved::Found(route, param) => (route, param),
             Resolved::NotFound => return Admission::Answer(not_found(path).into_reply(None)),
             Resolved::WrongMethod(allow) => {
@@ -154,6 +182,14 @@ impl Api {
         let admitted = Admitted {
             route,
             param,
+            query: req
+                .url
+                .split_once('?')
+                .map_or("", |(_, q)| q)
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             cors: match route.method {
                 Method::Get => Cors::Any,
                 Method::Post => self.cors.for_state_change(req.origin),
@@ -183,7 +219,7 @@ impl Api {
                 return with_cors(reply, &admitted.cors);
             }
         };
-        let reply = match self.run(route.op, admitted.param.clone(), body) {
+        let reply = match self.run(route.op, admitted.param.clone(), &admitted.query, body) {
             Ok(Answer::Json(value)) => Reply::ok(value),
             Ok(Answer::Text(content_type, text)) => Reply {
                 text: Some((content_type, text)),
@@ -202,7 +238,13 @@ impl Api {
         with_cors(reply, &admitted.cors)
     }
 
-    fn run(&self, op: Op, param: Option<String>, body: &[u8]) -> Result<Answer, ApiError> {
+    fn run(
+        &self,
+        op: Op,
+        param: Option<String>,
+        query: &str,
+        body: &[u8],
+    ) -> Result<Answer, ApiError> {
         match op {
             Op::Metrics => Ok(Answer::Text(
                 metrics::CONTENT_TYPE,
@@ -211,6 +253,16 @@ impl Api {
             Op::Stat => Ok(Answer::Json(metrics::stat_json(&self.metric_sources()))),
             Op::Events => Err(ApiError::bad(
                 "GET /events is a stream of Server-Sent Events: read it over HTTP",
+            )),
+            Op::ChannelRecord => {
+                recordings::channel_record(self.recorder.as_deref(), body).map(Answer::Json)
+            }
+            Op::Recordings => recordings::list(self.recorder.as_deref(), query).map(Answer::Json),
+            Op::RecordingDelete => {
+                recordings::delete(self.recorder.as_deref(), body).map(Answer::Json)
+            }
+            Op::RecordingFile | Op::RecordingSpan => Err(ApiError::bad(
+                "this route answers a file: read it over HTTP",
             )),
             op => self.run_json(op, param, body).map(Answer::Json),
         }
@@ -229,13 +281,28 @@ impl Api {
             Op::StatChannels => Ok(json::channels_json(&hub.channel_stats())),
             Op::StatChannel => hub
                 .channel(&param)
-                .map(|c| json::channel_json(&c.stats()))
+                .map(|c| {
+                    let mut stat = json::channel_json(&c.stats());
+                    if let Some(recording) =
+                        recordings::current_json(self.recorder.as_deref(), &param)
+                    {
+                        stat["recording"] = recording;
+                    }
+                    stat
+                })
                 .ok_or_else(|| no_channel(&param)),
             Op::ChannelCreate => {
                 let f = fields()?;
                 let id = f.id("id")?;
                 let limits = create_limits(&f, hub.settings.limits)?;
+                let record = f.opt_bool("record")?;
+                if record == Some(true) {
+                    recordings::recorder(self.recorder.as_deref())?;
+                }
                 hub.create_channel(&id, limits)?;
+                if let Some(record) = record {
+                    recordings::channel_created(self.recorder.as_deref(), &id, record)?;
+                }
                 Ok(json!({}))
             }
             Op::ChannelSetPublisher => {
@@ -280,6 +347,11 @@ impl Api {
             Op::OpenApi => Ok(openapi_value().clone()),
             // Answered by `run` before it comes here.
             Op::Metrics | Op::Stat | Op::Events => Ok(Value::Null),
+            Op::ChannelRecord
+            | Op::Recordings
+            | Op::RecordingDelete
+            | Op::RecordingFile
+            | Op::RecordingSpan => Ok(Value::Null),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::hub::{Hub, Protocol, ServerCounters, StreamStats};
 
 mod channels;
 mod counters;
+mod record;
 mod server;
 mod text;
 
@@ -79,6 +80,8 @@ pub(super) struct Sources<'a> {
     pub events: &'a EventBroadcaster,
     pub requests: &'a RequestCounters,
     pub started: std::time::Instant,
+    /// Recording is on (`-recorddir`): its lines are shown.
+    pub recording: bool,
 }
 
 /// The whole `/metrics` page.
@@ -236,6 +239,7 @@ pub(super) fn render(api: &Sources<'_>) -> String {
     for (class, n) in api.requests.by_class() {
         t.sample("joy4_api_requests_total", &[("code", &class)], n);
     }
+    record::render(&mut t, api.recording);
     t.0
 }
 

@@ -23,6 +23,8 @@
 //! - `render`: error answers, and the API's names and statuses for the hub's refusals.
 //! - `handlers`: [`Api`], which decides one request.
 //! - `metrics`: `/metrics` (Prometheus text) and `/stat`.
+//! - `recordings`: the recording routes; `downloads`: recording files and spans written from
+//!   disk (`Range`, HEAD).
 //! - `reconnect`: `/stream/reconnect` and `/server/drain` (Enhanced RTMP ReconnectRequest).
 //! - `conn`: reading one request off a socket, bounded in size and time.
 //! - `serve`: the accept loop, connection threads, writing responses.
@@ -33,10 +35,12 @@ use serde_json::Value;
 mod auth;
 mod conn;
 mod cors;
+mod downloads;
 mod fields;
 mod handlers;
 mod metrics;
 mod reconnect;
+mod recordings;
 mod render;
 mod routes;
 mod serve;

@@ -47,6 +47,11 @@ pub(super) enum Op {
     Stat,
     Metrics,
     Events,
+    ChannelRecord,
+    Recordings,
+    RecordingFile,
+    RecordingSpan,
+    RecordingDelete,
 }
 
 /// One endpoint. `path` is written as in the OpenAPI document: a trailing `{id}` matches the rest
@@ -95,7 +100,7 @@ pub static ROUTES: &[Route] = &[
         Method::Post,
         "/channel/create",
         Op::ChannelCreate,
-        &["BadRequest", "ChannelExists"],
+        &["BadRequest", "ChannelExists", "RecordingDisabled"],
     ),
     route(
         Method::Post,
@@ -173,6 +178,52 @@ pub static ROUTES: &[Route] = &[
     route(Method::Get, "/stat", Op::Stat, &[]),
     route(Method::Get, "/metrics", Op::Metrics, &[]),
     route(Method::Get, "/events", Op::Events, &["BadRequest"]),
+    route(
+        Method::Post,
+        "/channel/record",
+        Op::ChannelRecord,
+        &["BadRequest", "ChannelNotExists", "RecordingDisabled"],
+    ),
+    route(
+        Method::Get,
+        "/recordings",
+        Op::Recordings,
+        &["RecordingDisabled"],
+    ),
+    route(
+        Method::Get,
+        "/recordings/file",
+        Op::RecordingFile,
+        &[
+            "BadRequest",
+            "RecordingDisabled",
+            "RecordingNotFound",
+            "RecordingIoError",
+        ],
+    ),
+    route(
+        Method::Get,
+        "/recordings/get",
+        Op::RecordingSpan,
+        &[
+            "BadRequest",
+            "RecordingDisabled",
+            "RecordingNotFound",
+            "RecordingIoError",
+        ],
+    ),
+    route(
+        Method::Post,
+        "/recordings/delete",
+        Op::RecordingDelete,
+        &[
+            "BadRequest",
+            "RecordingDisabled",
+            "RecordingNotFound",
+            "RecordingBusy",
+            "RecordingIoError",
+        ],
+    ),
 ];
 
 /// The error names every POST route may answer besides [`COMMON_ERRORS`]: a body that is not

@@ -201,6 +201,28 @@ fn handle_connection(socket: TcpStream, peer: SocketAddr, api: &Api) {
                     super::sse::run(conn.socket, peer, api, last);
                     return;
                 }
+                Ok(_) if admitted.is_download() => {
+                    let range = head.header("range");
+                    match super::downloads::prepare(
+                        api.recorder.as_deref(),
+                        admitted.path(),
+                        admitted.query(),
+                        range,
+                    ) {
+                        Ok(download) => {
+                            let status =
+                                super::downloads::write(&download, &conn.socket, head_only);
+                            let status = status.unwrap_or_else(|e| {
+                                log::debug!("api {peer}: {} {}: {e}", head.method, head.target);
+                                200
+                            });
+                            api.requests.record(status);
+                            conn.linger();
+                            return;
+                        }
+                        Err(e) => (e.into_reply(None), !keep_alive),
+                    }
+                }
                 Ok(body) => (api.answer(&admitted, Body::Complete(&body)), !keep_alive),
                 Err(ReadError::BodyTooLarge) => (api.answer(&admitted, Body::TooLarge), true),
                 Err(e) => match read_failure(&e) {

@@ -29,7 +29,7 @@ pub(super) struct Event {
 
 /// Whether an event may take the reserved share, and push out a less important one.
 pub(super) fn is_close(name: &str) -> bool {
-    matches!(name, "streamClose" | "channelClose")
+    matches!(name, "streamClose" | "channelClose" | "recordDone")
 }
 
 /// What became of a pushed event.

@@ -97,7 +97,15 @@ impl Channel {
         let Some(flush) = flush else { return };
         let order = self.flushing.lock();
         drop(st);
-        let count = |format| flush.sinks.iter().filter(|s| s.format == format).count();
+        // In-process consumers (recordings, HLS muxers, push relays) take frames, not bytes:
+        // a batch only they get is never serialised (the buffer would hold the bytes too).
+        let count = |format| {
+            flush
+                .sinks
+                .iter()
+                .filter(|s| s.format == format && !s.is_in_process())
+                .count()
+        };
         let (rtmp_sinks, flv_sinks) = (count(Format::Rtmp), count(Format::Flv));
         let slices = |sinks: usize, format: Format| -> Vec<IoSlice<'_>> {
             let mut out = Vec::new();

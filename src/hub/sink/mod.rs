@@ -40,6 +40,9 @@ pub(crate) enum Backlog {
         pieces: Vec<Piece>,
         skip: usize,
     },
+    /// One frame for an in-process consumer: no vector allocated (and freed on another
+    /// thread) per frame.
+    Frame(Arc<Frame>),
     End(CloseReason),
 }
 
@@ -197,6 +200,11 @@ impl Sink {
         true
     }
 
+    /// An in-process consumer that takes frames with `next_batch` (no socket).
+    pub fn is_in_process(&self) -> bool {
+        self.wire.is_none()
+    }
+
     /// Tell the subscriber to end once what is queued is written. No frames are taken after this.
     pub fn end(&self, reason: CloseReason) {
         let mut st = self.state.lock();
@@ -285,6 +293,10 @@ impl Sink {
             }
             pieces.extend(frames.iter().cloned().map(Piece::Frame));
             return self.deliver(&mut st, pieces, offer.max_lag_ms);
+        }
+        if self.wire.is_none() && frames.len() == 1 {
+            self.enqueue_frame(&mut st, &frames[0], offer.max_lag_ms);
+            return 0;
         }
         if st.owner_writes || self.wire.is_none() {
             let pieces = frames.iter().cloned().map(Piece::Frame).collect();
@@ -398,6 +410,27 @@ impl Sink {
         st.ended = true;
         self.stream.note_close_reason(reason);
         self.push(st, Backlog::End(reason));
+    }
+
+    /// `enqueue` of one frame for an in-process consumer, as a queue item of its own.
+    fn enqueue_frame(&self, st: &mut SinkState, frame: &Arc<Frame>, max_lag_ms: u32) {
+        let lag = ts_diff(frame.timestamp(), self.stream.meter.dequeued_ts());
+        let behind = st.queued_frames + 1 > MAX_QUEUED_FRAMES
+            || lag > max_lag_ms.min(i32::MAX as u32) as i32
+            || st.backlog.len() >= QUEUE_ITEMS;
+        if behind {
+            log::debug!(
+                "subscriber {} is behind ({} frames queued, lag {lag} ms): skipping to the next keyframe",
+                self.stream.id(),
+                st.queued_frames
+            );
+            st.skipping = true;
+            st.headers_missed |= frame.is_header();
+            self.count_dropped(st, 1);
+            return;
+        }
+        st.queued_frames += 1;
+        self.push(st, Backlog::Frame(frame.clone()));
     }
 
     /// Queue pieces for the subscriber's thread, or start skipping if it is too far behind.

@@ -39,6 +39,7 @@ impl Sink {
                 while let Some(item) = st.backlog.pop_front() {
                     match item {
                         Backlog::Pieces { pieces, skip } => batch.push((pieces, skip)),
+                        Backlog::Frame(frame) => batch.push((vec![Piece::Frame(frame)], 0)),
                         Backlog::End(reason) => {
                             end = Some(reason);
                             break;
@@ -115,6 +116,10 @@ impl Sink {
                             taken += 1;
                         }
                     }
+                }
+                Backlog::Frame(f) => {
+                    out.push(f);
+                    taken += 1;
                 }
                 Backlog::End(reason) => {
                     if out.is_empty() {

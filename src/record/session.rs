@@ -1,0 +1,521 @@
+//! One recording: an in-process subscriber of its channel whose own thread (the writer) takes
+//! the channel's frames from the subscriber's bounded queue and writes files.
+//!
+//! The queue is the hub's: a subscriber may have at most `MAX_QUEUED_FRAMES` (1024) frames or
+//! `-maxlag` of media waiting; a writer further behind skips to the next keyframe, which this
+//! thread notices (the frames it missed are counted) and reports as "disk too slow". The
+//! publisher's thread never waits on a disk. The writer takes what is queued, then lets frames
+//! gather for `GATHER` (200 ms, never past a part's deadline; not at all after a burst) before
+//! it looks again, so it wakes about five times a second rather than once per frame.
+//!
+//! Files: a file opens at the first video keyframe (or, without video, the first frame), a part
+//! is written at each video keyframe and at most `-recordpart` after its first frame arrived,
+//! and a new file starts at the first keyframe after `-recordsegment` of media, or at the first
+//! keyframe after new sequence headers. A publisher that reconnects (or a `setPublisher` switch)
+//! with the same sequence headers continues the same file: the channel's timeline continues.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::counters::{self, FILES_DONE, TOO_SLOW, WRITE_ERRORS};
+use super::file::{Mp4Tracks, RecordFile};
+use super::paths::RecordFormat;
+use super::recording::{Context, CurrentFile, Recording};
+use crate::hub::{Channel, CloseReason, Frame, HubEvent, QueueEnd, RecordDone, Sink};
+use crate::media::mp4::{Mp4Error, TrackConfig};
+use crate::media::{ts_diff, Packet, PacketKind};
+
+const IDLE_TICK: Duration = Duration::from_millis(500);
+/// After a batch, the writer lets frames gather this long (never past a part's deadline)
+/// before it takes the next: about five wake-ups a second instead of one per frame. The queue
+/// holds far more (1024 frames, 128 batches, `-maxlag` of media): a publisher bursting at 25
+/// times its rate fills `-maxlag` (5 s) no sooner than this.
+const GATHER: Duration = Duration::from_millis(200);
+/// A batch this big means frames come faster than they play (a burst): take the next at once.
+const BURST_FRAMES: usize = 64;
+/// How long a new file waits for the first frame of an audio track announced but not seen.
+const AUDIO_WAIT_MS: i64 = 1000;
+
+/// Why a recording's loop ended early.
+struct Unsupported(String);
+
+pub(super) struct Session {
+    ctx: Arc<Context>,
+    rec: Arc<Recording>,
+    channel: Arc<Channel>,
+    channel_dir: PathBuf,
+    video_header: Option<Packet>,
+    audio_header: Option<Packet>,
+    metadata: Option<Packet>,
+    /// The latest audio frame, for codecs without a sequence header (MP3).
+    audio_probe: Option<Packet>,
+    file: Option<RecordFile>,
+    /// The open file's video track (fMP4), for parts that end right before a keyframe.
+    file_video_track: Option<usize>,
+    headers_changed: bool,
+    /// Video without a sequence header was seen (FLV of codecs that have none).
+    video_seen: bool,
+    /// (last channel timestamp, its time on the recording's timeline in ms).
+    timeline: Option<(u32, i64)>,
+    /// Frames from a start point held while the audio track's codec is still unknown (MP3 has
+    /// no sequence header: its first frame tells), at most `AUDIO_WAIT_MS` of them.
+    waiting: Vec<(Arc<Frame>, i64)>,
+    /// When the first frame of the part being gathered arrived (at the latest).
+    part_started: Option<Instant>,
+    /// When the queue was last emptied: what the next batch holds arrived after it.
+    arrived_after: Instant,
+    /// The same for the batch being handled.
+    batch_since: Instant,
+    /// After a failure, no file starts before this time on the timeline.
+    retry_at_ms: Option<i64>,
+    dropped_seen: u64,
+}
+
+impl Session {
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        rec: Arc<Recording>,
+        channel: Arc<Channel>,
+        channel_dir: PathBuf,
+    ) -> Session {
+        Session {
+            ctx,
+            rec,
+            channel,
+            channel_dir,
+            video_header: None,
+            audio_header: None,
+            metadata: None,
+            audio_probe: None,
+            file: None,
+            file_video_track: None,
+            headers_changed: false,
+            video_seen: false,
+            timeline: None,
+            waiting: Vec::new(),
+            part_started: None,
+            arrived_after: Instant::now(),
+            batch_since: Instant::now(),
+            retry_at_ms: None,
+            dropped_seen: 0,
+        }
+    }
+
+    pub(super) fn run(mut self, sink: Arc<Sink>) {
+        let channel_id = self.channel.id.clone();
+        log::info!("record: recording channel {channel_id}");
+        let mut frames = Vec::with_capacity(64);
+        let end: (&'static str, Option<String>) = loop {
+            let timeout = match self.part_started {
+                Some(t) => (t + self.ctx.settings.part)
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+                None => IDLE_TICK,
+            };
+            let (ended, got) = match sink.next_batch(timeout, &mut frames) {
+                Ok(got) => (None, got),
+                Err(QueueEnd::Ended(reason)) => (Some(reason), false),
+            };
+            // What comes with the next batch arrives after now.
+            let arrived_after = std::mem::replace(&mut self.arrived_after, Instant::now());
+            self.batch_since = arrived_after;
+            let taken = frames.len();
+            let mut unsupported = None;
+            for frame in frames.drain(..) {
+                if let Err(Unsupported(what)) = self.on_frame(frame, arrived_after) {
+                    unsupported = Some(what);
+                    break;
+                }
+            }
+            frames.clear();
+            if let Some(what) = unsupported {
+                log::warn!("record: channel {channel_id} is not recorded: {what}");
+                break ("unsupportedCodec", Some(what));
+            }
+            self.check_dropped();
+            if let Some(reason) = ended {
+                break (self.end_reason(reason), None);
+            }
+            if self
+                .part_started
+                .is_some_and(|t| t.elapsed() >= self.ctx.settings.part)
+            {
+                self.write_part();
+            }
+            if got && taken < BURST_FRAMES {
+                let until_part = self.part_started.map_or(GATHER, |t| {
+                    (t + self.ctx.settings.part).saturating_duration_since(Instant::now())
+                });
+                std::thread::sleep(GATHER.min(until_part));
+            }
+        };
+        let (reason, detail) = end;
+        if self.file.is_some() || reason == "unsupportedCodec" {
+            self.finish_file(reason, detail);
+        }
+        self.channel.remove_subscriber(&self.rec.record);
+        sink.end(CloseReason::PeerClosed);
+        log::info!("record: channel {channel_id} no longer recorded ({reason})");
+        self.ctx.finished(&self.rec);
+    }
+
+    fn end_reason(&self, close: CloseReason) -> &'static str {
+        if let Some(reason) = self.rec.stop_reason() {
+            return reason;
+        }
+        if self.ctx.is_shutting_down() {
+            return "shutdown";
+        }
+        match close {
+            CloseReason::ChannelClosed => "channelClosed",
+            CloseReason::Shutdown => "shutdown",
+            _ => "stopped",
+        }
+    }
+
+    /// The channel timestamp on the recording's own timeline (ms, 0 = its first frame), which
+    /// never wraps.
+    fn time_of(&mut self, ts: u32) -> i64 {
+        let ms = match self.timeline {
+            None => 0,
+            Some((last, at)) => at + i64::from(ts_diff(ts, last)),
+        };
+        self.timeline = Some((ts, ms));
+        ms
+    }
+
+    /// Handle a frame that arrived after `arrived`.
+    fn on_frame(&mut self, frame: Arc<Frame>, arrived: Instant) -> Result<(), Unsupported> {
+        let packet = &frame.packet;
+        if packet.kind == PacketKind::Data {
+            self.metadata = Some(packet.clone());
+            return Ok(());
+        }
+        if frame.is_sequence_header() {
+            let slot = match packet.kind {
+                PacketKind::Video => &mut self.video_header,
+                _ => &mut self.audio_header,
+            };
+            if slot.as_ref().map(|h| &h.body) != Some(&packet.body) {
+                *slot = Some(packet.clone());
+                self.headers_changed |= self.file.is_some();
+            }
+            return Ok(());
+        }
+        let ms = self.time_of(frame.timestamp());
+        let is_video = packet.kind == PacketKind::Video;
+        if !is_video && self.audio_header.is_none() {
+            self.audio_probe = Some(packet.clone());
+        }
+        if is_video && self.video_header.is_none() {
+            self.check_headerless_video(packet)?;
+        }
+        let start_point = match self.video_header.is_some() || self.video_seen {
+            true => is_video && packet.is_keyframe(),
+            false => true,
+        };
+        if start_point {
+            if let Some(file) = &mut self.file {
+                let segment_ms = self.ctx.settings.segment.as_millis() as i64;
+                let rotate = self.headers_changed || ms - file.first_ms >= segment_ms;
+                if rotate || (is_video && file.has_pending()) {
+                    // The part (or the file) ends right before this keyframe.
+                    if let Some(track) = self.file_video_track.filter(|_| is_video) {
+                        file.next_sample_at(track, ms);
+                    }
+                }
+                if rotate {
+                    self.finish_file("segment", None);
+                } else if is_video && file.has_pending() {
+                    self.write_part();
+                }
+            }
+        }
+        if self.file.is_none() {
+            if self.waiting.is_empty()
+                && (!start_point || self.retry_at_ms.is_some_and(|at| ms < at))
+            {
+                return Ok(());
+            }
+            self.retry_at_ms = None;
+            self.waiting.push((frame, ms));
+            let waited = ms - self.waiting[0].1;
+            if self.expects_audio() && waited < AUDIO_WAIT_MS {
+                return Ok(());
+            }
+            let waiting = std::mem::take(&mut self.waiting);
+            self.open_file(waiting[0].1)?;
+            for (frame, ms) in waiting {
+                self.push(&frame, ms, arrived);
+            }
+            return Ok(());
+        }
+        self.push(&frame, ms, arrived);
+        Ok(())
+    }
+
+    /// A video frame before any video sequence header: a codec that has none (Sorenson
+    /// H.263, VP6…) is recorded as received in FLV and has no fMP4; the others wait for theirs.
+    fn check_headerless_video(&mut self, packet: &Packet) -> Result<(), Unsupported> {
+        use crate::media::codec::{video_codec, VideoCodec};
+        let codec = video_codec(&packet.body);
+        if matches!(
+            codec,
+            Some(VideoCodec::H264 | VideoCodec::Hevc | VideoCodec::Av1) | None
+        ) {
+            return Ok(());
+        }
+        if self.ctx.settings.format == RecordFormat::Fmp4 {
+            let name = codec.map_or("unknown", |c| c.name());
+            return Err(Unsupported(format!("no fMP4 for this codec: {name}")));
+        }
+        self.video_seen = true;
+        Ok(())
+    }
+
+    /// Add a frame to the file's part; the part's deadline counts from the frame's arrival.
+    fn push(&mut self, frame: &Arc<Frame>, ms: i64, arrived: Instant) {
+        if let Some(file) = &mut self.file {
+            if file.push(frame, ms) && self.part_started.is_none() {
+                self.part_started = Some(arrived);
+            }
+        }
+    }
+
+    /// The stream has audio (its metadata or the channel says so) whose codec no frame has
+    /// shown yet.
+    fn expects_audio(&self) -> bool {
+        if self.audio_header.is_some() || self.audio_probe.is_some() {
+            return false;
+        }
+        let announced = self.metadata.as_ref().is_some_and(|m| {
+            crate::amf0::decode_all(&m.body)
+                .is_ok_and(|values| values.iter().any(|v| v.get("audiocodecid").is_some()))
+        });
+        announced || self.channel.media_info().audio_codec.is_some()
+    }
+
+    fn mp4_tracks(&self) -> Result<Mp4Tracks, Unsupported> {
+        let unsupported = |e: Mp4Error| Unsupported(e.to_string());
+        let mut tracks = Mp4Tracks {
+            configs: Vec::new(),
+            video: None,
+            audio: None,
+        };
+        if let Some(header) = &self.video_header {
+            let config = TrackConfig::from_video_header(&header.body).map_err(unsupported)?;
+            tracks.video = Some(tracks.configs.len());
+            tracks.configs.push(config);
+        }
+        let audio = self.audio_header.as_ref().or(self.audio_probe.as_ref());
+        if let Some(packet) = audio {
+            if let Some(config) = TrackConfig::from_audio(&packet.body).map_err(unsupported)? {
+                tracks.audio = Some(tracks.configs.len());
+                tracks.configs.push(config);
+            }
+        }
+        Ok(tracks)
+    }
+
+    fn open_file(&mut self, ms: i64) -> Result<(), Unsupported> {
+        let settings = &self.ctx.settings;
+        let start = SystemTime::now();
+        let created = match settings.format {
+            RecordFormat::Fmp4 => {
+                let tracks = self.mp4_tracks()?;
+                if tracks.configs.is_empty() {
+                    return Ok(());
+                }
+                self.file_video_track = tracks.video;
+                RecordFile::create_mp4(&settings.dir, &self.channel_dir, start, ms, tracks)
+            }
+            RecordFormat::Flv => {
+                let headers: Vec<Packet> = [&self.metadata, &self.video_header, &self.audio_header]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                let audio = self.audio_header.is_some() || self.audio_probe.is_some();
+                let video = self.video_header.is_some() || self.video_seen;
+                RecordFile::create_flv(
+                    &settings.dir,
+                    &self.channel_dir,
+                    start,
+                    ms,
+                    &headers,
+                    audio,
+                    video,
+                )
+            }
+        };
+        self.headers_changed = false;
+        match created {
+            Ok(file) => {
+                log::info!(
+                    "record: channel {}: writing {}",
+                    self.channel.id,
+                    file.rel_path
+                );
+                self.file = Some(file);
+            }
+            Err(e) => {
+                log::warn!(
+                    "record: channel {}: cannot start a file: {e}; trying again at the next segment",
+                    self.channel.id
+                );
+                counters::add(&WRITE_ERRORS, 1);
+                self.retry_at_ms = Some(ms + settings.segment.as_millis() as i64);
+                self.emit_done(
+                    String::new(),
+                    String::new(),
+                    start,
+                    0.0,
+                    0,
+                    "error",
+                    Some(e.to_string()),
+                );
+            }
+        }
+        self.publish_status();
+        Ok(())
+    }
+
+    fn write_part(&mut self) {
+        let Some(file) = &mut self.file else {
+            self.part_started = None;
+            return;
+        };
+        match file.write_part(false) {
+            Ok(()) => {
+                // Held back for their durations: the newest frames, of the latest batch.
+                self.part_started = file.has_pending().then_some(self.batch_since);
+                self.publish_status();
+            }
+            Err(e) => {
+                let detail = e.to_string();
+                log::warn!(
+                    "record: channel {}: writing {} failed: {detail}; the file ends at its last whole part",
+                    self.channel.id,
+                    file.rel_path
+                );
+                self.fail(detail);
+            }
+        }
+    }
+
+    /// End the file with reason `error`; the next file starts a segment later.
+    fn fail(&mut self, detail: String) {
+        let retry = self.file.as_ref().map_or(0, |f| f.first_ms)
+            + self.ctx.settings.segment.as_millis() as i64;
+        self.retry_at_ms = Some(retry);
+        self.finish_file("error", Some(detail));
+    }
+
+    /// Frames the queue dropped because this thread fell behind: the disk is too slow.
+    fn check_dropped(&mut self) {
+        let dropped = self.rec.record.dropped_packets();
+        if dropped > self.dropped_seen {
+            self.dropped_seen = dropped;
+            counters::add(&TOO_SLOW, 1);
+            log::warn!(
+                "record: channel {}: the disk is too slow, frames were lost",
+                self.channel.id
+            );
+            if self.file.is_some() {
+                self.finish_file("error", Some("disk too slow".into()));
+                // The queue resumes at the next keyframe: so does the next file.
+                self.retry_at_ms = None;
+            }
+        }
+    }
+
+    fn finish_file(&mut self, reason: &'static str, detail: Option<String>) {
+        self.part_started = None;
+        self.file_video_track = None;
+        *self.rec.current.lock() = None;
+        let Some(file) = self.file.take() else {
+            if reason == "unsupportedCodec" {
+                self.emit_done(
+                    String::new(),
+                    String::new(),
+                    SystemTime::now(),
+                    0.0,
+                    0,
+                    reason,
+                    detail,
+                );
+            }
+            return;
+        };
+        let (file, closed) = file.close();
+        let (reason, detail) = match closed {
+            Err(e) if reason != "error" => {
+                log::warn!(
+                    "record: channel {}: closing {} failed: {e}; the file ends at its last whole part",
+                    self.channel.id,
+                    file.rel_path
+                );
+                ("error", Some(e.to_string()))
+            }
+            _ => (reason, detail),
+        };
+        if reason == "error" && detail.as_deref() != Some("disk too slow") {
+            counters::add(&WRITE_ERRORS, 1);
+        }
+        counters::add(&FILES_DONE, 1);
+        log::info!(
+            "record: channel {}: {} done ({reason}, {} bytes)",
+            self.channel.id,
+            file.rel_path,
+            file.bytes
+        );
+        let duration = file.duration_ms as f64 / 1000.0;
+        self.emit_done(
+            file.name.clone(),
+            file.rel_path.clone(),
+            file.start,
+            duration,
+            file.bytes,
+            reason,
+            detail,
+        );
+        self.ctx.poke_janitor();
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_done(
+        &self,
+        name: String,
+        path: String,
+        start: SystemTime,
+        duration_secs: f64,
+        bytes: u64,
+        reason: &'static str,
+        detail: Option<String>,
+    ) {
+        let done = RecordDone {
+            channel: self.channel.id.clone(),
+            name,
+            path,
+            start,
+            duration_secs,
+            bytes,
+            reason,
+            detail,
+        };
+        self.ctx
+            .events
+            .emit(None, HubEvent::RecordDone(Box::new(done)));
+    }
+
+    fn publish_status(&self) {
+        let status = self.file.as_ref().map(|f| CurrentFile {
+            name: f.name.clone(),
+            rel_path: f.rel_path.clone(),
+            bytes: f.bytes,
+            duration_secs: f.duration_ms as f64 / 1000.0,
+        });
+        *self.rec.current.lock() = status;
+    }
+}
