@@ -254,10 +254,14 @@ fn by_protocol(value: impl Fn(Protocol) -> u64) -> Value {
 
 /// `GET /stat`: the server in one object.
 pub(super) fn stat_json(api: &Sources<'_>) -> Value {
-    let streams = api.hub.stream_stats();
+    // Counts only: no snapshot of every stream and channel for a summary.
+    let (by_type, channels) = api.hub.census();
     let mut connections = serde_json::Map::new();
-    for (protocol, n) in connections_by_protocol(&streams) {
-        connections.insert(protocol.into(), json!(n));
+    for kind in ["rtmp", "http-flv"] {
+        connections.insert(kind.into(), json!(0));
+    }
+    for (stream_type, n) in &by_type {
+        connections.insert(stream_type.as_str().into(), json!(n));
     }
     connections.insert("api".into(), json!(api.requests.connections()));
     let counters = &api.hub.counters;
@@ -270,8 +274,8 @@ pub(super) fn stat_json(api: &Sources<'_>) -> Value {
         "version": crate::config::VERSION,
         "uptime": api.started.elapsed().as_secs_f64(),
         "connections": connections,
-        "streams": streams.len(),
-        "channels": api.hub.channel_stats().len(),
+        "streams": by_type.iter().map(|(_, n)| n).sum::<usize>(),
+        "channels": channels,
         "panics": ServerCounters::get(&counters.panics),
         "receivedBytes": by_protocol(|p| counters.traffic.received(p)),
         "sentBytes": by_protocol(|p| counters.traffic.sent(p)),

@@ -8,7 +8,7 @@ use crate::hub::buffer::{BufferLimits, Cursor};
 use crate::hub::handle::StreamHandle;
 use crate::hub::stats::{ChannelStats, StreamStats};
 use crate::hub::stream::ReconnectAsk;
-use crate::hub::types::{CloseReason, Decision, Role, StreamState};
+use crate::hub::types::{CloseReason, Decision, Role, StreamState, StreamType};
 use crate::text::{log_safe, LOG_TEXT_MAX};
 
 impl Hub {
@@ -17,6 +17,20 @@ impl Hub {
         let streams: Vec<Arc<StreamHandle>> =
             self.registry.lock().streams.values().cloned().collect();
         streams.iter().map(|s| s.stats()).collect()
+    }
+
+    /// How many streams there are of each type, and how many channels: counted under the
+    /// registry lock, without a snapshot of each (a summary stays cheap at 10,000 viewers).
+    pub fn census(&self) -> (Vec<(StreamType, usize)>, usize) {
+        let reg = self.registry.lock();
+        let mut by_type: Vec<(StreamType, usize)> = Vec::new();
+        for stream in reg.streams.values() {
+            match by_type.iter_mut().find(|(t, _)| *t == stream.stream_type) {
+                Some((_, n)) => *n += 1,
+                None => by_type.push((stream.stream_type, 1)),
+            }
+        }
+        (by_type, reg.channels.len())
     }
 
     /// Every channel's stats, in no particular order.

@@ -100,7 +100,11 @@ fn subscriber_table(rows: &[Row], baseline: Option<&str>) -> String {
             row.label.clone(),
             row.protocol.clone(),
             row.readers.clone(),
-            row.subscribers.to_string(),
+            if row.is_storm() {
+                format!("{} storm {:.0}/s", row.subscribers, row.ramp)
+            } else {
+                row.subscribers.to_string()
+            },
             opt(row.cpu_us, 0),
             opt(row.rss_kib, 1),
             pct(row.share_min),

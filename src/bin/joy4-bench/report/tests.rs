@@ -223,6 +223,35 @@ fn summary_shows_first_keyframe_median_and_max_for_every_row() {
 }
 
 #[test]
+fn storms_are_marked_and_channel_runs_get_a_table_per_channel() {
+    let mut storm = row("joy4", "rtmp", 10_000, 50.0);
+    storm.ramp = 2000.0;
+    let mut channels = row("joy4", "rtmp", 400, 600.0);
+    channels.channels = 200;
+    channels.cpu_us_per_channel = Some(1200.0);
+    channels.rss_kib_per_channel = Some(350.0);
+    let mut base = row("nginx-rtmp", "rtmp", 400, 500.0);
+    base.channels = 200;
+    base.cpu_us_per_channel = Some(1000.0);
+    base.rss_kib_per_channel = Some(100.0);
+    let table = summary_table(
+        &[row("joy4", "rtmp", 10_000, 50.0), storm, channels, base],
+        Some("nginx"),
+    );
+    assert!(table.contains("| 10000 storm 2000/s |"), "{table}");
+    assert!(
+        !table.lines().next().unwrap().contains("channels"),
+        "{table}"
+    );
+    let per_channel = table.split("\n\n").nth(1).expect("a second table");
+    assert!(per_channel.contains("CPU µs/channel·s"), "{table}");
+    assert!(
+        per_channel.contains("| 1.20x |") && per_channel.contains("| 3.50x |"),
+        "{table}"
+    );
+}
+
+#[test]
 fn readers_are_named_by_their_rcvlowat() {
     assert_eq!(readers_name(0), "player");
     assert_eq!(readers_name(16384), "lowat 16K");
