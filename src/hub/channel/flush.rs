@@ -2,7 +2,6 @@
 //! in order with every other batch of the channel; and the deadline that ends a merge window.
 
 use std::io::IoSlice;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,9 +60,6 @@ impl MergeWindow {
         }
     }
 }
-
-/// What a pass over the subscribers may add to the merge window before the window gives way.
-const PASS_ALLOWANCE: Duration = Duration::from_millis(25);
 
 /// From this many subscribers on, a batch is written by two threads (the flushing thread and a
 /// helper), so the last subscriber of a big channel does not wait a whole pass of writes.
@@ -136,9 +132,7 @@ impl Channel {
             .into_iter()
             .flat_map(|format| flush.sinks.iter().filter(move |s| s.format == format))
             .collect();
-        let pass = Instant::now();
         let tally = offer_all(&ordered, &offer);
-        self.note_pass(pass.elapsed());
         drop(order);
         // Once per batch, not per subscriber.
         self.traffic.add_sent(tally.total());
@@ -152,7 +146,7 @@ impl Channel {
     /// arrives.
     pub(super) fn enqueue_frame(&self, mut st: MutexGuard<'_, State>, frame: Arc<Frame>) {
         st.batch.push(frame);
-        let window = self.window(st.sinks.len());
+        let window = self.merge.for_audience(st.sinks.len());
         let now = Instant::now();
         let started = match st.batch_started {
             Some(started) => started,
@@ -177,21 +171,6 @@ impl Channel {
         }
     }
 
-    /// The merge window for `subscribers`, less what the last pass over them took beyond
-    /// `PASS_ALLOWANCE` (down to half the window): the window is a budget of added delay, and a
-    /// pass over a big audience on a busy machine spends part of it.
-    pub(super) fn window(&self, subscribers: usize) -> Duration {
-        let window = self.merge.for_audience(subscribers);
-        let pass = Duration::from_micros(self.last_pass_us.load(Ordering::Relaxed));
-        let excess = pass.saturating_sub(PASS_ALLOWANCE).min(window / 2);
-        window - excess
-    }
-
-    pub(super) fn note_pass(&self, took: Duration) {
-        let us = took.as_micros().min(u64::MAX as u128) as u64;
-        self.last_pass_us.store(us, Ordering::Relaxed);
-    }
-
     /// Start a burst: the messages a publisher read at once. A channel that writes each message
     /// as it comes writes the whole burst at its end instead (one write per subscriber, not one
     /// per message), as an event loop would; it adds no delay beyond the burst's own handling.
@@ -211,7 +190,7 @@ impl Channel {
     /// Flush the pending batch if its merge window has ended (the timer's call).
     pub fn flush_if_due(&self) {
         let mut st = self.state.lock();
-        let window = self.window(st.sinks.len());
+        let window = self.merge.for_audience(st.sinks.len());
         let due = st
             .batch_started
             .is_some_and(|started| started.elapsed() >= window);
@@ -275,7 +254,7 @@ impl Drop for FlushHold {
         let channel = &self.0;
         let mut st = channel.state.lock();
         st.held = st.held.saturating_sub(1);
-        let window = channel.window(st.sinks.len());
+        let window = channel.merge.for_audience(st.sinks.len());
         if st.held == 0 && window.is_zero() && !st.batch.is_empty() {
             let flush = Channel::take_flush(&mut st);
             channel.finish_flush(st, flush);

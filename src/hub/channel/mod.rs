@@ -84,8 +84,6 @@ pub struct Channel {
     /// Held while a batch is written, taken before the state lock is released: batches reach
     /// every socket in order. Writes under it never block (they are non-blocking).
     flushing: Mutex<()>,
-    /// How long the last batch took to reach every subscriber, µs (see `Channel::window`).
-    last_pass_us: std::sync::atomic::AtomicU64,
     /// Bytes in and out and drops over the channel's life.
     pub traffic: Arc<ChannelTraffic>,
     /// The server's counters, which a flush adds its batch to.
@@ -148,7 +146,6 @@ impl Channel {
                 closed: false,
             }),
             flushing: Mutex::new(()),
-            last_pass_us: std::sync::atomic::AtomicU64::new(0),
             traffic: Arc::default(),
             counters: config.counters,
         })

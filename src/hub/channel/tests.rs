@@ -497,23 +497,3 @@ fn the_channel_counts_its_bytes_for_its_life_and_the_server_by_protocol() {
         ch.stats().totals.sent_bytes
     );
 }
-
-#[test]
-fn a_slow_pass_over_a_big_audience_shortens_the_window_by_its_excess_down_to_half() {
-    let ch = channel_with_window(Duration::from_millis(100), None);
-    assert_eq!(ch.window(5000), Duration::from_millis(100));
-    ch.note_pass(Duration::from_millis(20));
-    assert_eq!(
-        ch.window(5000),
-        Duration::from_millis(100),
-        "within the allowance"
-    );
-    ch.note_pass(Duration::from_millis(45));
-    assert_eq!(ch.window(5000), Duration::from_millis(80));
-    ch.note_pass(Duration::from_secs(2));
-    assert_eq!(
-        ch.window(5000),
-        Duration::from_millis(50),
-        "never below half"
-    );
-}
