@@ -13,7 +13,7 @@
 //! listing     the folder's files by channel; start-up repair; delete
 //! retention   -recorddeleteafter and -recordmaxbytes (the janitor thread)
 //! span        one playable MP4 of a time span, across files
-//! paths       channel folders (unsafe names refused) and START file names
+//! paths       channel folders (names that could leave the folder refused) and START file names
 //! settings, counters
 //! ```
 
