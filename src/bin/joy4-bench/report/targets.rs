@@ -146,19 +146,7 @@ pub fn check_targets(
             )),
             _ => {}
         }
-        verdict(
-            format!(
-                "share min {} >= {:.0}%:",
-                row.share_min
-                    .map_or("-".into(), |s| format!("{:.1}%", s * 100.0)),
-                MIN_SHARE * 100.0
-            ),
-            row.share_min.map(|s| s >= MIN_SHARE),
-        );
-        verdict(
-            format!("failed/disconnected {} = 0:", row.failures),
-            Some(row.failures == 0),
-        );
+        served_verdicts(row, &mut verdict);
         let p99 = ms(row.lat_p99);
         match t.latency_rule(row.subscribers) {
             _ if !compared => {}
