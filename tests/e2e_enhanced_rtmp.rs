@@ -169,22 +169,7 @@ fn assert_same(what: &str, got: &[Vec<u8>], sent: &[Vec<u8>], server: &Server) {
 fn run(name: &str, tags: Vec<Vec<u8>>, head: usize, codec: &str) {
     let server = Server::start(&["-publishergrace=0s"]);
     let path = format!("live/{name}");
-    let mut publisher =
-        RtmpClient::connect_app(server.rtmp_addr, "live").expect("publisher connects");
-    let sid = publisher.create_stream().expect("createStream");
-    publisher
-        .send_command(
-            sid,
-            "publish",
-            3.0,
-            amf::V::Null,
-            vec![amf::s(name), amf::s("live")],
-        )
-        .expect("send publish");
-    publisher
-        .wait_for(secs(5.0), "NetStream.Publish.Start", |m| {
-            m.status_code().as_deref() == Some("NetStream.Publish.Start")
-        })
+    let (mut publisher, sid) = RtmpClient::publisher(server.rtmp_addr, "live", name)
         .unwrap_or_else(|e| panic!("{e}\n{}", server.describe()));
     publisher.set_chunk_size(4096).expect("set chunk size");
 

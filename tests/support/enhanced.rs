@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{amf, secs, Proc, RtmpClient, Server, TestDir};
+use super::{Proc, RtmpClient, Server, TestDir};
 
 /// Frames in each fixture: 320x240 at 25 fps, a keyframe every 10.
 pub const FRAMES: usize = 30;
@@ -280,21 +280,7 @@ pub fn publish_enhanced_loop(
     track: &Track,
     seconds: f64,
 ) -> std::thread::JoinHandle<()> {
-    let mut client = RtmpClient::connect_app(server.rtmp_addr, "live").expect("publisher connects");
-    let sid = client.create_stream().expect("createStream");
-    client
-        .send_command(
-            sid,
-            "publish",
-            3.0,
-            amf::V::Null,
-            vec![amf::s(name), amf::s("live")],
-        )
-        .expect("send publish");
-    client
-        .wait_for(secs(5.0), "NetStream.Publish.Start", |m| {
-            m.status_code().as_deref() == Some("NetStream.Publish.Start")
-        })
+    let (mut client, sid) = RtmpClient::publisher(server.rtmp_addr, "live", name)
         .unwrap_or_else(|e| panic!("{e}\n{}", server.describe()));
     client.set_chunk_size(4096).expect("set chunk size");
     let tags = single_track_tags(track);
