@@ -124,14 +124,8 @@ pub fn segment(
                 format!("segment {sequence} is not in the window"),
             )
         })?;
-    let written = session.respond(socket, |s| {
-        write_segment(s, MP4_TYPE, &segment.bytes, range, x)
-    });
-    session
-        .stream
-        .meter
-        .note_media_ts(segment.start_ts.wrapping_add(segment.duration_ms));
-    Ok(written)
+    let end_ts = segment.start_ts.wrapping_add(segment.duration_ms);
+    Ok(session.send_segment(socket, MP4_TYPE, &segment.bytes, end_ts, range, x))
 }
 
 /// A part; the hinted one (or the next segment's first) is answered once it is complete.

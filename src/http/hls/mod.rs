@@ -28,7 +28,7 @@ use parking_lot::Mutex;
 
 use self::muxer::MUXER_IDLE;
 pub use self::muxer::{ChannelMuxer, MUXERS_STARTED};
-use self::response::{write_error, write_playlist, write_segment, Exchange, Refusal};
+use self::response::{write_error, write_playlist, Exchange, Refusal};
 use self::response::{CACHE_ENTRY, CACHE_PLAYLIST, SEGMENT_TYPE};
 pub use self::route::{route, HlsRequest};
 use self::session::{Lookup, Session, Sessions, SWEEP};
@@ -362,14 +362,8 @@ fn ts_segment(
             ),
         )
     })?;
-    let written = session.respond(socket, |s| {
-        write_segment(s, SEGMENT_TYPE, &segment.bytes, range, x)
-    });
-    session
-        .stream
-        .meter
-        .note_media_ts(segment.start_ts.wrapping_add(segment.duration_ms));
-    Ok(written)
+    let end_ts = segment.start_ts.wrapping_add(segment.duration_ms);
+    Ok(session.send_segment(socket, SEGMENT_TYPE, &segment.bytes, end_ts, range, x))
 }
 
 /// Start the thread that ends quiet or closed sessions and forgets stopped muxers.

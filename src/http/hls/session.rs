@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 use super::muxer::ChannelMuxer;
+use super::response::{write_segment, Exchange};
 use crate::hub::{CloseReason, StreamHandle};
 
 /// The housekeeping period: session expiry and muxer clean-up.
@@ -65,6 +66,22 @@ impl Session {
                 false
             }
         }
+    }
+
+    /// Send a whole segment (or the `range` of it asked for), and note on the viewer's stream
+    /// the media time it reaches: `end_ts`.
+    pub fn send_segment(
+        &self,
+        socket: &mut TcpStream,
+        content_type: &str,
+        bytes: &[u8],
+        end_ts: u32,
+        range: Option<&str>,
+        x: Exchange,
+    ) -> bool {
+        let written = self.respond(socket, |s| write_segment(s, content_type, bytes, range, x));
+        self.stream.meter.note_media_ts(end_ts);
+        written
     }
 }
 
