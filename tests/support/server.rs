@@ -1,14 +1,16 @@
 //! The server under test, started on loopback ports; `run_joy4` for short CLI runs.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::proc::read_in_background;
-use super::{Proc, BIN};
+use super::{Proc, BIN, TMP};
 
 /// The `joy4` binary, running. Dropping it kills it.
 pub struct Server {
@@ -36,13 +38,57 @@ fn listen_args(ports: [u16; 3]) -> Vec<String> {
     ]
 }
 
-/// Three free loopback ports (rtmp, http, httpapi): bound at once, then released.
+/// Three loopback ports (rtmp, http, httpapi) reserved for this test process until it exits, so
+/// that a server killed with -9 can be started again on them.
+///
+/// A port the kernel hands out (the ephemeral range, which `bind(0)` and every client socket use)
+/// could be taken by another test's client in the gap between the kill and the restart ("Address
+/// already in use"). These come from just below that range, where the kernel never picks, and
+/// each is reserved across parallel test processes by an exclusive lock on
+/// `target/tmp/ports/PORT.lock` held (with the open file) until this process exits; a port some
+/// other program has bound is skipped.
 pub fn free_ports() -> [u16; 3] {
-    let listeners: Vec<TcpListener> = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    let port = |i: usize| listeners[i].local_addr().unwrap().port();
-    [port(0), port(1), port(2)]
+    [reserve_port(), reserve_port(), reserve_port()]
+}
+
+/// The lock files of the ports this process reserved: kept open (and locked) until it exits.
+static RESERVED_PORTS: Mutex<Vec<File>> = Mutex::new(Vec::new());
+
+/// How many ports below the ephemeral range [`free_ports`] draws from.
+const RESERVED_SPAN: u16 = 8000;
+
+/// One port below the ephemeral range, locked for this process and free to bind right now.
+fn reserve_port() -> u16 {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_low.saturating_sub(RESERVED_SPAN).max(1024);
+    let span = ephemeral_low.saturating_sub(low).max(1);
+    let dir = Path::new(TMP).join("ports");
+    std::fs::create_dir_all(&dir).expect("create the port lock dir");
+    // Start somewhere different in each process so that parallel tests rarely meet.
+    let seed = std::process::id() as u64 * 7919
+        + SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64);
+    let mut reserved = RESERVED_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    for i in 0..span as u64 {
+        let port = low + ((seed + i) % span as u64) as u16;
+        let Ok(lock) = File::create(dir.join(format!("{port}.lock"))) else {
+            continue;
+        };
+        // Held by another test process, or already by this one (each open is its own lock).
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+            continue;
+        }
+        reserved.push(lock);
+        return port;
+    }
+    panic!("no free port in {low}..{ephemeral_low}");
 }
 
 fn connectable(addr: SocketAddr) -> SocketAddr {
@@ -64,7 +110,8 @@ impl Server {
     }
 
     /// Start on `ports` (rtmp, http, httpapi; 0 for any) plus `extra`, so that a server can be
-    /// killed and started again at the same addresses.
+    /// killed and started again at the same addresses: take them from [`free_ports`], whose
+    /// ports no other socket can take in between.
     pub fn start_on(ports: [u16; 3], extra: &[&str]) -> Server {
         let mut args = listen_args(ports);
         args.extend(extra.iter().map(|s| s.to_string()));
