@@ -2,8 +2,8 @@
 # Run the whole test suite: unit tests and the end-to-end tests (the real binary driven by real
 # clients). Installs with apt-get whatever the tests need and is missing: ffmpeg/ffprobe, rtmpdump
 # (a librtmp client), GStreamer with its RTMP, soup, x264 and AAC plugins, chromium and
-# chromium-driver (the watch page's browser tests), Python's Prometheus client (the /metrics
-# parser check), systemd's systemd-analyze (the unit file check), and for the HLS tests nginx,
+# chromium-driver (the watch page's browser tests), VLC (cvlc: recordings play in VLC), Python's
+# Prometheus client (the /metrics parser check), systemd's systemd-analyze (the unit file check), and for the HLS tests nginx,
 # npm and hls.js.
 # Extra arguments go to the test binaries (a name filter, --nocapture, ...):
 #   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
@@ -46,6 +46,10 @@ fi
 # The API's /metrics test checks the text with the Prometheus client library's own parser.
 if ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   MISSING+=(python3 python3-prometheus-client)
+fi
+# Recordings are played by VLC too (cvlc remuxing with its MP4 demuxer and avformat muxer).
+if ! have cvlc; then
+  MISSING+=(vlc-bin vlc-plugin-base)
 fi
 # docs/joy4.service is checked with systemd-analyze verify (the package alone: nothing is booted).
 if ! [ -x /usr/bin/systemd-analyze ]; then

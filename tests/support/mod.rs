@@ -32,6 +32,7 @@
 //! | `enhanced` | HEVC and AV1 fixtures as Enhanced RTMP tags |
 //! | `flv` | FLV tags, the incremental parser, a live HTTP-FLV reader |
 //! | `watch` | an HTTP-FLV player on its own thread noting video arrivals |
+//! | `vlc` | headless VLC remuxing a recording to MPEG-TS (as `nobody` when root) |
 //! | `amf` | AMF0 values, encoder and decoder |
 //! | `chunks` | RTMP chunk writing, handshake bytes, messages |
 //! | `rtmp` | the RTMP client |
@@ -62,6 +63,7 @@ mod record;
 mod rtmp;
 mod server;
 pub mod soak;
+mod vlc;
 mod watch;
 mod webdriver;
 
@@ -89,6 +91,7 @@ pub use {
     record::*,
     rtmp::*,
     server::*,
+    vlc::*,
     watch::*,
     webdriver::*,
 };
