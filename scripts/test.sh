@@ -3,8 +3,8 @@
 # clients). Installs with apt-get whatever the tests need and is missing: ffmpeg/ffprobe, rtmpdump
 # (a librtmp client), GStreamer with its RTMP, soup, x264 and AAC plugins, chromium and
 # chromium-driver (the watch page's browser tests), VLC (cvlc: recordings play in VLC), Python's
-# Prometheus client (the /metrics parser check), systemd's systemd-analyze (the unit file check), and for the HLS tests nginx,
-# npm and hls.js.
+# Prometheus client (the /metrics parser check) and fusepy (a FUSE disk that stalls), systemd's
+# systemd-analyze (the unit file check), and for the HLS tests nginx, npm and hls.js.
 # Extra arguments go to the test binaries (a name filter, --nocapture, ...):
 #   scripts/test.sh bad_inputs -- or --  scripts/test.sh --nocapture
 set -euo pipefail
@@ -50,6 +50,11 @@ fi
 # Recordings are played by VLC too (cvlc remuxing with its MP4 demuxer and avformat muxer).
 if ! have cvlc; then
   MISSING+=(vlc-bin vlc-plugin-base)
+fi
+# The slow-disk recording test mounts tests/support/slowfs.py, a FUSE filesystem in Python
+# (fusepy; as root libfuse mounts without fusermount).
+if ! /usr/bin/python3 -c 'import fusepy' >/dev/null 2>&1; then
+  MISSING+=(python3 python3-fusepy)
 fi
 # docs/joy4.service is checked with systemd-analyze verify (the package alone: nothing is booted).
 if ! [ -x /usr/bin/systemd-analyze ]; then

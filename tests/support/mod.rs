@@ -38,6 +38,7 @@
 //! | `rtmp` | the RTMP client |
 //! | `api` | the REST API client |
 //! | `callback` | a callback server recording `POST …/event/NAME` |
+//! | `slowdisk` | a FUSE disk whose next write stalls when told (`slowfs.py`) |
 //! | `soak` | the churn soak: short connections of every kind, then back to the baseline |
 //! | `webdriver` | headless Chromium driven through chromedriver's WebDriver API |
 #![allow(dead_code)]
@@ -62,6 +63,7 @@ mod prometheus;
 mod record;
 mod rtmp;
 mod server;
+mod slowdisk;
 pub mod soak;
 mod vlc;
 mod watch;
@@ -91,6 +93,7 @@ pub use {
     record::*,
     rtmp::*,
     server::*,
+    slowdisk::*,
     vlc::*,
     watch::*,
     webdriver::*,
