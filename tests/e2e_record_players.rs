@@ -1,5 +1,5 @@
-//! Recordings play in VLC, while they are written and once done: VLC's MP4 demuxer reads the
-//! fMP4 file and remuxes what it read to Matroska; ffprobe counts (and decodes) the frames VLC
+//! Recordings play in VLC, while they are written, once done and after a kill -9: VLC's MP4
+//! demuxer reads the fMP4 file and remuxes what it read to Matroska; ffprobe counts (and decodes) the frames VLC
 //! got and compares them with what the recording held as VLC read it.
 mod support;
 
@@ -92,6 +92,54 @@ fn vlc_plays_a_recording_while_it_is_written_and_once_it_is_done() {
         "VLC read {video} of {file_video} video frames"
     );
     // VLC leaves out the last few AAC frames of any MP4 (5 of ffmpeg's own fMP4 of this clip).
+    assert!(
+        audio.abs_diff(file_audio) <= 8,
+        "VLC read {audio} of {file_audio} audio frames"
+    );
+    assert!(decoded + 2 >= video as u64, "{decoded} of {video} decoded");
+}
+
+#[test]
+fn vlc_plays_what_a_kill_9_left() {
+    let scratch = VlcScratch::new();
+    let dir = scratch.path.join("record");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = Server::start(&[
+        &format!("-recorddir={}", dir.display()),
+        "-recordall",
+        "-recordpart=500ms",
+    ]);
+    let clip = clip_h264_aac(320, 240, 10);
+    let _publisher = publish(&clip, &server.rtmp_url("live/crash"));
+    let id = api::publisher_id(&server, "crash");
+    api::wait_media_time(&server, &id, 4.0);
+    let received = api::f64_of(&api::stream_stat(&server, &id).unwrap()["time"]);
+    server.proc.kill();
+    let files: Vec<_> = std::fs::read_dir(dir.join("live/crash"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let (file_video, file_audio, key_first) = packet_counts(&files[0]);
+    assert!(key_first);
+    // At most -recordpart (and a frame held back) of what joy4 had received is missing.
+    assert!(
+        file_video as f64 / FPS >= received - 0.75,
+        "{file_video} frames recorded of {received} s received"
+    );
+    let out = scratch
+        .remux(&files[0], "killed")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (video, audio, decoded) = vlc_output(&out);
+    println!(
+        "VLC read {video} video frames ({decoded} decoded) and {audio} audio frames of the \
+         {file_video} and {file_audio} a kill -9 left ({received} s received)"
+    );
+    assert!(
+        video.abs_diff(file_video) <= 2,
+        "VLC read {video} of {file_video} video frames"
+    );
     assert!(
         audio.abs_diff(file_audio) <= 8,
         "VLC read {audio} of {file_audio} audio frames"
