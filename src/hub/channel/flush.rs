@@ -138,7 +138,6 @@ impl Channel {
             second: clock_seconds(),
         };
         let tally = offer_all(&flush.sinks, &offer);
-        drop(offer);
         flush.frames.clear();
         *order = flush.frames;
         drop(order);
