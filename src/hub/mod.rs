@@ -42,7 +42,7 @@ pub use guard::StreamGuard;
 pub use handle::StreamHandle;
 pub use headers::{Headers, MediaInfo};
 pub use registry::{Hub, HubError, HubSettings};
-pub use sink::{Format, QueueEnd, SharedBatch, Sink, Wire};
+pub use sink::{Format, QueueEnd, SharedBatch, Sink, Wire, GATHER_WAKE_FRAMES};
 pub use stats::{ChannelStats, ChannelTotals, StreamStats};
 pub use stream::{ReconnectAsk, Reconnector, Stream};
 pub use traffic::{ChannelTraffic, Protocol, Traffic};

@@ -69,7 +69,7 @@ pub(super) const PARALLEL_FLUSH_SINKS: usize = 1024;
 pub(super) struct Flush {
     frames: Vec<Arc<Frame>>,
     sinks: Arc<Vec<Arc<Sink>>>,
-    headers: Vec<Packet>,
+    headers: Arc<[Packet]>,
     has_video: bool,
 }
 
@@ -80,22 +80,32 @@ impl Channel {
         if st.batch.is_empty() {
             return None;
         }
-        let frames = std::mem::take(&mut st.batch);
         if st.sinks.is_empty() {
+            st.batch.clear();
             return None;
         }
+        let frames = std::mem::take(&mut st.batch);
+        let state = &mut *st;
+        let headers = state
+            .headers_list
+            .get_or_insert_with(|| state.headers.iter().cloned().collect())
+            .clone();
         Some(Flush {
             frames,
             sinks: st.sinks.clone(),
-            headers: st.headers.iter().cloned().collect(),
+            headers,
             has_video: st.media.video_codec.is_some(),
         })
     }
 
     /// Release the state lock and write the batch, in order with every other flush.
-    pub(super) fn finish_flush(&self, st: MutexGuard<'_, State>, flush: Option<Flush>) {
-        let Some(flush) = flush else { return };
-        let order = self.flushing.lock();
+    pub(super) fn finish_flush(&self, mut st: MutexGuard<'_, State>, flush: Option<Flush>) {
+        let Some(mut flush) = flush else { return };
+        let mut order = self.flushing.lock();
+        // The previous batch's vector, emptied, takes the next batch.
+        if st.batch.capacity() == 0 {
+            st.batch = std::mem::take(&mut *order);
+        }
         drop(st);
         // In-process consumers (recordings, HLS muxers, push relays) take frames, not bytes:
         // a batch only they get is never serialised (the buffer would hold the bytes too).
@@ -127,12 +137,9 @@ impl Channel {
             max_lag_ms: self.max_lag_ms,
             second: clock_seconds(),
         };
-        // One format after the other, so a wire that stages a batch loads each only once.
-        let ordered: Vec<&Arc<Sink>> = [Format::Rtmp, Format::Flv]
-            .into_iter()
-            .flat_map(|format| flush.sinks.iter().filter(move |s| s.format == format))
-            .collect();
-        let tally = offer_all(&ordered, &offer);
+        let tally = offer_all(&flush.sinks, &offer);
+        flush.frames.clear();
+        *order = flush.frames;
         drop(order);
         // Once per batch, not per subscriber.
         self.traffic.add_sent(tally.total());
@@ -201,22 +208,29 @@ impl Channel {
     }
 }
 
-/// Offer a batch to every sink, in two halves on two threads for a big channel when the machine
-/// has more than one core. Each sink is offered by exactly one thread, and both are done before
-/// this returns, so the per-channel flush order holds. Returns the bytes written directly.
-fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) -> BatchTally {
+/// Offer a batch to every sink, one format after the other (so a wire that stages a batch loads
+/// each only once), in two halves on two threads for a big channel when the machine has more
+/// than one core. Each sink is offered by exactly one thread, and both are done before this
+/// returns, so the per-channel flush order holds. Returns the bytes written directly.
+fn offer_all(sinks: &[Arc<Sink>], offer: &Offer<'_>) -> BatchTally {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let by_format = || {
+        [Format::Rtmp, Format::Flv]
+            .into_iter()
+            .flat_map(|format| sinks.iter().filter(move |s| s.format == format))
+    };
     if sinks.len() < PARALLEL_FLUSH_SINKS || cores < 2 {
-        return offer_each(sinks, offer);
+        return offer_each(by_format(), offer);
     }
-    let (mine, theirs) = sinks.split_at(sinks.len() / 2);
+    let ordered: Vec<&Arc<Sink>> = by_format().collect();
+    let (mine, theirs) = ordered.split_at(ordered.len() / 2);
     std::thread::scope(|scope| {
         let helper = std::thread::Builder::new()
             .name("flush-helper".into())
             .stack_size(128 * 1024)
-            .spawn_scoped(scope, || offer_each(theirs, offer));
-        let mut tally = offer_each(mine, offer);
+            .spawn_scoped(scope, || offer_each(theirs.iter().copied(), offer));
+        let mut tally = offer_each(mine.iter().copied(), offer);
         match helper {
             Ok(helper) => match helper.join() {
                 Ok(theirs) => tally.merge(theirs),
@@ -224,14 +238,14 @@ fn offer_all(sinks: &[&Arc<Sink>], offer: &Offer<'_>) -> BatchTally {
             },
             Err(e) => {
                 log::debug!("no flush helper thread ({e}): writing the whole batch on one thread");
-                tally.merge(offer_each(theirs, offer));
+                tally.merge(offer_each(theirs.iter().copied(), offer));
             }
         }
         tally
     })
 }
 
-fn offer_each(sinks: &[&Arc<Sink>], offer: &Offer<'_>) -> BatchTally {
+fn offer_each<'s>(sinks: impl Iterator<Item = &'s Arc<Sink>>, offer: &Offer<'_>) -> BatchTally {
     let mut tally = BatchTally::default();
     for sink in sinks {
         tally.add(sink.protocol, sink.offer(offer));

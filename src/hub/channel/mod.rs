@@ -48,6 +48,8 @@ struct State {
     limits: BufferLimits,
     buffer: GopBuffer,
     headers: Headers,
+    /// `headers` as a list a flush shares by reference count; rebuilt after a header changes.
+    headers_list: Option<Arc<[Packet]>>,
     media: MediaInfo,
     /// Copied on change, so a flush takes a snapshot with one reference count.
     sinks: Arc<Vec<Arc<Sink>>>,
@@ -82,8 +84,10 @@ pub struct Channel {
     this: Weak<Channel>,
     state: Mutex<State>,
     /// Held while a batch is written, taken before the state lock is released: batches reach
-    /// every socket in order. Writes under it never block (they are non-blocking).
-    flushing: Mutex<()>,
+    /// every socket in order. Writes under it never block (they are non-blocking). It keeps the
+    /// vector of the batch written last, emptied, for the channel's next batch: a publisher's
+    /// reads allocate no batch.
+    flushing: Mutex<Vec<Arc<Frame>>>,
     /// Bytes in and out and drops over the channel's life.
     pub traffic: Arc<ChannelTraffic>,
     /// The server's counters, which a flush adds its batch to.
@@ -132,6 +136,7 @@ impl Channel {
                 limits: config.limits,
                 buffer: GopBuffer::new(),
                 headers: Headers::default(),
+                headers_list: None,
                 media: MediaInfo::default(),
                 sinks: Arc::new(Vec::new()),
                 batch: Vec::new(),
@@ -145,7 +150,7 @@ impl Channel {
                 vacant_since: None,
                 closed: false,
             }),
-            flushing: Mutex::new(()),
+            flushing: Mutex::new(Vec::new()),
             traffic: Arc::default(),
             counters: config.counters,
         })
@@ -338,6 +343,7 @@ impl Channel {
         }
         let codec_changed = slot.packet.is_some() && packet.kind != PacketKind::Data;
         *slot.packet = Some(packet.clone());
+        state.headers_list = None;
         if slot.first_of_kind {
             state.media.observe(&packet);
         }

@@ -48,6 +48,9 @@ pub(crate) enum Backlog {
 
 /// Frames a subscriber may have queued before it counts as behind.
 pub const MAX_QUEUED_FRAMES: usize = 1024;
+/// An in-process consumer letting frames gather is woken when this many are queued (a burst),
+/// well before the queue counts as behind.
+pub const GATHER_WAKE_FRAMES: usize = MAX_QUEUED_FRAMES / 4;
 /// Queue items (batches) before the subscriber counts as behind; a few more are kept for the end.
 const QUEUE_ITEMS: usize = 128;
 const QUEUE_SLACK: usize = 4;
@@ -67,6 +70,9 @@ struct SinkState {
     ended: bool,
     /// An end taken off the queue while frames were still to be handed out (queue mode).
     pending_end: Option<CloseReason>,
+    /// The in-process consumer lets frames gather (`Sink::gather`): only an end or a burst
+    /// (`GATHER_WAKE_FRAMES`) wakes it.
+    gathering: bool,
     /// What the subscriber's thread (or an in-process consumer) has still to take, in order.
     backlog: VecDeque<Backlog>,
     /// The counters of the channel joined last, which the subscriber's own writes count into.
@@ -148,7 +154,9 @@ impl Sink {
     /// wait for ever), and make sure that side looks: the socket becomes the subscriber
     /// thread's, which is woken if it had not been already.
     fn push(&self, st: &mut SinkState, item: Backlog) {
-        if st.backlog.len() < QUEUE_ITEMS + QUEUE_SLACK || matches!(item, Backlog::End(_)) {
+        let is_end = matches!(item, Backlog::End(_));
+        // An in-process queue is bounded by its frames (see `behind`), not its items.
+        if self.wire.is_none() || st.backlog.len() < QUEUE_ITEMS + QUEUE_SLACK || is_end {
             st.backlog.push_back(item);
         }
         match &self.wire {
@@ -160,7 +168,9 @@ impl Sink {
                 }
             }
             None => {
-                self.queued.notify_one();
+                if !st.gathering || is_end || st.queued_frames >= GATHER_WAKE_FRAMES {
+                    self.queued.notify_one();
+                }
             }
         }
     }
@@ -294,11 +304,11 @@ impl Sink {
             pieces.extend(frames.iter().cloned().map(Piece::Frame));
             return self.deliver(&mut st, pieces, offer.max_lag_ms);
         }
-        if self.wire.is_none() && frames.len() == 1 {
-            self.enqueue_frame(&mut st, &frames[0], offer.max_lag_ms);
+        if self.wire.is_none() {
+            self.enqueue_frames(&mut st, frames, offer.max_lag_ms);
             return 0;
         }
-        if st.owner_writes || self.wire.is_none() {
+        if st.owner_writes {
             let pieces = frames.iter().cloned().map(Piece::Frame).collect();
             self.enqueue(&mut st, pieces, 0, offer.max_lag_ms);
             return 0;
@@ -413,11 +423,15 @@ impl Sink {
     }
 
     /// `enqueue` of one frame for an in-process consumer, as a queue item of its own.
-    fn enqueue_frame(&self, st: &mut SinkState, frame: &Arc<Frame>, max_lag_ms: u32) {
-        let lag = ts_diff(frame.timestamp(), self.stream.meter.dequeued_ts());
-        let behind = st.queued_frames + 1 > MAX_QUEUED_FRAMES
-            || lag > max_lag_ms.min(i32::MAX as u32) as i32
-            || st.backlog.len() >= QUEUE_ITEMS;
+    /// Queue frames for an in-process consumer, one item each (the queue keeps its room, so
+    /// nothing is allocated), or start skipping if it is too far behind.
+    fn enqueue_frames(&self, st: &mut SinkState, frames: &[Arc<Frame>], max_lag_ms: u32) {
+        let Some((last, rest)) = frames.split_last() else {
+            return;
+        };
+        let lag = ts_diff(last.timestamp(), self.stream.meter.dequeued_ts());
+        let behind = st.queued_frames + frames.len() > MAX_QUEUED_FRAMES
+            || lag > max_lag_ms.min(i32::MAX as u32) as i32;
         if behind {
             log::debug!(
                 "subscriber {} is behind ({} frames queued, lag {lag} ms): skipping to the next keyframe",
@@ -425,12 +439,19 @@ impl Sink {
                 st.queued_frames
             );
             st.skipping = true;
-            st.headers_missed |= frame.is_header();
-            self.count_dropped(st, 1);
+            st.headers_missed |= frames.iter().any(|f| f.is_header());
+            self.count_dropped(st, frames.len());
             return;
         }
-        st.queued_frames += 1;
-        self.push(st, Backlog::Frame(frame.clone()));
+        st.queued_frames += frames.len();
+        st.backlog.extend(rest.iter().cloned().map(Backlog::Frame));
+        self.push(st, Backlog::Frame(last.clone()));
+    }
+
+    /// A socket subscriber's queue holds at most `QUEUE_ITEMS` batches; an in-process one, which
+    /// takes many batches at once, is bounded by its frames and lag only.
+    fn items_full(&self, st: &SinkState) -> bool {
+        self.wire.is_some() && st.backlog.len() >= QUEUE_ITEMS
     }
 
     /// Queue pieces for the subscriber's thread, or start skipping if it is too far behind.
@@ -446,7 +467,7 @@ impl Sink {
             .unwrap_or(0);
         let behind = st.queued_frames + frames > MAX_QUEUED_FRAMES
             || lag > max_lag_ms.min(i32::MAX as u32) as i32
-            || st.backlog.len() >= QUEUE_ITEMS;
+            || self.items_full(st);
         // A partly written piece must be finished, or the byte stream breaks.
         if behind && skip == 0 {
             log::debug!(

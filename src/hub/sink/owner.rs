@@ -3,10 +3,10 @@
 
 use std::io::IoSlice;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::wire::{slices, Piece};
-use super::{Backlog, Sink};
+use super::{Backlog, Sink, GATHER_WAKE_FRAMES};
 use crate::hub::frame::Frame;
 use crate::hub::meter::clock_seconds;
 use crate::hub::types::CloseReason;
@@ -87,6 +87,21 @@ impl Sink {
                 return end;
             }
         }
+    }
+
+    /// Queue mode: let frames gather for up to `max` without being woken for each; only the
+    /// queue's end or a burst (`GATHER_WAKE_FRAMES` queued) cuts it short. The consumer then
+    /// takes them at once with `next_batch`.
+    pub fn gather(&self, max: Duration) {
+        let until = Instant::now() + max;
+        let mut st = self.state.lock();
+        st.gathering = true;
+        while !st.ended && st.pending_end.is_none() && st.queued_frames < GATHER_WAKE_FRAMES {
+            if self.queued.wait_until(&mut st, until).timed_out() {
+                break;
+            }
+        }
+        st.gathering = false;
     }
 
     /// Queue mode: block up to `timeout` for frames, then take all that are queued.

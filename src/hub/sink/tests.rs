@@ -270,3 +270,55 @@ fn drops_and_the_owners_writes_count_into_the_joined_channel_and_the_server() {
     assert_eq!(counters.traffic.sent(Protocol::HttpFlv), written);
     assert_eq!(sink.stream.bytes_out(), written);
 }
+
+/// Runs `sink.gather(max)` on a thread of its own; returns how long it took.
+fn gather_on_thread(sink: &Arc<Sink>, max: Duration) -> std::thread::JoinHandle<Duration> {
+    let sink = sink.clone();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        sink.gather(max);
+        started.elapsed()
+    })
+}
+
+#[test]
+fn a_gathering_consumer_is_not_woken_by_frames_but_by_its_end() {
+    let sink = Sink::queue(stream());
+    let gatherer = gather_on_thread(&sink, Duration::from_secs(30));
+    for i in 0..10 {
+        std::thread::sleep(Duration::from_millis(5));
+        offer_all(&sink, &[video(i * 40, i == 0)]);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!gatherer.is_finished(), "frames ended the gathering");
+    sink.end(CloseReason::ChannelClosed);
+    assert!(gatherer.join().unwrap() < Duration::from_secs(10));
+    let mut out = Vec::new();
+    assert_eq!(sink.next_batch(Duration::ZERO, &mut out), Ok(true));
+    assert_eq!(out.len(), 10);
+}
+
+#[test]
+fn a_burst_ends_the_gathering_long_before_the_queue_counts_as_behind() {
+    let sink = Sink::queue(stream());
+    let gatherer = gather_on_thread(&sink, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(20));
+    let burst: Vec<_> = (0..GATHER_WAKE_FRAMES as u32)
+        .map(|i| video(i * 10, i == 0))
+        .collect();
+    offer_all(&sink, &burst);
+    assert!(gatherer.join().unwrap() < Duration::from_secs(10));
+    let mut out = Vec::new();
+    assert_eq!(sink.next_batch(Duration::ZERO, &mut out), Ok(true));
+    assert_eq!(out.len(), GATHER_WAKE_FRAMES, "nothing was dropped");
+    assert_eq!(sink.stream.dropped_packets(), 0);
+}
+
+#[test]
+fn a_gathering_limited_to_a_moment_returns_by_itself() {
+    let sink = Sink::queue(stream());
+    let took = gather_on_thread(&sink, Duration::from_millis(30))
+        .join()
+        .unwrap();
+    assert!(took >= Duration::from_millis(30));
+}

@@ -5,8 +5,9 @@
 //! `-maxlag` of media waiting; a writer further behind skips to the next keyframe, which this
 //! thread notices (the frames it missed are counted) and reports as "disk too slow". The
 //! publisher's thread never waits on a disk. The writer takes what is queued, then lets frames
-//! gather for `GATHER` (200 ms, never past a part's deadline; not at all after a burst) before
-//! it looks again, so it wakes about five times a second rather than once per frame.
+//! gather for `GATHER` (1 s, never past a part's deadline; not at all after a burst) before it
+//! looks again, so it wakes about once a part rather than once per frame; only the queue's end
+//! (stop, shutdown) wakes it sooner.
 //!
 //! Files: a file opens at the first video keyframe (or, without video, the first frame), a part
 //! is written at each video keyframe and at most `-recordpart` after its first frame arrived,
@@ -22,7 +23,9 @@ use super::counters::{self, FILES_DONE, TOO_SLOW, WRITE_ERRORS};
 use super::file::{Mp4Tracks, RecordFile};
 use super::paths::RecordFormat;
 use super::recording::{Context, CurrentFile, Recording};
-use crate::hub::{Channel, CloseReason, Frame, HubEvent, QueueEnd, RecordDone, Sink};
+use crate::hub::{
+    Channel, CloseReason, Frame, HubEvent, QueueEnd, RecordDone, Sink, GATHER_WAKE_FRAMES,
+};
 use crate::media::mp4::{Mp4Error, TrackConfig};
 use crate::media::{ts_diff, Packet, PacketKind};
 
@@ -30,12 +33,13 @@ mod output;
 
 const IDLE_TICK: Duration = Duration::from_millis(500);
 /// After a batch, the writer lets frames gather this long (never past a part's deadline)
-/// before it takes the next: about five wake-ups a second instead of one per frame. The queue
-/// holds far more (1024 frames, 128 batches, `-maxlag` of media): a publisher bursting at 25
-/// times its rate fills `-maxlag` (5 s) no sooner than this.
-const GATHER: Duration = Duration::from_millis(200);
+/// before it takes the next: about one wake-up a part instead of one per frame. The queue holds
+/// far more (1024 frames, `-maxlag` of media), and a burst ends the gathering early.
+const GATHER: Duration = Duration::from_secs(1);
 /// A batch this big means frames come faster than they play (a burst): take the next at once.
-const BURST_FRAMES: usize = 64;
+/// Over twice what a `GATHER` of 60 fps video and 48 kHz audio holds; a gather ends when it is
+/// reached (`GATHER_WAKE_FRAMES`).
+const BURST_FRAMES: usize = GATHER_WAKE_FRAMES;
 /// How long a new file waits for the first frame of an audio track announced but not seen.
 const AUDIO_WAIT_MS: i64 = 1000;
 
@@ -149,7 +153,7 @@ impl Session {
                 let until_part = self.part_started.map_or(GATHER, |t| {
                     (t + self.ctx.settings.part).saturating_duration_since(Instant::now())
                 });
-                std::thread::sleep(GATHER.min(until_part));
+                sink.gather(GATHER.min(until_part));
             }
         };
         let (reason, detail) = end;
