@@ -102,8 +102,7 @@ fn a_disk_that_stalls_ends_the_recording_as_too_slow_and_viewers_never_notice() 
         took.as_secs_f64() >= STALL_SECS - 1.5,
         "{took:?}: ended before the queue was full"
     );
-    let counted = metric(&server, "joy4_record_too_slow_total").unwrap_or(0.0);
-    assert!(counted >= 1.0, "joy4_record_too_slow_total {counted}");
+    assert_eq!(metric(&server, "joy4_record_too_slow_total"), Some(1.0));
     assert!(
         server.log_text().contains("the disk is too slow"),
         "{}",
@@ -168,4 +167,20 @@ fn a_disk_that_stalls_ends_the_recording_as_too_slow_and_viewers_never_notice() 
         ts_steps.iter().all(|&step| step <= 80),
         "frames skipped: timestamp steps {ts_steps:?}"
     );
+
+    // One stall is one episode: reported and counted once, and the recording goes on in a
+    // new file that nothing ends.
+    let resumed = wait_until(Duration::from_secs(10), || {
+        listing(&server, "live/slow")
+            .into_iter()
+            .find(|f| f["recording"] == true && f["duration"].as_f64() > Some(2.0))
+    });
+    assert!(resumed.is_some(), "no new file\n{}", server.describe());
+    let too_slow: Vec<_> = callbacks
+        .named("recordDone")
+        .into_iter()
+        .filter(|b| b["detail"] == "disk too slow")
+        .collect();
+    assert_eq!(too_slow.len(), 1, "{too_slow:?}");
+    assert_eq!(metric(&server, "joy4_record_too_slow_total"), Some(1.0));
 }

@@ -210,6 +210,12 @@ impl Sink {
         true
     }
 
+    /// Whether the subscriber fell behind and waits for a keyframe to resume (frames it misses
+    /// are counted as dropped).
+    pub fn is_skipping(&self) -> bool {
+        self.state.lock().skipping
+    }
+
     /// An in-process consumer that takes frames with `next_batch` (no socket).
     pub fn is_in_process(&self) -> bool {
         self.wire.is_none()

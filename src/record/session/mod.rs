@@ -76,6 +76,8 @@ pub(super) struct Session {
     /// After a failure, no file starts before this time on the timeline.
     retry_at_ms: Option<i64>,
     dropped_seen: u64,
+    /// In a "disk too slow" episode: the queue has dropped frames and not yet caught up.
+    too_slow: bool,
 }
 
 impl Session {
@@ -105,6 +107,7 @@ impl Session {
             batch_since: Instant::now(),
             retry_at_ms: None,
             dropped_seen: 0,
+            too_slow: false,
         }
     }
 
@@ -139,7 +142,7 @@ impl Session {
                 log::warn!("record: channel {channel_id} is not recorded: {what}");
                 break ("unsupportedCodec", Some(what));
             }
-            self.check_dropped();
+            self.check_dropped(sink.is_skipping());
             if let Some(reason) = ended {
                 break (self.end_reason(reason), None);
             }

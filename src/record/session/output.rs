@@ -120,21 +120,32 @@ impl Session {
         self.finish_file("error", Some(detail));
     }
 
-    /// Frames the queue dropped because this thread fell behind: the disk is too slow.
-    pub(super) fn check_dropped(&mut self) {
+    /// Frames the queue dropped because this thread fell behind: the disk is too slow. One
+    /// episode (the queue skipping until it resumes at a keyframe) is counted and reported
+    /// once, though its drops are counted over several batches; `skipping` is the queue's state
+    /// now.
+    pub(super) fn check_dropped(&mut self, skipping: bool) {
         let dropped = self.rec.record.dropped_packets();
-        if dropped > self.dropped_seen {
-            self.dropped_seen = dropped;
-            counters::add(&TOO_SLOW, 1);
-            log::warn!(
-                "record: channel {}: the disk is too slow, frames were lost",
-                self.channel.id
-            );
-            if self.file.is_some() {
-                self.finish_file("error", Some("disk too slow".into()));
-                // The queue resumes at the next keyframe: so does the next file.
-                self.retry_at_ms = None;
+        let new_drops = dropped > self.dropped_seen;
+        self.dropped_seen = dropped;
+        if !new_drops {
+            if !skipping {
+                self.too_slow = false;
             }
+            return;
+        }
+        if std::mem::replace(&mut self.too_slow, true) {
+            return;
+        }
+        counters::add(&TOO_SLOW, 1);
+        log::warn!(
+            "record: channel {}: the disk is too slow, frames were lost",
+            self.channel.id
+        );
+        if self.file.is_some() {
+            self.finish_file("error", Some("disk too slow".into()));
+            // The queue resumes at the next keyframe: so does the next file.
+            self.retry_at_ms = None;
         }
     }
 
