@@ -126,6 +126,8 @@ struct Connection {
     fault_panic: bool,
     /// Where the API's ReconnectRequests for this client go.
     reconnect: Arc<ReconnectMailbox>,
+    /// The session's events for the message at hand: one vector for the connection's life.
+    events: Vec<SessionEvent>,
 }
 
 impl Connection {
@@ -162,6 +164,7 @@ impl Connection {
             unpublished: false,
             fault_panic: false,
             reconnect: Arc::new(ReconnectMailbox::default()),
+            events: Vec::new(),
             setup_deadline: Instant::now() + net::SETUP_TIMEOUT,
         })
     }
@@ -284,13 +287,15 @@ impl Connection {
                 None
             };
             while let Some(raw) = self.reader.next_message()? {
-                let events = self.session.handle(raw)?;
+                let mut events = std::mem::take(&mut self.events);
+                self.session.handle_into(raw, &mut events)?;
                 self.flush_session()?;
-                for event in events {
+                for event in events.drain(..) {
                     if let Some(reason) = self.on_event(event)? {
                         return Ok(Step::Ended(reason));
                     }
                 }
+                self.events = events;
             }
             drop(burst);
             if until_playing && (self.playing || self.publishing) {

@@ -114,13 +114,24 @@ impl ServerSession {
 
     /// Handle one message from the chunk layer.
     pub fn handle(&mut self, raw: RawMessage) -> Result<Vec<SessionEvent>, SessionError> {
+        let mut events = Vec::new();
+        self.handle_into(raw, &mut events)?;
+        Ok(events)
+    }
+
+    /// `handle`, adding the events to `events` (a connection reuses one vector for every
+    /// message).
+    pub fn handle_into(
+        &mut self,
+        raw: RawMessage,
+        events: &mut Vec<SessionEvent>,
+    ) -> Result<(), SessionError> {
         let timestamp = raw.timestamp;
         let stream_id = raw.stream_id;
-        let mut events = Vec::new();
         let msg = match Message::decode(raw.type_id, raw.payload) {
             Err(e) if e.is_oversized_data() => {
                 log::warn!("dropping a data message: {e}");
-                return Ok(events);
+                return Ok(());
             }
             other => other?,
         };
@@ -136,10 +147,10 @@ impl ServerSession {
                 );
             }
             Message::UserControl(_) => {}
-            Message::Audio(body) => self.media(PacketKind::Audio, timestamp, body, &mut events),
-            Message::Video(body) => self.media(PacketKind::Video, timestamp, body, &mut events),
+            Message::Audio(body) => self.media(PacketKind::Audio, timestamp, body, events),
+            Message::Video(body) => self.media(PacketKind::Video, timestamp, body, events),
             Message::Data { values, payload } => match message::data_body(&values, payload) {
-                Some(body) => self.media(PacketKind::Data, timestamp, body, &mut events),
+                Some(body) => self.media(PacketKind::Data, timestamp, body, events),
                 None => log::warn!(
                     "dropping a data message whose AMF0 form exceeds {} bytes",
                     message::MAX_DATA_LEN
@@ -150,7 +161,7 @@ impl ServerSession {
                     .map_err(SessionError::BadAggregate)?;
                 for tag in tags {
                     if let Some(kind) = PacketKind::from_tag_type(tag.tag_type) {
-                        self.media(kind, tag.timestamp, tag.body, &mut events);
+                        self.media(kind, tag.timestamp, tag.body, events);
                     }
                 }
             }
@@ -165,13 +176,13 @@ impl ServerSession {
                 command_object,
                 args,
                 stream_id,
-                &mut events,
+                events,
             )?,
             Message::Unknown { type_id, .. } => {
                 log::debug!("ignoring RTMP message type {type_id}");
             }
         }
-        Ok(events)
+        Ok(())
     }
 
     fn media(&mut self, kind: PacketKind, ts: u32, body: Vec<u8>, events: &mut Vec<SessionEvent>) {
