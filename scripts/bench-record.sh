@@ -9,7 +9,7 @@
 # running recording <= 256 KiB besides its queue.
 
 RECORD_CHANNELS=${RECORD_CHANNELS:-100}
-RECORD_REPEAT=${RECORD_REPEAT:-2}
+RECORD_REPEAT=${RECORD_REPEAT:-4}
 RECORD_LINES=()
 
 # start_recording_nginx NAME DIR: nginx-rtmp with `record all` into DIR (empty DIR: no recording).
