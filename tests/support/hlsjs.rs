@@ -34,7 +34,10 @@ var playing = false;
 var video = document.getElementById('v');
 var params = new URLSearchParams(location.search);
 var src = params.get('src');
-var hls = new Hls({ lowLatencyMode: params.get('ll') === '1' });
+// A low-latency player that started behind (a slow first load on a busy machine) plays a
+// little faster until it is back at the target latency, as LL-HLS deployments configure it.
+var ll = params.get('ll') === '1';
+var hls = new Hls({ lowLatencyMode: ll, maxLiveSyncPlaybackRate: ll ? 1.5 : 1 });
 window.hls = hls;
 window.latency = function () {
   var d = hls.playingDate;
